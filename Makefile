@@ -1,0 +1,18 @@
+# The README's commands. `make deploy` and `make test` are the two set-up commands.
+STACK ?= dev
+VENV ?= .venv
+PYTHON ?= python3
+
+.PHONY: test deploy
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+test: $(VENV)/.installed
+	$(VENV)/bin/python -m pytest
+
+deploy:
+	scripts/deploy.sh $(STACK)

@@ -1,0 +1,123 @@
+"""MiniKube on the GPU host, driven over SSH, and the Kubernetes provider every later component uses."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_command as command
+import pulumi_kubernetes as k8s
+import yaml
+
+SCRIPTS = Path(__file__).parent / "scripts"
+# Left to the host itself: sshd, Docker, cloud-init and the page cache of model weights.
+HOST_RESERVED_VCPU = 2
+HOST_RESERVED_MEMORY_GIB = 8
+
+
+@dataclass(frozen=True)
+class MinikubeClusterArgs:
+    host_ip: pulumi.Input[str]
+    ssh_user: str
+    private_key: pulumi.Input[str]
+    host_id: pulumi.Input[str]
+    vcpu: int
+    memory_gib: int
+    gpu_count: int
+    kubernetes_version: str
+    api_port: int
+
+
+def node_size(vcpu: int, memory_gib: int) -> tuple[int, int]:
+    """CPUs and MiB for the MiniKube node: the whole instance less what the host keeps for itself."""
+    cpus = max(2, vcpu - HOST_RESERVED_VCPU)
+    memory_mib = max(4096, (memory_gib - HOST_RESERVED_MEMORY_GIB) * 1024)
+    return cpus, memory_mib
+
+
+def public_kubeconfig(kubeconfig: str, host_ip: str, api_port: int) -> str:
+    """MiniKube's kubeconfig, pointed at the host's public address instead of the host's loopback."""
+    config = yaml.safe_load(kubeconfig)
+    for cluster in config["clusters"]:
+        cluster["cluster"]["server"] = f"https://{host_ip}:{api_port}"
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def _script(name: str, *args: pulumi.Input) -> tuple[pulumi.Output[str], str]:
+    """Runs one of our scripts on the host, fed through stdin, with quoted arguments: (command, stdin)."""
+    create = pulumi.Output.all(*args).apply(
+        lambda values: " ".join(["bash -s --", *(shlex.quote(str(v)) for v in values)])
+    )
+    return create, (SCRIPTS / name).read_text()
+
+
+class MinikubeCluster(pulumi.ComponentResource):
+    """Starts MiniKube with the GPUs, proves the GPUs are schedulable, and exposes a provider for it.
+
+    The remote commands have no delete step: the cluster lives and dies with its host, so
+    `pulumi destroy` never needs to reach it.
+    """
+
+    kubeconfig: pulumi.Output[str]
+    provider: k8s.Provider
+
+    def __init__(self, name: str, args: MinikubeClusterArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("llmobs:cluster:MinikubeCluster", name, None, opts)
+        connection = command.remote.ConnectionArgs(
+            host=args.host_ip,
+            user=args.ssh_user,
+            private_key=args.private_key,
+            dial_error_limit=60,
+            per_dial_timeout=10,
+        )
+        cpus, memory_mib = node_size(args.vcpu, args.memory_gib)
+        steps = [
+            ("wait-for-host", _script("wait-for-host.sh")),
+            (
+                "start",
+                _script(
+                    "start-minikube.sh",
+                    cpus,
+                    memory_mib,
+                    args.kubernetes_version,
+                    args.host_ip,
+                    args.api_port,
+                ),
+            ),
+            ("verify-gpus", _script("verify-gpus.sh", args.gpu_count)),
+            ("kubeconfig", _script("kubeconfig.sh")),
+        ]
+        previous: pulumi.Resource | None = None
+        for step, (create, stdin) in steps:
+            previous = command.remote.Command(
+                f"{name}-{step}",
+                connection=connection,
+                create=create,
+                stdin=stdin,
+                # A new host (replaced instance) runs every step again.
+                triggers=[args.host_id],
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    depends_on=[previous] if previous else [],
+                    additional_secret_outputs=["stdout"] if step == "kubeconfig" else [],
+                ),
+            )
+        kubeconfig_command = previous
+        assert isinstance(kubeconfig_command, command.remote.Command)
+
+        self.kubeconfig = pulumi.Output.secret(
+            pulumi.Output.all(kubeconfig_command.stdout, args.host_ip).apply(
+                lambda values: public_kubeconfig(values[0], values[1], args.api_port)
+            )
+        )
+        self.provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=self.kubeconfig,
+            # When the host is already gone or stopped, `pulumi destroy` drops the cluster's objects
+            # from the state instead of failing on an unreachable API server.
+            delete_unreachable=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs({"kubeconfig": self.kubeconfig})

@@ -1,0 +1,241 @@
+"""The stack's settings: declared in Pulumi.yaml, read once, validated, frozen.
+
+Pulumi.yaml's ``config:`` block is the single declaration of every setting (type, default, description).
+This module reads the values (from the Pulumi engine, or from the YAML files for tools that run
+outside it), checks them all before any resource is declared, and hands the program frozen
+dataclasses. Components never see ``pulumi.Config``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import pulumi
+import yaml
+
+from stack import catalogue, versions
+from stack.catalogue import InstanceType
+
+PROJECT = "llm-observability"
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+MIN_ROOT_VOLUME_GIB = 150
+KUBE_API_PORT = 8443
+WORLD_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
+_VERSION = re.compile(r"^v\d+\.\d+\.\d+$")
+_TAG = re.compile(r"^([\w.:/+\-@ ]{1,128})=([\w.:/+\-@= ]{0,256})$")
+
+
+class ConfigError(pulumi.RunError):
+    """Bad settings, reported all at once and before any resource exists."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__(
+            "invalid stack configuration:\n" + "\n".join(f"  - {p}" for p in problems)
+        )
+
+
+@dataclass(frozen=True)
+class HostConfig:
+    instance: InstanceType
+    root_volume_gib: int
+    allowed_cidrs: tuple[str, ...]
+    ami_id: str | None
+    subnet_id: str | None
+    ssh_user: str
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    kubernetes_version: str
+    minikube_version: str
+    api_port: int
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    stack: str
+    host: HostConfig
+    cluster: ClusterConfig
+    tags: Mapping[str, str]
+
+
+# --- Reading -----------------------------------------------------------------------------------------
+
+
+def declared_settings() -> dict[str, dict[str, Any]]:
+    """The ``config:`` block of Pulumi.yaml: the one place settings and their defaults are written."""
+    project = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())
+    return project["config"]
+
+
+def raw_from_pulumi() -> dict[str, Any]:
+    """Values as the Pulumi engine hands them to the program (defaults already applied by the CLI)."""
+    config = pulumi.Config()
+    getters = {
+        "string": config.get,
+        "integer": config.get_int,
+        "boolean": config.get_bool,
+        "array": config.get_object,
+    }
+    raw: dict[str, Any] = {}
+    for key, declaration in declared_settings().items():
+        if declaration.get("secret"):
+            raw[key] = config.get_secret(key)
+        else:
+            raw[key] = getters[declaration["type"]](key)
+    return raw
+
+
+def raw_from_files(stack: str) -> dict[str, Any]:
+    """Values read from Pulumi.yaml defaults and Pulumi.<stack>.yaml, the way the CLI combines them.
+
+    For tools that run without the engine (rendering dashboards, the test harness). Encrypted secrets
+    in the stack file stay encrypted here, so nothing that needs one may be read this way.
+    """
+    raw = {key: d.get("default") for key, d in declared_settings().items()}
+    stack_file = PROJECT_DIR / f"Pulumi.{stack}.yaml"
+    values = (yaml.safe_load(stack_file.read_text()) or {}).get("config", {})
+    prefix = f"{PROJECT}:"
+    for key, value in values.items():
+        if key.startswith(prefix):
+            raw[key[len(prefix):]] = value
+    return raw
+
+
+# --- Validation --------------------------------------------------------------------------------------
+
+
+def _key(name: str) -> str:
+    return f"{PROJECT}:{name}"
+
+
+def _allowed_cidrs(raw: Mapping[str, Any], problems: list[str]) -> tuple[str, ...]:
+    cidrs = raw.get("allowedCidrs")
+    if not cidrs or not isinstance(cidrs, list):
+        problems.append(
+            f"{_key('allowedCidrs')} is required: a list of CIDRs that may reach SSH and the "
+            "Kubernetes API, for example ['198.51.100.7/32'] (scripts/deploy.sh offers your address)"
+        )
+        return ()
+    allow_world = bool(raw.get("allowWorldIngress"))
+    valid = []
+    for cidr in cidrs:
+        try:
+            network = ipaddress.ip_network(str(cidr), strict=True)
+        except ValueError as error:
+            problems.append(
+                f"{_key('allowedCidrs')}: {cidr!r} is not a valid CIDR ({error}); "
+                "allowed: IPv4 or IPv6 networks like 198.51.100.7/32 or 2001:db8::/64"
+            )
+            continue
+        if str(network) in WORLD_CIDRS and not allow_world:
+            problems.append(
+                f"{_key('allowedCidrs')}: {cidr!r} opens SSH and the Kubernetes API to the whole "
+                "internet; allowed: narrower networks, or set "
+                f"{_key('allowWorldIngress')}=true to accept it deliberately"
+            )
+            continue
+        valid.append(str(network))
+    return tuple(valid)
+
+
+def _instance(raw: Mapping[str, Any], problems: list[str]) -> InstanceType | None:
+    name = raw.get("instanceType")
+    instance = catalogue.lookup(str(name))
+    if instance is None:
+        problems.append(
+            f"{_key('instanceType')}: {name!r} is not a supported NVIDIA GPU instance type; "
+            f"allowed: {', '.join(catalogue.GPU_INSTANCE_TYPES)}"
+        )
+    return instance
+
+
+def _root_volume(raw: Mapping[str, Any], problems: list[str]) -> int:
+    size = raw.get("rootVolumeGiB")
+    if not isinstance(size, int) or isinstance(size, bool) or size < MIN_ROOT_VOLUME_GIB:
+        problems.append(
+            f"{_key('rootVolumeGiB')}: {size!r} is too small; allowed: a whole number of GiB, at "
+            f"least {MIN_ROOT_VOLUME_GIB} (the AMI, images, model weights, metrics and traces)"
+        )
+        return MIN_ROOT_VOLUME_GIB
+    return size
+
+
+def _version(raw: Mapping[str, Any], key: str, pinned: str, problems: list[str]) -> str:
+    value = raw.get(key) or pinned
+    if not _VERSION.match(str(value)):
+        problems.append(
+            f"{_key(key)}: {value!r} is not a release version; allowed: vMAJOR.MINOR.PATCH like {pinned}"
+        )
+    return str(value)
+
+
+def _optional_id(raw: Mapping[str, Any], key: str, prefix: str, problems: list[str]) -> str | None:
+    value = raw.get(key) or None
+    if value is not None and not re.match(rf"^{prefix}-[0-9a-f]{{8,17}}$", str(value)):
+        problems.append(f"{_key(key)}: {value!r} is not an id; allowed: {prefix}-<hex> or empty")
+    return value
+
+
+def _tags(stack: str, raw: Mapping[str, Any], problems: list[str]) -> dict[str, str]:
+    tags = {"Project": PROJECT, "Stack": stack, "ManagedBy": "pulumi"}
+    for entry in raw.get("tags") or []:
+        match = _TAG.match(str(entry))
+        if not match or match.group(1).startswith("aws:"):
+            problems.append(
+                f"{_key('tags')}: {entry!r} is not a tag; allowed: key=value strings, keys not starting with aws:"
+            )
+            continue
+        tags[match.group(1)] = match.group(2)
+    return tags
+
+
+def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
+    """Validate every setting and return the frozen config, or raise one error listing every problem."""
+    problems: list[str] = []
+    allowed_cidrs = _allowed_cidrs(raw, problems)
+    instance = _instance(raw, problems)
+    root_volume = _root_volume(raw, problems)
+    ami_id = _optional_id(raw, "amiId", "ami", problems)
+    subnet_id = _optional_id(raw, "subnetId", "subnet", problems)
+    kubernetes_version = _version(raw, "kubernetesVersion", versions.KUBERNETES, problems)
+    minikube_version = _version(raw, "minikubeVersion", versions.MINIKUBE, problems)
+    ssh_user = str(raw.get("sshUser") or "")
+    if not re.match(r"^[a-z_][a-z0-9_-]{0,31}$", ssh_user):
+        problems.append(f"{_key('sshUser')}: {ssh_user!r} is not a Linux user name; allowed: like ubuntu")
+    tags = _tags(stack, raw, problems)
+    if problems:
+        raise ConfigError(problems)
+    assert instance is not None
+    return StackConfig(
+        stack=stack,
+        host=HostConfig(
+            instance=instance,
+            root_volume_gib=root_volume,
+            allowed_cidrs=allowed_cidrs,
+            ami_id=ami_id,
+            subnet_id=subnet_id,
+            ssh_user=ssh_user,
+        ),
+        cluster=ClusterConfig(
+            kubernetes_version=kubernetes_version,
+            minikube_version=minikube_version,
+            api_port=KUBE_API_PORT,
+        ),
+        tags=tags,
+    )
+
+
+def load() -> StackConfig:
+    """The program's entry: the engine's values for the current stack, validated."""
+    return parse(pulumi.get_stack(), raw_from_pulumi())
+
+
+def load_from_files(stack: str) -> StackConfig:
+    return parse(stack, raw_from_files(stack))
+

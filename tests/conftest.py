@@ -1,0 +1,30 @@
+"""Shared fixtures: the real program under mocks, run once per stack for the whole session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.harness import Program, run_program  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def dev_program() -> Program:
+    return run_program("dev")
+
+
+def require_tool(name: str) -> str:
+    """Path of an external checker; skipped locally when absent, but CI (CI=true) must have it."""
+    path = shutil.which(name)
+    if path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{name} is not installed; .ci/run installs it")
+        pytest.skip(f"{name} is not installed (sudo apt-get install it, see the README)")
+    return path

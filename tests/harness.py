@@ -1,0 +1,205 @@
+"""Runs the real program (__main__.py) under Pulumi mocks with a stack's real config files.
+
+Mirrors what the CLI does: Pulumi.yaml defaults, then Pulumi.<stack>.yaml values, then the test's
+overrides; then records every resource the program declares (type, name, inputs, parent, options)
+and every stack output, so tests assert on the program as users deploy it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import runpy
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import pulumi
+from pulumi.runtime import mocks, rpc
+from pulumi.runtime.stack import run_pulumi_func
+
+from stack.config import PROJECT, PROJECT_DIR, raw_from_files
+
+SAMPLE_KUBECONFIG = """\
+apiVersion: v1
+kind: Config
+clusters:
+- name: minikube
+  cluster:
+    certificate-authority-data: Q0E=
+    server: https://127.0.0.1:32771
+contexts:
+- name: minikube
+  context: {cluster: minikube, user: minikube}
+current-context: minikube
+users:
+- name: minikube
+  user: {client-certificate-data: Q0VSVA==, client-key-data: S0VZ}
+"""
+MOCK_PUBLIC_IP = "203.0.113.10"
+MOCK_AMI = "ami-0123456789abcdef0"
+
+
+@dataclass
+class Declared:
+    """One resource the program declared."""
+
+    type: str
+    name: str
+    urn: str
+    inputs: dict[str, Any]
+    parent: str
+    dependencies: list[str]
+    provider: str
+    options: dict[str, Any]
+
+    @property
+    def custom(self) -> bool:
+        return bool(self.options.get("custom"))
+
+
+@dataclass
+class Program:
+    resources: list[Declared] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    secret_outputs: set[str] = field(default_factory=set)
+
+    def of_type(self, type_: str) -> list[Declared]:
+        return [r for r in self.resources if r.type == type_]
+
+    def one(self, type_: str, name_contains: str = "") -> Declared:
+        found = [r for r in self.of_type(type_) if name_contains in r.name]
+        assert len(found) == 1, f"expected one {type_} named *{name_contains}*, found {[r.name for r in found]}"
+        return found[0]
+
+    def by_urn(self, urn: str) -> Declared:
+        return next(r for r in self.resources if r.urn == urn)
+
+    def ancestors(self, resource: Declared) -> Iterator[Declared]:
+        urns = {r.urn for r in self.resources}
+        parent = resource.parent
+        while parent in urns:
+            found = self.by_urn(parent)
+            yield found
+            parent = found.parent
+
+    def aws_resources(self) -> list[Declared]:
+        return [r for r in self.resources if r.type.startswith("aws:")]
+
+
+def _fake_outputs(args: mocks.MockResourceArgs) -> dict[str, Any]:
+    """Outputs the real providers would compute, as far as the program reads them."""
+    name = args.name
+    by_type: dict[str, dict[str, Any]] = {
+        "aws:ec2/instance:Instance": {"publicIp": MOCK_PUBLIC_IP, "privateIp": "10.0.0.10"},
+        "aws:ec2/eip:Eip": {"publicIp": MOCK_PUBLIC_IP, "allocationId": f"eipalloc-{name}"},
+        "aws:ec2/eipAssociation:EipAssociation": {"publicIp": MOCK_PUBLIC_IP},
+        "aws:ec2/keyPair:KeyPair": {"keyName": name},
+        "aws:iam/role:Role": {"name": name, "arn": f"arn:aws:iam::123456789012:role/{name}"},
+        "aws:iam/instanceProfile:InstanceProfile": {"name": name},
+        "tls:index/privateKey:PrivateKey": {
+            "privateKeyOpenssh": "-----BEGIN OPENSSH PRIVATE KEY-----\nmock\n-----END OPENSSH PRIVATE KEY-----\n",
+            "publicKeyOpenssh": "ssh-ed25519 AAAAmock",
+        },
+        "random:index/randomPassword:RandomPassword": {"result": "mock-random-password-0123456789"},
+    }
+    outputs = dict(by_type.get(args.typ, {}))
+    if args.typ == "command:remote:Command" and name.endswith("-kubeconfig"):
+        outputs["stdout"] = SAMPLE_KUBECONFIG
+    return outputs
+
+
+class _Mocks(pulumi.runtime.Mocks):
+    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict]:
+        return f"{args.name}-id", {**args.inputs, **_fake_outputs(args)}
+
+    def call(self, args: mocks.MockCallArgs) -> tuple[dict, list]:
+        results: dict[str, dict[str, Any]] = {
+            "aws:ssm/getParameter:getParameter": {"value": MOCK_AMI, "type": "String"},
+            "aws:ec2/getVpc:getVpc": {"id": "vpc-0123456789abcdef0"},
+            "aws:ec2/getSubnet:getSubnet": {"id": args.args.get("id"), "vpcId": "vpc-0fedcba987654321"},
+            "aws:index/getRegion:getRegion": {"name": "us-east-1", "region": "us-east-1"},
+            "aws:index/getCallerIdentity:getCallerIdentity": {"accountId": "123456789012"},
+        }
+        return {**args.args, **results.get(args.token, {})}, []
+
+
+class _RecordingMonitor(mocks.MockMonitor):
+    """The stock mock monitor, also keeping what it drops: parents, options and stack outputs."""
+
+    def __init__(self, program: Program):
+        super().__init__(_Mocks())
+        self.program = program
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self.program.resources.append(
+                Declared(
+                    type=request.type,
+                    name=request.name,
+                    urn=response.urn,
+                    inputs=rpc.deserialize_properties(request.object),
+                    parent=request.parent,
+                    dependencies=list(request.dependencies),
+                    provider=request.provider,
+                    options={
+                        "custom": request.custom,
+                        "delete_before_replace": request.deleteBeforeReplace,
+                        "ignore_changes": list(request.ignoreChanges),
+                        "additional_secret_outputs": list(request.additionalSecretOutputs),
+                        "deleted_with": request.deletedWith,
+                        "protect": request.protect,
+                        "retain_on_delete": request.retainOnDelete,
+                        "replace_on_changes": list(request.replaceOnChanges),
+                    },
+                )
+            )
+        return response
+
+
+async def _collect_outputs(program: Program) -> None:
+    root = pulumi.runtime.settings.get_root_resource()
+    for key, output in root.outputs.items():  # type: ignore[union-attr]
+        output = pulumi.Output.from_input(output)
+        program.outputs[key] = await output.future()
+        if await output.is_secret():
+            program.secret_outputs.add(key)
+
+
+def stack_config(stack: str, overrides: dict[str, Any] | None = None) -> dict[str, str]:
+    """The engine's view of the config: namespaced keys, every value JSON-encoded unless a string."""
+    raw = {**raw_from_files(stack), **(overrides or {})}
+    encoded = {}
+    for key, value in raw.items():
+        if value is None:
+            continue
+        encoded[f"{PROJECT}:{key}"] = value if isinstance(value, str) else json.dumps(value)
+    return encoded
+
+
+def run_program(stack: str = "dev", overrides: dict[str, Any] | None = None) -> Program:
+    """Run __main__.py for `stack`; raises what the program raises, with `.program` holding what it declared."""
+    program = Program()
+
+    def _run() -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        pulumi.runtime.set_all_config(stack_config(stack, overrides), [])
+        pulumi.runtime.set_mocks(
+            _Mocks(), project=PROJECT, stack=stack, preview=False, monitor=_RecordingMonitor(program)
+        )
+        try:
+            loop.run_until_complete(
+                run_pulumi_func(lambda: runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__"))
+            )
+            loop.run_until_complete(_collect_outputs(program))
+        except Exception as error:
+            error.program = program  # type: ignore[attr-defined]
+            raise
+        finally:
+            loop.close()
+            asyncio.set_event_loop(None)
+
+    contextvars.Context().run(_run)
+    return program
