@@ -1,7 +1,7 @@
 # The README's commands. `make deploy` and `make test` are the two set-up commands.
 STACK ?= dev
 VENV ?= .venv
-PYTHON ?= python3
+PYTHON ?= $(shell scripts/find-python.sh)
 
 .PHONY: test deploy
 
