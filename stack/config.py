@@ -57,10 +57,20 @@ class ClusterConfig:
 
 
 @dataclass(frozen=True)
+class CostConfig:
+    """The money side, shared by the cost signals and the AWS-side cost guards."""
+
+    usd_per_hour: float
+    gpu_count: int
+    monthly_budget_usd: float | None
+
+
+@dataclass(frozen=True)
 class StackConfig:
     stack: str
     host: HostConfig
     cluster: ClusterConfig
+    cost: CostConfig
     tags: Mapping[str, str]
 
 
@@ -182,6 +192,21 @@ def _optional_id(raw: Mapping[str, Any], key: str, prefix: str, problems: list[s
     return value
 
 
+def _decimal(raw: Mapping[str, Any], key: str, problems: list[str]) -> float | None:
+    """Optional positive decimal, written as a string because Pulumi config has no float type."""
+    value = raw.get(key)
+    if value in (None, ""):
+        return None
+    try:
+        number = float(str(value))
+    except ValueError:
+        number = -1.0
+    if not number > 0 or number == float("inf"):
+        problems.append(f"{_key(key)}: {value!r} is not a positive amount; allowed: a decimal string like \"12.5\" or empty")
+        return None
+    return number
+
+
 def _tags(stack: str, raw: Mapping[str, Any], problems: list[str]) -> dict[str, str]:
     tags = {"Project": PROJECT, "Stack": stack, "ManagedBy": "pulumi"}
     for entry in raw.get("tags") or []:
@@ -209,6 +234,8 @@ def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
     if not re.match(r"^[a-z_][a-z0-9_-]{0,31}$", ssh_user):
         problems.append(f"{_key('sshUser')}: {ssh_user!r} is not a Linux user name; allowed: like ubuntu")
     tags = _tags(stack, raw, problems)
+    hourly_price = _decimal(raw, "hourlyPriceUsd", problems)
+    monthly_budget = _decimal(raw, "monthlyBudgetUsd", problems)
     if problems:
         raise ConfigError(problems)
     assert instance is not None
@@ -226,6 +253,11 @@ def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
             kubernetes_version=kubernetes_version,
             minikube_version=minikube_version,
             api_port=KUBE_API_PORT,
+        ),
+        cost=CostConfig(
+            usd_per_hour=hourly_price or instance.usd_per_hour,
+            gpu_count=instance.gpu_count,
+            monthly_budget_usd=monthly_budget,
         ),
         tags=tags,
     )
