@@ -31,6 +31,7 @@ class GpuHostArgs:
     minikube_version: str
     kubectl_version: str
     tags: Mapping[str, str]
+    spot_instances: bool = False
 
 
 def render_cloud_init(minikube_version: str, kubectl_version: str, ssh_user: str) -> str:
@@ -51,6 +52,21 @@ def render_cloud_init(minikube_version: str, kubectl_version: str, ssh_user: str
         "runcmd": [["/usr/local/sbin/prepare-gpu-host", minikube_version, kubectl_version, ssh_user]],
     }
     return "#cloud-config\n" + yaml.safe_dump(config, sort_keys=False)
+
+
+def spot_market_options() -> dict:
+    """Spot capacity that keeps the host's disk and address: a persistent request, stopped on interruption.
+
+    A one-time request cannot be stopped (by us, or by the idle guard); a persistent one can, and AWS
+    restarts it when capacity returns. Terminating the instance (``pulumi destroy``) cancels the request.
+    """
+    return {
+        "market_type": "spot",
+        "spot_options": {
+            "spot_instance_type": "persistent",
+            "instance_interruption_behavior": "stop",
+        },
+    }
 
 
 def _ingress_rules(cidrs: tuple[str, ...], ports: Mapping[str, int]) -> list[dict]:
@@ -74,6 +90,7 @@ class GpuHost(pulumi.ComponentResource):
 
     public_ip: pulumi.Output[str]
     instance_id: pulumi.Output[str]
+    spot_request_id: pulumi.Output[str | None]
     ssh_user: str
     private_key_openssh: pulumi.Output[str]
 
@@ -143,6 +160,7 @@ class GpuHost(pulumi.ComponentResource):
             f"{name}-instance",
             ami=ami_id,
             instance_type=args.instance_type,
+            instance_market_options=spot_market_options() if args.spot_instances else None,
             subnet_id=args.subnet_id,
             vpc_security_group_ids=[security_group.id],
             key_name=key_pair.key_name,
@@ -176,6 +194,7 @@ class GpuHost(pulumi.ComponentResource):
         # Read through the association, so whatever connects to the host waits until the address is on it.
         self.public_ip = association.public_ip
         self.instance_id = instance.id
+        self.spot_request_id = instance.spot_instance_request_id
         self.ssh_user = args.ssh_user
         self.private_key_openssh = pulumi.Output.secret(ssh_key.private_key_openssh)
         self.register_outputs(

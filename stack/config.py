@@ -26,6 +26,11 @@ MIN_ROOT_VOLUME_GIB = 150
 KUBE_API_PORT = 8443
 WORLD_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
 _VERSION = re.compile(r"^v\d+\.\d+\.\d+$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+IDLE_PERIOD_MINUTES = 5  # EC2 basic monitoring publishes CPUUtilization every 5 minutes.
+MIN_IDLE_STOP_MINUTES = 15
+MAX_IDLE_STOP_MINUTES = 1440  # CloudWatch evaluates at most one day of periods.
+MAX_BUDGET_SUBSCRIBERS = 10  # AWS Budgets' limit of e-mail subscribers per notification.
 _TAG = re.compile(r"^([\w.:/+\-@ ]{1,128})=([\w.:/+\-@= ]{0,256})$")
 
 
@@ -66,12 +71,23 @@ class CostConfig:
 
 
 @dataclass(frozen=True)
+class CostGuardsConfig:
+    """What keeps the bill in check: spot capacity, stopping an idle host, a budget that e-mails."""
+
+    spot_instances: bool
+    idle_stop_minutes: int | None
+    idle_cpu_percent: float
+    budget_alert_emails: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class StackConfig:
     stack: str
     host: HostConfig
     cluster: ClusterConfig
     cost: CostConfig
     tags: Mapping[str, str]
+    cost_guards: CostGuardsConfig
 
 
 # --- Reading -----------------------------------------------------------------------------------------
@@ -220,6 +236,52 @@ def _tags(stack: str, raw: Mapping[str, Any], problems: list[str]) -> dict[str, 
     return tags
 
 
+def _cost_guards(raw: Mapping[str, Any], budget: float | None, problems: list[str]) -> CostGuardsConfig:
+    spot = raw.get("spotInstances")
+    if not isinstance(spot, bool):
+        problems.append(f"{_key('spotInstances')}: {spot!r} is not a boolean; allowed: true or false")
+    minutes = raw.get("idleStopMinutes")
+    if (
+        not isinstance(minutes, int)
+        or isinstance(minutes, bool)
+        or (minutes != 0 and not MIN_IDLE_STOP_MINUTES <= minutes <= MAX_IDLE_STOP_MINUTES)
+        or minutes % IDLE_PERIOD_MINUTES
+    ):
+        problems.append(
+            f"{_key('idleStopMinutes')}: {minutes!r} is not allowed; allowed: 0 (off) or a multiple of "
+            f"{IDLE_PERIOD_MINUTES} from {MIN_IDLE_STOP_MINUTES} to {MAX_IDLE_STOP_MINUTES}"
+        )
+        minutes = 0
+    cpu = _decimal(raw, "idleCpuPercent", problems)
+    if cpu is not None and cpu >= 100:
+        problems.append(f"{_key('idleCpuPercent')}: {raw.get('idleCpuPercent')!r} is not below 100; allowed: a decimal string like \"5\"")
+    if cpu is None and minutes:
+        problems.append(f"{_key('idleCpuPercent')} is required when {_key('idleStopMinutes')} is set; allowed: a decimal string like \"5\"")
+    emails_raw = raw.get("budgetAlertEmails") or []
+    emails: list[str] = []
+    if not isinstance(emails_raw, list):
+        problems.append(f"{_key('budgetAlertEmails')}: {emails_raw!r} is not a list; allowed: e-mail addresses")
+        emails_raw = []
+    for email in emails_raw:
+        if not _EMAIL.match(str(email)):
+            problems.append(f"{_key('budgetAlertEmails')}: {email!r} is not an e-mail address; allowed: like team@example.org")
+        else:
+            emails.append(str(email))
+    if len(emails) > MAX_BUDGET_SUBSCRIBERS:
+        problems.append(f"{_key('budgetAlertEmails')}: {len(emails)} addresses; allowed: at most {MAX_BUDGET_SUBSCRIBERS} (AWS Budgets' limit)")
+    if budget is not None and not emails:
+        problems.append(
+            f"{_key('budgetAlertEmails')} is required when {_key('monthlyBudgetUsd')} is set: a budget "
+            "nobody hears about guards nothing; allowed: a list of e-mail addresses"
+        )
+    return CostGuardsConfig(
+        spot_instances=spot is True,
+        idle_stop_minutes=minutes or None,
+        idle_cpu_percent=cpu or 0.0,
+        budget_alert_emails=tuple(emails),
+    )
+
+
 def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
     """Validate every setting and return the frozen config, or raise one error listing every problem."""
     problems: list[str] = []
@@ -236,6 +298,7 @@ def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
     tags = _tags(stack, raw, problems)
     hourly_price = _decimal(raw, "hourlyPriceUsd", problems)
     monthly_budget = _decimal(raw, "monthlyBudgetUsd", problems)
+    cost_guards = _cost_guards(raw, monthly_budget, problems)
     if problems:
         raise ConfigError(problems)
     assert instance is not None
@@ -260,6 +323,7 @@ def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
             monthly_budget_usd=monthly_budget,
         ),
         tags=tags,
+        cost_guards=cost_guards,
     )
 
 

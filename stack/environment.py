@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import pulumi
 
+from components.cost_guards import CostGuards, CostGuardsArgs
 from components.gpu_host import GpuHost, GpuHostArgs
 from components.minikube_cluster import MinikubeCluster, MinikubeClusterArgs
 from stack import versions
@@ -16,6 +17,7 @@ from stack.config import PROJECT, StackConfig
 class Environment:
     host: GpuHost
     cluster: MinikubeCluster
+    cost_guards: CostGuards
     outputs: dict[str, pulumi.Input]
 
 
@@ -34,6 +36,20 @@ def build(config: StackConfig) -> Environment:
             ssh_user=config.host.ssh_user,
             minikube_version=config.cluster.minikube_version,
             kubectl_version=config.cluster.kubernetes_version,
+            tags=config.tags,
+            spot_instances=config.cost_guards.spot_instances,
+        ),
+    )
+    cost_guards = CostGuards(
+        name,
+        CostGuardsArgs(
+            instance_id=host.instance_id,
+            spot_request_id=host.spot_request_id,
+            spot_instances=config.cost_guards.spot_instances,
+            idle_stop_minutes=config.cost_guards.idle_stop_minutes,
+            idle_cpu_percent=config.cost_guards.idle_cpu_percent,
+            monthly_budget_usd=config.cost.monthly_budget_usd,
+            budget_alert_emails=config.cost_guards.budget_alert_emails,
             tags=config.tags,
         ),
     )
@@ -65,4 +81,8 @@ def build(config: StackConfig) -> Environment:
         "kubeconfig": cluster.kubeconfig,
         "tunnelCommand": f"scripts/tunnel.sh {config.stack}",
     }
-    return Environment(host=host, cluster=cluster, outputs=outputs)
+    if cost_guards.idle_alarm_name is not None:
+        outputs["idleStopAlarm"] = cost_guards.idle_alarm_name
+    if cost_guards.budget_name is not None:
+        outputs["budgetName"] = cost_guards.budget_name
+    return Environment(host=host, cluster=cluster, cost_guards=cost_guards, outputs=outputs)
