@@ -1,0 +1,281 @@
+"""The promises llm-observability makes, as Pulumi policies that act on resource types.
+
+Each policy is a plain validation function ``(args, report_violation)`` so tests call it directly;
+``__main__.py`` only assembles them into the pack the CLI runs with ``--policy-pack policy``.
+Properties are the engine's (camelCase) resource inputs.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Iterator, Mapping
+
+from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
+
+WORLD_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
+
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+SECURITY_GROUP_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
+VPC_INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+INSTANCE = "aws:ec2/instance:Instance"
+SPOT_INSTANCE_REQUEST = "aws:ec2/spotInstanceRequest:SpotInstanceRequest"
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+EBS_VOLUME = "aws:ebs/volume:Volume"
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+HELM_CHART_V4 = "kubernetes:helm.sh/v4:Chart"
+HELM_TYPES = frozenset({HELM_RELEASE, HELM_CHART_V4})
+SERVICE = "kubernetes:core/v1:Service"
+
+# Where a workload's pod template sits, per kind.
+POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
+    "kubernetes:core/v1:Pod": ("spec",),
+    "kubernetes:apps/v1:Deployment": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:StatefulSet": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:DaemonSet": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:ReplicaSet": ("spec", "template", "spec"),
+    "kubernetes:batch/v1:Job": ("spec", "template", "spec"),
+    "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+}
+CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
+
+# An exact chart version: SemVer 2.0, optionally with a leading v; nothing Helm would read as a range.
+EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
+# Tags that move: an image pinned to one of these is not pinned.
+FLOATING_TAGS = frozenset({"latest", "stable", "main", "master", "edge", "nightly", "dev", "head"})
+EXPOSED_SERVICE_TYPES = frozenset({"LoadBalancer", "NodePort"})
+
+# Helm value keys that hold a credential when given a literal...
+SECRET_KEY = re.compile(
+    r"(password|passwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credential|auth[_-]?key)",
+    re.IGNORECASE,
+)
+# ...unless they name where the credential lives instead (an existing Secret, a key in it, a file).
+SECRET_REFERENCE_KEY = re.compile(
+    r"(existing[_-]?secret|secret[_-]?name|secret[_-]?ref|secret[_-]?key[_-]?ref|secretkeyref|"
+    r"(password|token|user)[_-]?key$|(file|path|dir|mount|env|annotations?|enabled|create)$)",
+    re.IGNORECASE,
+)
+# Values that are credentials whatever their key: PEM keys, AWS keys, common API-token prefixes, JWTs.
+SECRET_VALUE = re.compile(
+    r"(-----BEGIN [A-Z ]*PRIVATE KEY-----|\bAKIA[0-9A-Z]{16}\b|\bgh[pousr]_[A-Za-z0-9]{30,}\b|"
+    r"\bhf_[A-Za-z0-9]{30,}\b|\bsk-[A-Za-z0-9_-]{20,}\b|\bxox[baprs]-[A-Za-z0-9-]{10,}\b|"
+    r"\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,})"
+)
+# Placeholders that refer to a value provided elsewhere at run time.
+REFERENCE_VALUE = re.compile(r"^(\$\{[^}]+\}|\$__(file|env)\{[^}]+\}|\{\{.*\}\})$")
+
+
+# --- Helpers ------------------------------------------------------------------------------------------
+
+
+def _get(props: Mapping[str, Any] | None, *path: str) -> Any:
+    value: Any = props
+    for key in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _walk(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    """Every (path, leaf-or-mapping) pair in nested Helm values, lists indexed by position."""
+    yield path, value
+    if isinstance(value, Mapping):
+        for key, child in value.items():
+            yield from _walk(child, (*path, str(key)))
+    elif isinstance(value, (list, tuple)):
+        for index, child in enumerate(value):
+            yield from _walk(child, (*path, str(index)))
+
+
+def _dotted(path: tuple[str, ...]) -> str:
+    return ".".join(path) or "<root>"
+
+
+def image_problem(image: Any) -> str | None:
+    """Why an image reference is not exact (None when it is: a digest, or a tag that does not move)."""
+    if not isinstance(image, str) or not image:
+        return "has no image"
+    if "@sha256:" in image:
+        return None
+    last_segment = image.rsplit("/", 1)[-1]
+    if ":" not in last_segment:
+        return f"image {image!r} has no tag (Kubernetes pulls :latest)"
+    tag = last_segment.rsplit(":", 1)[1]
+    if tag.lower() in FLOATING_TAGS:
+        return f"image {image!r} uses the moving tag {tag!r}"
+    return None
+
+
+def chart_version_problem(chart: Any, version: Any) -> str | None:
+    if isinstance(chart, str) and chart.startswith((".", "/")):
+        return None  # A chart from this repository is pinned by the commit.
+    if not isinstance(version, str) or not version:
+        return f"chart {chart!r} has no version (Helm takes the newest)"
+    if not EXACT_VERSION.match(version):
+        return f"chart {chart!r} version {version!r} is not one exact version (no ranges, wildcards or latest)"
+    return None
+
+
+# --- Validations -------------------------------------------------------------------------------------
+
+
+def no_world_ingress(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    props = args.props
+    if args.resource_type == SECURITY_GROUP:
+        for rule in props.get("ingress") or []:
+            cidrs = [*(rule.get("cidrBlocks") or []), *(rule.get("ipv6CidrBlocks") or [])]
+            for cidr in cidrs:
+                if cidr in WORLD_CIDRS:
+                    report_violation(
+                        f"ingress {rule.get('description') or ''} port {rule.get('fromPort')} is open to {cidr}; "
+                        "allow only the networks that need it (allowedCidrs)",
+                        None,
+                    )
+    elif args.resource_type == SECURITY_GROUP_RULE and props.get("type") == "ingress":
+        for cidr in [*(props.get("cidrBlocks") or []), *(props.get("ipv6CidrBlocks") or [])]:
+            if cidr in WORLD_CIDRS:
+                report_violation(f"ingress rule open to {cidr}", None)
+    elif args.resource_type == VPC_INGRESS_RULE:
+        for cidr in (props.get("cidrIpv4"), props.get("cidrIpv6")):
+            if cidr in WORLD_CIDRS:
+                report_violation(f"ingress rule open to {cidr}", None)
+
+
+def imdsv2_required(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type not in (INSTANCE, SPOT_INSTANCE_REQUEST, LAUNCH_TEMPLATE):
+        return
+    options = args.props.get("metadataOptions") or {}
+    if options.get("httpEndpoint") == "disabled":
+        return
+    if options.get("httpTokens") != "required":
+        report_violation(
+            "instance metadata must require session tokens (IMDSv2): set metadataOptions.httpTokens = required",
+            None,
+        )
+
+
+def _is_true(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def encrypted_volumes(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    props = args.props
+    if args.resource_type in (INSTANCE, SPOT_INSTANCE_REQUEST):
+        if not _is_true(_get(props, "rootBlockDevice", "encrypted")):
+            report_violation("the root volume must be encrypted: set rootBlockDevice.encrypted = true", None)
+        for device in props.get("ebsBlockDevices") or []:
+            if not _is_true(device.get("encrypted")):
+                report_violation(f"volume {device.get('deviceName')} must be encrypted", None)
+    elif args.resource_type == EBS_VOLUME:
+        if not _is_true(props.get("encrypted")):
+            report_violation("EBS volumes must be encrypted: set encrypted = true", None)
+    elif args.resource_type == LAUNCH_TEMPLATE:
+        for mapping in props.get("blockDeviceMappings") or []:
+            ebs = mapping.get("ebs")
+            if ebs is not None and not _is_true(ebs.get("encrypted")):
+                report_violation(f"volume {mapping.get('deviceName')} must be encrypted", None)
+
+
+def exact_chart_versions(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type not in HELM_TYPES:
+        return
+    problem = chart_version_problem(args.props.get("chart"), args.props.get("version"))
+    if problem:
+        report_violation(f"{problem}; pin it in stack/versions.py", None)
+
+
+def exact_image_versions(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type in POD_SPEC_PATHS:
+        pod_spec = _get(args.props, *POD_SPEC_PATHS[args.resource_type]) or {}
+        for list_name in CONTAINER_LISTS:
+            for container in pod_spec.get(list_name) or []:
+                problem = image_problem(container.get("image"))
+                if problem:
+                    report_violation(f"container {container.get('name')!r}: {problem}; pin a tag or digest", None)
+    elif args.resource_type in HELM_TYPES:
+        for path, value in _walk(args.props.get("values") or {}):
+            key = path[-1].lower() if path else ""
+            if key == "tag" and isinstance(value, str) and value.lower() in FLOATING_TAGS:
+                report_violation(f"Helm value {_dotted(path)} = {value!r} is a moving tag; pin a version", None)
+            elif key == "image" and isinstance(value, str) and image_problem(value):
+                # A whole image reference as a value (a chart's plain `image:` string).
+                report_violation(f"Helm value {_dotted(path)}: {image_problem(value)}", None)
+
+
+def no_external_services(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type == SERVICE:
+        service_type = _get(args.props, "spec", "type")
+        if service_type in EXPOSED_SERVICE_TYPES:
+            report_violation(
+                f"Service type {service_type} exposes the cluster; use ClusterIP and the tunnel", None
+            )
+    elif args.resource_type in HELM_TYPES:
+        for path, value in _walk(args.props.get("values") or {}):
+            if (
+                path
+                and path[-1] == "type"
+                and value in EXPOSED_SERVICE_TYPES
+                and any("service" in part.lower() for part in path[:-1])
+            ):
+                report_violation(
+                    f"Helm value {_dotted(path)} = {value} exposes the cluster; use ClusterIP and the tunnel",
+                    None,
+                )
+
+
+def no_plain_secrets_in_helm_values(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type not in HELM_TYPES:
+        return
+    for path, value in _walk(args.props.get("values") or {}):
+        if not isinstance(value, str) or not value or REFERENCE_VALUE.match(value):
+            continue
+        key = path[-1] if path else ""
+        if SECRET_VALUE.search(value):
+            report_violation(
+                f"Helm value {_dotted(path)} holds what looks like a credential; keep it in a Kubernetes "
+                "Secret and point the chart at it (existingSecret / secretKeyRef)",
+                None,
+            )
+        elif SECRET_KEY.search(key) and not SECRET_REFERENCE_KEY.search(key) and not key.isdigit():
+            report_violation(
+                f"Helm value {_dotted(path)} is a credential given in plain values (it lands in the Helm "
+                "release and the state); keep it in a Kubernetes Secret and reference it (existingSecret)",
+                None,
+            )
+
+
+# --- The pack ----------------------------------------------------------------------------------------
+
+Validation = Callable[[ResourceValidationArgs, ReportViolation], None]
+
+VALIDATIONS: dict[str, tuple[str, Validation]] = {
+    "no-world-ingress": ("No security group ingress from 0.0.0.0/0 or ::/0.", no_world_ingress),
+    "imdsv2-required": ("EC2 instances and launch templates require IMDSv2 session tokens.", imdsv2_required),
+    "encrypted-volumes": ("Every EBS volume, root or attached, is encrypted.", encrypted_volumes),
+    "exact-chart-versions": ("Helm charts are pinned to one exact version.", exact_chart_versions),
+    "exact-image-versions": (
+        "Container images (workloads and Helm values) use an exact tag or digest, never latest.",
+        exact_image_versions,
+    ),
+    "no-external-services": (
+        "No LoadBalancer or NodePort Services, in manifests or Helm values: ClusterIP and a tunnel.",
+        no_external_services,
+    ),
+    "no-plain-secrets-in-helm-values": (
+        "No credentials as literal Helm values: reference a Kubernetes Secret instead.",
+        no_plain_secrets_in_helm_values,
+    ),
+}
+
+
+def policies() -> list[ResourceValidationPolicy]:
+    return [
+        ResourceValidationPolicy(
+            name=name,
+            description=description,
+            validate=validate,
+            enforcement_level=EnforcementLevel.MANDATORY,
+        )
+        for name, (description, validate) in VALIDATIONS.items()
+    ]

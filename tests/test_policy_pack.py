@@ -1,0 +1,237 @@
+"""The policy pack: each policy passes a compliant resource and catches a planted violation, and the
+real program (every stack, under mocks) breaks none of them."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pulumi_policy import ResourceValidationArgs
+
+from tests.harness import Declared, run_program
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "policy"))
+
+import guardrails  # noqa: E402
+
+STACKS = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
+
+
+def violations(policy: str, resource_type: str, props: dict[str, Any]) -> list[str]:
+    found: list[str] = []
+    args = ResourceValidationArgs(resource_type, props, f"urn:test::{resource_type}::r", "r", None, None)
+    _, validate = guardrails.VALIDATIONS[policy]
+    validate(args, lambda message, urn=None: found.append(message))
+    return found
+
+
+def pod_template(image: str) -> dict:
+    return {"template": {"spec": {"containers": [{"name": "app", "image": image}]}}}
+
+
+# (policy, resource type, compliant props, violating props)
+CASES = [
+    (
+        "no-world-ingress",
+        guardrails.SECURITY_GROUP,
+        {"ingress": [{"fromPort": 22, "cidrBlocks": ["198.51.100.7/32"], "ipv6CidrBlocks": []}]},
+        {"ingress": [{"fromPort": 22, "cidrBlocks": ["0.0.0.0/0"]}]},
+    ),
+    (
+        "no-world-ingress",
+        guardrails.SECURITY_GROUP,
+        {"ingress": [{"fromPort": 8443, "ipv6CidrBlocks": ["2001:db8::/64"]}]},
+        {"ingress": [{"fromPort": 8443, "ipv6CidrBlocks": ["::/0"]}]},
+    ),
+    (
+        "no-world-ingress",
+        guardrails.SECURITY_GROUP_RULE,
+        {"type": "egress", "cidrBlocks": ["0.0.0.0/0"]},
+        {"type": "ingress", "cidrBlocks": ["0.0.0.0/0"]},
+    ),
+    ("no-world-ingress", guardrails.VPC_INGRESS_RULE, {"cidrIpv4": "10.0.0.0/8"}, {"cidrIpv4": "0.0.0.0/0"}),
+    (
+        "imdsv2-required",
+        guardrails.INSTANCE,
+        {"metadataOptions": {"httpEndpoint": "enabled", "httpTokens": "required"}},
+        {"metadataOptions": {"httpEndpoint": "enabled", "httpTokens": "optional"}},
+    ),
+    ("imdsv2-required", guardrails.LAUNCH_TEMPLATE, {"metadataOptions": {"httpTokens": "required"}}, {}),
+    (
+        "encrypted-volumes",
+        guardrails.INSTANCE,
+        {"rootBlockDevice": {"encrypted": True}, "ebsBlockDevices": [{"deviceName": "/dev/sdf", "encrypted": True}]},
+        {"rootBlockDevice": {"encrypted": True}, "ebsBlockDevices": [{"deviceName": "/dev/sdf"}]},
+    ),
+    ("encrypted-volumes", guardrails.INSTANCE, {"rootBlockDevice": {"encrypted": True}}, {"rootBlockDevice": {}}),
+    ("encrypted-volumes", guardrails.EBS_VOLUME, {"encrypted": True}, {"encrypted": False}),
+    (
+        "encrypted-volumes",
+        guardrails.LAUNCH_TEMPLATE,
+        {"blockDeviceMappings": [{"deviceName": "/dev/sda1", "ebs": {"encrypted": "true"}}]},
+        {"blockDeviceMappings": [{"deviceName": "/dev/sda1", "ebs": {"encrypted": "false"}}]},
+    ),
+    ("exact-chart-versions", guardrails.HELM_RELEASE, {"chart": "tempo", "version": "1.24.1"}, {"chart": "tempo"}),
+    (
+        "exact-chart-versions",
+        guardrails.HELM_RELEASE,
+        {"chart": "kube-prometheus-stack", "version": "79.0.0"},
+        {"chart": "kube-prometheus-stack", "version": "^79.0.0"},
+    ),
+    (
+        "exact-chart-versions",
+        guardrails.HELM_CHART_V4,
+        {"chart": "oci://ghcr.io/example/chart", "version": "v0.3.0-rc.1"},
+        {"chart": "oci://ghcr.io/example/chart", "version": "0.3.x"},
+    ),
+    (
+        "exact-image-versions",
+        "kubernetes:apps/v1:Deployment",
+        {"spec": pod_template("vllm/vllm-openai:v0.11.0")},
+        {"spec": pod_template("vllm/vllm-openai:latest")},
+    ),
+    (
+        "exact-image-versions",
+        "kubernetes:apps/v1:StatefulSet",
+        {"spec": pod_template("registry.example:5000/team/app@sha256:" + "a" * 64)},
+        {"spec": pod_template("registry.example:5000/team/app")},
+    ),
+    (
+        "exact-image-versions",
+        "kubernetes:batch/v1:CronJob",
+        {"spec": {"jobTemplate": {"spec": pod_template("busybox:1.37.0")}}},
+        {"spec": {"jobTemplate": {"spec": pod_template("busybox:stable")}}},
+    ),
+    (
+        "exact-image-versions",
+        "kubernetes:batch/v1:Job",
+        {"spec": pod_template("python:3.12.8-slim")},
+        {"spec": {"template": {"spec": {"initContainers": [{"name": "init", "image": "busybox"}], "containers": []}}}},
+    ),
+    (
+        "exact-image-versions",
+        "kubernetes:core/v1:Pod",
+        {"spec": {"containers": [{"name": "app", "image": "nginx:1.29.1"}]}},
+        {"spec": {"containers": [{"name": "app", "image": "nginx:latest"}]}},
+    ),
+    (
+        "exact-image-versions",
+        guardrails.HELM_RELEASE,
+        {"chart": "x", "version": "1.0.0", "values": {"image": {"repository": "nvcr.io/dcgm", "tag": "4.4.1"}}},
+        {"chart": "x", "version": "1.0.0", "values": {"image": {"repository": "nvcr.io/dcgm", "tag": "latest"}}},
+    ),
+    (
+        "no-external-services",
+        guardrails.SERVICE,
+        {"spec": {"type": "ClusterIP", "ports": [{"port": 80}]}},
+        {"spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}},
+    ),
+    ("no-external-services", guardrails.SERVICE, {"spec": {"ports": [{"port": 80}]}}, {"spec": {"type": "NodePort"}}),
+    (
+        "no-external-services",
+        guardrails.HELM_RELEASE,
+        {"chart": "x", "values": {"grafana": {"service": {"type": "ClusterIP"}}}},
+        {"chart": "x", "values": {"grafana": {"service": {"type": "NodePort", "nodePort": 30080}}}},
+    ),
+    (
+        "no-external-services",
+        guardrails.HELM_RELEASE,
+        {"chart": "x", "values": {"prometheus": {"type": "LoadBalancer"}}},  # not a Service's type
+        {"chart": "x", "values": {"queryFrontend": {"serviceQuery": {"type": "LoadBalancer"}}}},
+    ),
+    (
+        "no-plain-secrets-in-helm-values",
+        guardrails.HELM_RELEASE,
+        {"chart": "x", "values": {"grafana": {"admin": {"existingSecret": "grafana-admin", "passwordKey": "pw"}}}},
+        {"chart": "x", "values": {"grafana": {"adminPassword": "hunter2-but-longer"}}},
+    ),
+    (
+        "no-plain-secrets-in-helm-values",
+        guardrails.HELM_CHART_V4,
+        {"chart": "x", "values": {"storage": {"s3": {"secret_key": "${S3_SECRET_KEY}", "passwordFile": "/run/pw"}}}},
+        {"chart": "x", "values": {"storage": {"s3": {"secret_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCY"}}}},
+    ),
+    (
+        "no-plain-secrets-in-helm-values",
+        guardrails.HELM_RELEASE,
+        {"chart": "x", "values": {"env": [{"name": "MODEL", "value": "Qwen/Qwen3-0.6B"}]}},
+        {"chart": "x", "values": {"env": [{"name": "HF_TOKEN", "value": "hf_" + "x" * 34}]}},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "policy,resource_type,good,bad",
+    CASES,
+    ids=[f"{c[0]}-{c[1].rsplit(':', 1)[-1]}-{i}" for i, c in enumerate(CASES)],
+)
+def test_policy_passes_the_compliant_resource_and_catches_the_violation(policy, resource_type, good, bad):
+    assert violations(policy, resource_type, good) == []
+    assert violations(policy, resource_type, bad), f"{policy} missed the violation in {bad}"
+
+
+def test_every_policy_has_a_planted_violation():
+    assert {case[0] for case in CASES} == set(guardrails.VALIDATIONS)
+
+
+def test_the_pack_declares_every_policy_as_mandatory():
+    policies = guardrails.policies()
+    assert [p.name for p in policies] == list(guardrails.VALIDATIONS)
+    assert {p.enforcement_level.value for p in policies} == {"mandatory"}
+
+
+def test_the_pack_runs_in_the_project_virtualenv_with_pinned_requirements():
+    pack = yaml.safe_load((ROOT / "policy" / "PulumiPolicy.yaml").read_text())
+    assert pack["runtime"]["name"] == "python"
+    assert pack["runtime"]["options"]["virtualenv"] == "../.venv"
+    pins = (ROOT / "policy" / "requirements.txt").read_text() + (ROOT / "requirements-dev.txt").read_text()
+    assert "pulumi-policy==" in pins
+
+
+def _unwrap_secrets(value: Any) -> Any:
+    """What the policy sees: Pulumi secrets unwrapped to their plain values."""
+    if isinstance(value, dict):
+        if "4dabf18193072939515e22adb298388d" in value:
+            return _unwrap_secrets(value.get("value"))
+        return {k: _unwrap_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrap_secrets(v) for v in value]
+    return value
+
+
+def _check(resource: Declared) -> list[str]:
+    found: list[str] = []
+    args = ResourceValidationArgs(
+        resource.type, _unwrap_secrets(resource.inputs), resource.urn, resource.name, None, None
+    )
+    for name, (_, validate) in guardrails.VALIDATIONS.items():
+        validate(args, lambda message, urn=None, name=name: found.append(f"{resource.name}: {name}: {message}"))
+    return found
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_real_program_breaks_no_policy(stack, dev_program):
+    program = dev_program if stack == "dev" else run_program(stack)
+    found = [message for resource in program.resources for message in _check(resource)]
+    assert found == []
+    checked = {r.type for r in program.resources}
+    assert {guardrails.SECURITY_GROUP, guardrails.INSTANCE} <= checked
+
+
+def test_the_pack_starts_as_the_cli_would_start_it():
+    """`__main__.py` assembles the pack and serves it (on a loopback port) the way the Pulumi CLI runs it."""
+    import subprocess
+
+    process = subprocess.Popen(
+        [sys.executable, "__main__.py"], cwd=ROOT / "policy", stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        port = process.stdout.readline().decode().strip()
+        assert port.isdigit(), process.stderr.read().decode() if process.poll() is not None else port
+    finally:
+        process.kill()
+        process.wait(timeout=10)
