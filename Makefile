@@ -3,7 +3,7 @@ STACK ?= dev
 VENV ?= .venv
 PYTHON ?= $(shell scripts/find-python.sh)
 
-.PHONY: test deploy
+.PHONY: test deploy preview destroy tunnel workload render lint
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,3 +16,25 @@ test: $(VENV)/.installed
 
 deploy:
 	scripts/deploy.sh $(STACK)
+
+# What `deploy` would change, with the policy pack applied (CI runs this on every pull request).
+preview: $(VENV)/.installed
+	scripts/preview.sh $(STACK)
+
+# Everything of the stack, gone; asks for the stack name again first.
+destroy:
+	scripts/destroy.sh $(STACK)
+
+# Grafana, Prometheus and Tempo on localhost through an SSH tunnel (nothing is exposed on the host).
+tunnel:
+	scripts/tunnel.sh $(STACK)
+
+workload:
+	scripts/run-workload.sh $(STACK)
+
+# Dashboards, rules and alerts rendered to files, for review without a cluster.
+render: $(VENV)/.installed
+	$(VENV)/bin/python -m dashboards.render --stack $(STACK) --out build/signals
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .

@@ -207,9 +207,7 @@ def no_external_services(args: ResourceValidationArgs, report_violation: ReportV
     if args.resource_type == SERVICE:
         service_type = _get(args.props, "spec", "type")
         if service_type in EXPOSED_SERVICE_TYPES:
-            report_violation(
-                f"Service type {service_type} exposes the cluster; use ClusterIP and the tunnel", None
-            )
+            report_violation(f"Service type {service_type} exposes the cluster; use ClusterIP and the tunnel", None)
     elif args.resource_type in HELM_TYPES:
         for path, value in _walk(args.props.get("values") or {}):
             if (

@@ -218,7 +218,9 @@ def _decimal(raw: Mapping[str, Any], key: str, problems: list[str]) -> float | N
     except ValueError:
         number = -1.0
     if not number > 0 or number == float("inf"):
-        problems.append(f"{_key(key)}: {value!r} is not a positive amount; allowed: a decimal string like \"12.5\" or empty")
+        problems.append(
+            f"{_key(key)}: {value!r} is not a positive amount; allowed: a decimal string like \"12.5\" or empty"
+        )
         return None
     return number
 
@@ -254,9 +256,15 @@ def _cost_guards(raw: Mapping[str, Any], budget: float | None, problems: list[st
         minutes = 0
     cpu = _decimal(raw, "idleCpuPercent", problems)
     if cpu is not None and cpu >= 100:
-        problems.append(f"{_key('idleCpuPercent')}: {raw.get('idleCpuPercent')!r} is not below 100; allowed: a decimal string like \"5\"")
+        problems.append(
+            f"{_key('idleCpuPercent')}: {raw.get('idleCpuPercent')!r} is not below 100; "
+            'allowed: a decimal string like "5"'
+        )
     if cpu is None and minutes:
-        problems.append(f"{_key('idleCpuPercent')} is required when {_key('idleStopMinutes')} is set; allowed: a decimal string like \"5\"")
+        problems.append(
+            f"{_key('idleCpuPercent')} is required when {_key('idleStopMinutes')} is set; "
+            'allowed: a decimal string like "5"'
+        )
     emails_raw = raw.get("budgetAlertEmails") or []
     emails: list[str] = []
     if not isinstance(emails_raw, list):
@@ -264,11 +272,16 @@ def _cost_guards(raw: Mapping[str, Any], budget: float | None, problems: list[st
         emails_raw = []
     for email in emails_raw:
         if not _EMAIL.match(str(email)):
-            problems.append(f"{_key('budgetAlertEmails')}: {email!r} is not an e-mail address; allowed: like team@example.org")
+            problems.append(
+                f"{_key('budgetAlertEmails')}: {email!r} is not an e-mail address; allowed: like team@example.org"
+            )
         else:
             emails.append(str(email))
     if len(emails) > MAX_BUDGET_SUBSCRIBERS:
-        problems.append(f"{_key('budgetAlertEmails')}: {len(emails)} addresses; allowed: at most {MAX_BUDGET_SUBSCRIBERS} (AWS Budgets' limit)")
+        problems.append(
+            f"{_key('budgetAlertEmails')}: {len(emails)} addresses; "
+            f"allowed: at most {MAX_BUDGET_SUBSCRIBERS} (AWS Budgets' limit)"
+        )
     if budget is not None and not emails:
         problems.append(
             f"{_key('budgetAlertEmails')} is required when {_key('monthlyBudgetUsd')} is set: a budget "
