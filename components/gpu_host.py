@@ -188,7 +188,11 @@ class GpuHost(pulumi.ComponentResource):
         )
         address = aws.ec2.Eip(f"{name}-eip", domain="vpc", tags=tags, opts=child)
         association = aws.ec2.EipAssociation(
-            f"{name}-eip", instance_id=instance.id, allocation_id=address.allocation_id, opts=child
+            f"{name}-eip",
+            instance_id=instance.id,
+            allocation_id=address.allocation_id,
+            # An address is on one instance at a time: a replaced host gets it only once the old one let go.
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
 
         # Read through the association, so whatever connects to the host waits until the address is on it.

@@ -11,6 +11,7 @@ from components.gpu_host import GpuHost, GpuHostArgs
 from components.minikube_cluster import MinikubeCluster, MinikubeClusterArgs
 from stack import versions
 from stack.config import PROJECT, StackConfig
+from stack.teardown import cluster_objects_die_with
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ def build(config: StackConfig) -> Environment:
             spot_instances=config.cost_guards.spot_instances,
         ),
     )
+    cluster_objects_die_with(host)
     cost_guards = CostGuards(
         name,
         CostGuardsArgs(

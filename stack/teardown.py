@@ -1,0 +1,28 @@
+"""How an environment comes down: everything in the cluster goes with the host it runs on.
+
+`pulumi destroy` must finish when the host is stopped, gone or unreachable from where it runs, and must
+not spend its time uninstalling Helm releases from a machine about to be terminated. MiniKube's objects
+cost nothing once the host is gone (no cloud load balancers or volumes: the node is the instance), so
+every Kubernetes object is marked ``deleted_with`` the host: Pulumi then skips its delete call whenever
+the host is deleted in the same operation. The remote commands have no delete step either, and the
+Kubernetes provider drops objects of an unreachable cluster (``deleteUnreachable``) in any other case.
+"""
+
+from __future__ import annotations
+
+import pulumi
+
+KUBERNETES_TYPE_PREFIX = "kubernetes:"
+
+
+def cluster_objects_die_with(host: pulumi.Resource) -> None:
+    """From now on, every Kubernetes object the program declares is deleted with ``host``, not by itself."""
+
+    def transformation(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
+        if not args.type_.startswith(KUBERNETES_TYPE_PREFIX) or args.opts.deleted_with is not None:
+            return None
+        return pulumi.ResourceTransformationResult(
+            props=args.props, opts=pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(deleted_with=host))
+        )
+
+    pulumi.runtime.register_stack_transformation(transformation)

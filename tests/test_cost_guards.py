@@ -1,0 +1,101 @@
+"""Cost guards: spot capacity that survives stop/start, an AWS-native idle stop, a budget that e-mails."""
+
+from __future__ import annotations
+
+import pytest
+
+from stack.config import ConfigError
+from tests.harness import run_program
+
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+BUDGET = "aws:budgets/budget:Budget"
+INSTANCE = "aws:ec2/instance:Instance"
+CANCEL = "command:local:Command"
+
+
+def test_spot_capacity_is_a_persistent_request_that_stops_on_interruption(dev_program):
+    options = dev_program.one(INSTANCE).inputs["instanceMarketOptions"]
+    assert options["marketType"] == "spot"
+    assert options["spotOptions"] == {"spotInstanceType": "persistent", "instanceInterruptionBehavior": "stop"}
+
+
+def test_spot_request_is_cancelled_before_the_instance_is_deleted(dev_program):
+    cancel = dev_program.one(CANCEL, "cancel-spot-request")
+    assert "cancel-spot-instance-requests" in cancel.inputs["delete"]
+    assert set(cancel.inputs["environment"]) == {"SPOT_REQUEST_ID", "SPOT_REGION"}
+    # Depending on the instance means Pulumi deletes this command (and so cancels) first.
+    instance = dev_program.one(INSTANCE)
+    assert instance.urn in cancel.dependencies
+
+
+def test_on_demand_is_the_default_and_has_no_spot_cleanup():
+    program = run_program("dev", {"spotInstances": False})
+    assert "instanceMarketOptions" not in program.one(INSTANCE).inputs
+    assert program.of_type(CANCEL) == []
+
+
+def test_idle_host_is_stopped_by_a_cloudwatch_alarm_with_the_ec2_stop_action(dev_program):
+    alarm = dev_program.one(ALARM, "idle-stop").inputs
+    assert alarm["namespace"] == "AWS/EC2" and alarm["metricName"] == "CPUUtilization"
+    assert alarm["dimensions"] == {"InstanceId": dev_program.one(INSTANCE).name + "-id"}
+    assert alarm["alarmActions"] == ["arn:aws:automate:us-east-1:ec2:stop"]
+    assert alarm["comparisonOperator"] == "LessThanThreshold" and alarm["threshold"] == 5
+    # 60 idle minutes in Pulumi.dev.yaml = 12 five-minute periods, all of them below the threshold.
+    assert alarm["period"] == 300 and alarm["evaluationPeriods"] == 12 and alarm["datapointsToAlarm"] == 12
+    assert alarm["treatMissingData"] == "notBreaching"
+    assert "idleStopAlarm" in dev_program.outputs
+
+
+def test_idle_window_and_threshold_come_from_config():
+    alarm = run_program("dev", {"idleStopMinutes": 15, "idleCpuPercent": "2.5"}).one(ALARM).inputs
+    assert alarm["evaluationPeriods"] == 3 and alarm["threshold"] == 2.5
+
+
+def test_idle_stop_off_means_no_alarm():
+    program = run_program("dev", {"idleStopMinutes": 0})
+    assert program.of_type(ALARM) == [] and "idleStopAlarm" not in program.outputs
+
+
+def test_no_budget_without_a_monthly_amount(dev_program):
+    assert dev_program.of_type(BUDGET) == []
+
+
+def test_monthly_budget_emails_at_80_percent_spent_and_100_percent_forecast():
+    emails = ["a@example.org", "b@example.org"]
+    program = run_program("dev", {"monthlyBudgetUsd": "1500", "budgetAlertEmails": emails})
+    budget = program.one(BUDGET).inputs
+    assert budget["budgetType"] == "COST" and budget["timeUnit"] == "MONTHLY"
+    assert budget["limitAmount"] == "1500.00" and budget["limitUnit"] == "USD"
+    kinds = {(n["notificationType"], n["threshold"]) for n in budget["notifications"]}
+    assert kinds == {("ACTUAL", 80), ("FORECASTED", 100)}
+    assert all(n["subscriberEmailAddresses"] == emails for n in budget["notifications"])
+    assert "budgetName" in program.outputs
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        ({"monthlyBudgetUsd": "1500"}, "budgetAlertEmails is required"),
+        ({"budgetAlertEmails": ["not-an-address"]}, "not an e-mail address"),
+        ({"budgetAlertEmails": [f"u{i}@example.org" for i in range(11)]}, "at most 10"),
+        ({"idleStopMinutes": 7}, "multiple of 5"),
+        ({"idleStopMinutes": 10}, "from 15 to 1440"),
+        ({"idleStopMinutes": 1445}, "from 15 to 1440"),
+        ({"idleCpuPercent": "100"}, "not below 100"),
+        ({"idleCpuPercent": "idle"}, "not a positive amount"),
+        ({"idleCpuPercent": ""}, "idleCpuPercent is required"),
+    ],
+)
+def test_bad_cost_guard_settings_are_refused_before_any_resource(overrides, message):
+    with pytest.raises(ConfigError) as raised:
+        run_program("dev", overrides)
+    assert message in str(raised.value)
+    assert "llm-observability:" in str(raised.value)
+    assert raised.value.program.resources == []
+
+
+def test_a_non_boolean_spot_setting_from_the_files_is_refused():
+    from stack.config import parse, raw_from_files
+
+    with pytest.raises(ConfigError, match="spotInstances: 'yes' is not a boolean"):
+        parse("dev", {**raw_from_files("dev"), "spotInstances": "yes"})

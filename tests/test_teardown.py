@@ -1,0 +1,100 @@
+"""Safe teardown, as far as mocks show it: everything that costs money is a resource Pulumi deletes,
+nothing is protected or retained, and nothing in the deletion path needs the host or the cluster."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pulumi.runtime.stack import run_pulumi_func
+
+from stack.config import PROJECT
+from stack.teardown import cluster_objects_die_with
+from tests import harness
+from tests.harness import Program, run_program
+
+
+def test_root_volume_is_deleted_with_the_instance(dev_program):
+    root = dev_program.one("aws:ec2/instance:Instance").inputs["rootBlockDevice"]
+    assert root["deleteOnTermination"] is True and root["encrypted"] is True
+    assert dev_program.of_type("aws:ebs/volume:Volume") == []
+
+
+def test_address_and_key_pair_are_resources_that_destroy_releases(dev_program):
+    assert dev_program.one("aws:ec2/eip:Eip").inputs["domain"] == "vpc"
+    assert dev_program.one("aws:ec2/keyPair:KeyPair")
+
+
+def test_nothing_is_protected_or_retained_on_delete():
+    for stack in ("dev", "prod"):
+        program = run_program(
+            stack, {"spotInstances": True, "monthlyBudgetUsd": "10", "budgetAlertEmails": ["a@b.org"]}
+        )
+        kept = [r.name for r in program.resources if r.options["protect"] or r.options["retain_on_delete"]]
+        assert kept == [], stack
+
+
+def test_the_address_leaves_the_old_host_before_it_joins_a_replacement(dev_program):
+    association = dev_program.one("aws:ec2/eipAssociation:EipAssociation")
+    assert association.options["delete_before_replace"] is True
+
+
+def test_remote_commands_need_no_host_to_be_deleted(dev_program):
+    commands = dev_program.of_type("command:remote:Command")
+    assert commands
+    assert all(not c.inputs.get("delete") for c in commands)
+
+
+def test_the_cluster_provider_drops_objects_of_an_unreachable_cluster(dev_program):
+    provider = dev_program.one("pulumi:providers:kubernetes")
+    assert provider.inputs["deleteUnreachable"] == "true"
+
+
+def test_every_kubernetes_object_of_the_program_is_deleted_with_the_host(dev_program):
+    host = dev_program.one("llmobs:aws:GpuHost")
+    for resource in dev_program.resources:
+        if resource.type.startswith("kubernetes:"):
+            assert resource.options["deleted_with"] == host.urn, resource.name
+
+
+def _run(declare) -> Program:
+    """A few resources declared under the same mocks and recorder as the real program."""
+    program = Program()
+
+    def run() -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        pulumi.runtime.set_all_config({}, [])
+        monitor = harness._RecordingMonitor(program)
+        pulumi.runtime.set_mocks(harness._Mocks(), project=PROJECT, stack="dev", preview=False, monitor=monitor)
+        try:
+            loop.run_until_complete(run_pulumi_func(declare))
+        finally:
+            loop.close()
+            asyncio.set_event_loop(None)
+
+    contextvars.Context().run(run)
+    return program
+
+
+def test_kubernetes_objects_declared_after_the_host_are_deleted_with_it():
+    def declare() -> None:
+        host = pulumi.ComponentResource("llmobs:aws:GpuHost", "host")
+        before = k8s.core.v1.Namespace("declared-before")
+        cluster_objects_die_with(host)
+        component = pulumi.ComponentResource("llmobs:test:Component", "component")
+        k8s.core.v1.Namespace("monitoring", opts=pulumi.ResourceOptions(parent=component))
+        k8s.helm.v3.Release("tempo", chart="tempo", version="1.0.0", opts=pulumi.ResourceOptions(parent=component))
+        k8s.core.v1.ConfigMap("own-choice", opts=pulumi.ResourceOptions(deleted_with=before))
+        pulumi.export("ok", True)
+
+    program = _run(declare)
+    host = program.one("llmobs:aws:GpuHost")
+    assert program.one("kubernetes:core/v1:Namespace", "monitoring").options["deleted_with"] == host.urn
+    assert program.one("kubernetes:helm.sh/v3:Release").options["deleted_with"] == host.urn
+    assert program.one("kubernetes:core/v1:Namespace", "declared-before").options["deleted_with"] == ""
+    own = program.one("kubernetes:core/v1:ConfigMap").options["deleted_with"]
+    assert own == program.one("kubernetes:core/v1:Namespace", "declared-before").urn
+    assert program.one("llmobs:test:Component").options["deleted_with"] == ""
