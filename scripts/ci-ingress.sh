@@ -14,7 +14,8 @@ cd "$(dirname "$0")/.."
 
 action="${1:?usage: scripts/ci-ingress.sh open|close STACK}"
 stack="${2:?usage: scripts/ci-ingress.sh open|close STACK}"
-state_file=".ci-ingress-${stack}"
+# Where `open` notes the list position it used, for `close` (the runner's scratch space in CI).
+state_file="${RUNNER_TEMP:-.}/.ci-ingress-${stack}"
 policy_flags=(--policy-pack policy)
 
 security_group_urn() {

@@ -12,9 +12,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SHELL_SCRIPTS = sorted(
-    p
-    for p in ROOT.rglob("*.sh")
-    if not any(part.startswith(".") and part != ".ci" for part in p.relative_to(ROOT).parts)
+    [p for p in ROOT.rglob("*.sh") if not any(part.startswith(".") for part in p.relative_to(ROOT).parts)]
+    + [ROOT / ".ci" / "run"]
 )
 
 
@@ -91,3 +90,56 @@ def test_destroy_refuses_without_the_stack_name_typed_again(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "calls").read_text() == "ran\n"
+
+
+def _fake_tools(tmp_path: Path, export: str) -> dict[str, str]:
+    """A `pulumi` that logs its arguments and a `curl` that answers with a documentation address."""
+    (tmp_path / "export.json").write_text(export)
+    pulumi = tmp_path / "pulumi"
+    pulumi.write_text(
+        "#!/bin/sh\n"
+        'echo "$*" >> "$(dirname "$0")/calls"\n'
+        'case "$1 $2" in\n'
+        '  "config get") echo \'["198.51.100.7/32"]\' ;;\n'
+        '  "stack export") cat "$(dirname "$0")/export.json" ;;\n'
+        "esac\n"
+    )
+    curl = tmp_path / "curl"
+    curl.write_text("#!/bin/sh\necho 192.0.2.44\n")
+    for tool in (pulumi, curl):
+        tool.chmod(0o755)
+    return {"PATH": f"{tmp_path}:/usr/bin:/bin", "RUNNER_TEMP": str(tmp_path)}
+
+
+def test_ci_ingress_adds_the_runner_for_the_run_and_takes_it_away_again(tmp_path):
+    sg = (
+        "urn:pulumi:dev::llm-observability::llmobs:aws:GpuHost$aws:ec2/securityGroup:SecurityGroup"
+        "::llm-observability-dev-sg"
+    )
+    export = '{"deployment": {"resources": [{"urn": "%s", "type": "aws:ec2/securityGroup:SecurityGroup"}]}}' % sg
+    env = _fake_tools(tmp_path, export)
+    script = ROOT / "scripts" / "ci-ingress.sh"
+    for action in ("open", "close"):
+        result = subprocess.run(["bash", str(script), action, "dev"], env=env, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert calls == [
+        "config get allowedCidrs --stack dev",
+        "config set --stack dev --path allowedCidrs[1] 192.0.2.44/32",
+        "stack export --stack dev",
+        f"up --stack dev --yes --skip-preview --target {sg} --policy-pack policy",
+        "config rm --stack dev --path allowedCidrs[1]",
+        "stack export --stack dev",
+        f"up --stack dev --yes --skip-preview --target {sg} --policy-pack policy",
+    ]
+    assert not (tmp_path / ".ci-ingress-dev").exists()
+
+
+def test_ci_ingress_leaves_a_new_stack_to_the_deploy(tmp_path):
+    env = _fake_tools(tmp_path, '{"deployment": {}}')
+    result = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "ci-ingress.sh"), "open", "prod"], env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert not any(line.startswith("up ") for line in (tmp_path / "calls").read_text().splitlines())
+    assert (tmp_path / ".ci-ingress-prod").read_text() == "1\n"
