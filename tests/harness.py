@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 import pulumi
+from google.protobuf import struct_pb2
 from pulumi.runtime import mocks, rpc
 from pulumi.runtime.stack import run_pulumi_func
 
@@ -48,6 +49,7 @@ class Declared:
     name: str
     urn: str
     inputs: dict[str, Any]
+    secret_inputs: set[str]
     parent: str
     dependencies: list[str]
     provider: str
@@ -134,12 +136,14 @@ class _RecordingMonitor(mocks.MockMonitor):
     def RegisterResource(self, request):
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
+            inputs, secret_inputs = _unwrap_secrets(request.object)
             self.program.resources.append(
                 Declared(
                     type=request.type,
                     name=request.name,
                     urn=response.urn,
-                    inputs=rpc.deserialize_properties(request.object),
+                    inputs=inputs,
+                    secret_inputs=secret_inputs,
                     parent=request.parent,
                     dependencies=list(request.dependencies),
                     provider=request.provider,
@@ -156,6 +160,20 @@ class _RecordingMonitor(mocks.MockMonitor):
                 )
             )
         return response
+
+
+def _unwrap_secrets(properties) -> tuple[dict[str, Any], set[str]]:
+    """Plain inputs, and the names of the top-level inputs that carry a secret."""
+    inputs: dict[str, Any] = {}
+    secret: set[str] = set()
+    for key in properties.fields:
+        single = struct_pb2.Struct()
+        single.fields[key].CopyFrom(properties.fields[key])
+        plain, is_secret = rpc.deserialize_properties_unwrap_secrets(single)
+        inputs[key] = plain[key]
+        if is_secret:
+            secret.add(key)
+    return inputs, secret
 
 
 async def _collect_outputs(program: Program) -> None:
