@@ -11,6 +11,7 @@ import asyncio
 import contextvars
 import json
 import runpy
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -203,6 +204,16 @@ def run_program(stack: str = "dev", overrides: dict[str, Any] | None = None) -> 
     def _run() -> None:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
+        # The mock monitor answers on executor threads, each needing an event loop of its own: make them
+        # here, so they can be closed with the run instead of being left to the garbage collector.
+        thread_loops: list[asyncio.AbstractEventLoop] = []
+
+        def _thread_loop() -> None:
+            thread_loops.append(asyncio.new_event_loop())
+            asyncio.set_event_loop(thread_loops[-1])
+
+        executor = ThreadPoolExecutor(initializer=_thread_loop)
+        loop.set_default_executor(executor)
         pulumi.runtime.set_all_config(stack_config(stack, overrides), [])
         pulumi.runtime.set_mocks(
             _Mocks(), project=PROJECT, stack=stack, preview=False, monitor=_RecordingMonitor(program)
@@ -216,7 +227,9 @@ def run_program(stack: str = "dev", overrides: dict[str, Any] | None = None) -> 
             error.program = program  # type: ignore[attr-defined]
             raise
         finally:
-            loop.close()
+            executor.shutdown(wait=True)
+            for thread_loop in [*thread_loops, loop]:
+                thread_loop.close()
             asyncio.set_event_loop(None)
 
     contextvars.Context().run(_run)
