@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 import pulumi
 
+from components.cluster import KubernetesCluster
+from components.eks_cluster import EksCluster, EksClusterArgs
+from components.existing_cluster import ExistingCluster, ExistingClusterArgs
 from components.gpu_host import GpuHost, GpuHostArgs
 from components.minikube_cluster import MinikubeCluster, MinikubeClusterArgs
 from stack import versions
@@ -14,13 +17,11 @@ from stack.config import PROJECT, StackConfig
 
 @dataclass(frozen=True)
 class Environment:
-    host: GpuHost
-    cluster: MinikubeCluster
+    cluster: KubernetesCluster
     outputs: dict[str, pulumi.Input]
 
 
-def build(config: StackConfig) -> Environment:
-    name = f"{PROJECT}-{config.stack}"
+def _minikube(name: str, config: StackConfig) -> tuple[KubernetesCluster, dict[str, pulumi.Input]]:
     host = GpuHost(
         name,
         GpuHostArgs(
@@ -49,6 +50,7 @@ def build(config: StackConfig) -> Environment:
             gpu_count=config.host.instance.gpu_count,
             kubernetes_version=config.cluster.kubernetes_version,
             api_port=config.cluster.api_port,
+            storage_class=config.cluster.storage_class or "standard",
         ),
     )
     key_file = f"~/.ssh/{name}.pem"
@@ -62,7 +64,58 @@ def build(config: StackConfig) -> Environment:
             host.ssh_user,
             host.public_ip,
         ),
+    }
+    return cluster, outputs
+
+
+def _eks(name: str, config: StackConfig) -> tuple[KubernetesCluster, dict[str, pulumi.Input]]:
+    cluster = EksCluster(
+        name,
+        EksClusterArgs(
+            kubernetes_version=config.cluster.eks_kubernetes_version,
+            gpu_instance_type=config.host.instance.name,
+            gpu_nodes=config.cluster.gpu_nodes,
+            gpus_per_node=config.host.instance.gpu_count,
+            gpu_root_volume_gib=config.host.root_volume_gib,
+            system_instance_type=config.cluster.eks_system_instance.name,
+            system_nodes=config.cluster.eks_system_nodes,
+            subnet_ids=config.cluster.eks_subnet_ids,
+            allowed_cidrs=config.host.allowed_cidrs,
+            storage_class=config.cluster.storage_class or "gp3",
+            device_plugin_chart=versions.NVIDIA_DEVICE_PLUGIN_CHART,
+            device_plugin_repo=versions.NVIDIA_DEVICE_PLUGIN_REPO,
+            device_plugin_version=versions.NVIDIA_DEVICE_PLUGIN_VERSION,
+            tags=config.tags,
+        ),
+    )
+    return cluster, {"eksClusterName": cluster.cluster_name}
+
+
+def _existing(name: str, config: StackConfig) -> tuple[KubernetesCluster, dict[str, pulumi.Input]]:
+    assert config.cluster.kubeconfig is not None
+    cluster = ExistingCluster(
+        name,
+        ExistingClusterArgs(
+            kubeconfig=config.cluster.kubeconfig.output(),
+            gpu_nodes=config.cluster.gpu_nodes,
+            gpus_per_node=config.host.instance.gpu_count,
+            storage_class=config.cluster.storage_class,
+        ),
+    )
+    return cluster, {}
+
+
+BACKENDS = {"minikube": _minikube, "eks": _eks, "kubeconfig": _existing}
+
+
+def build(config: StackConfig) -> Environment:
+    name = f"{PROJECT}-{config.stack}"
+    cluster, outputs = BACKENDS[config.cluster.backend](name, config)
+    outputs = {
+        **outputs,
+        "clusterBackend": config.cluster.backend,
+        "gpuCount": cluster.facts.gpu_count,
         "kubeconfig": cluster.kubeconfig,
         "tunnelCommand": f"scripts/tunnel.sh {config.stack}",
     }
-    return Environment(host=host, cluster=cluster, outputs=outputs)
+    return Environment(cluster=cluster, outputs=outputs)

@@ -20,7 +20,7 @@ from google.protobuf import struct_pb2
 from pulumi.runtime import mocks, rpc
 from pulumi.runtime.stack import run_pulumi_func
 
-from stack.config import PROJECT, PROJECT_DIR, raw_from_files
+from stack.config import PROJECT, PROJECT_DIR, declared_settings, raw_from_files
 
 SAMPLE_KUBECONFIG = """\
 apiVersion: v1
@@ -105,6 +105,8 @@ def _fake_outputs(args: mocks.MockResourceArgs) -> dict[str, Any]:
             "publicKeyOpenssh": "ssh-ed25519 AAAAmock",
         },
         "random:index/randomPassword:RandomPassword": {"result": "mock-random-password-0123456789"},
+        "eks:index:Cluster": {"kubeconfigJson": SAMPLE_KUBECONFIG},
+        "aws:ec2/launchTemplate:LaunchTemplate": {"latestVersion": 1},
     }
     outputs = dict(by_type.get(args.typ, {}))
     if args.typ == "command:remote:Command" and name.endswith("-kubeconfig"):
@@ -121,6 +123,7 @@ class _Mocks(pulumi.runtime.Mocks):
             "aws:ssm/getParameter:getParameter": {"value": MOCK_AMI, "type": "String"},
             "aws:ec2/getVpc:getVpc": {"id": "vpc-0123456789abcdef0"},
             "aws:ec2/getSubnet:getSubnet": {"id": args.args.get("id"), "vpcId": "vpc-0fedcba987654321"},
+            "aws:ec2/getSubnets:getSubnets": {"ids": ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"]},
             "aws:index/getRegion:getRegion": {"name": "us-east-1", "region": "us-east-1"},
             "aws:index/getCallerIdentity:getCallerIdentity": {"accountId": "123456789012"},
         }
@@ -135,6 +138,7 @@ class _RecordingMonitor(mocks.MockMonitor):
         self.program = program
 
     def RegisterResource(self, request):
+        _references_to_urns(request.object)
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
             inputs, secret_inputs = _unwrap_secrets(request.object)
@@ -161,6 +165,28 @@ class _RecordingMonitor(mocks.MockMonitor):
                 )
             )
         return response
+
+
+def _references_to_urns(properties: struct_pb2.Struct) -> None:
+    """Replace resource references (e.g. an EKS cluster passed to its node group) by their URNs, in place.
+
+    Deserializing a reference would rebuild the resource on the monitor's thread, outside the program's loop.
+    """
+    for value in [*properties.fields.values()]:
+        kind = value.WhichOneof("kind")
+        if kind == "struct_value":
+            fields = value.struct_value.fields
+            if fields.get(rpc._special_sig_key, struct_pb2.Value()).string_value == rpc._special_resource_sig:
+                value.string_value = fields["urn"].string_value
+            else:
+                _references_to_urns(value.struct_value)
+        elif kind == "list_value":
+            for item in value.list_value.values:
+                if item.WhichOneof("kind") == "struct_value":
+                    wrapper = struct_pb2.Struct()
+                    wrapper.fields["item"].CopyFrom(item)
+                    _references_to_urns(wrapper)
+                    item.CopyFrom(wrapper.fields["item"])
 
 
 def _unwrap_secrets(properties) -> tuple[dict[str, Any], set[str]]:
@@ -214,7 +240,8 @@ def run_program(stack: str = "dev", overrides: dict[str, Any] | None = None) -> 
 
         executor = ThreadPoolExecutor(initializer=_thread_loop)
         loop.set_default_executor(executor)
-        pulumi.runtime.set_all_config(stack_config(stack, overrides), [])
+        secret_keys = [f"{PROJECT}:{k}" for k, d in declared_settings().items() if d.get("secret")]
+        pulumi.runtime.set_all_config(stack_config(stack, overrides), secret_keys)
         pulumi.runtime.set_mocks(
             _Mocks(), project=PROJECT, stack=stack, preview=False, monitor=_RecordingMonitor(program)
         )

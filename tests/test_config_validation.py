@@ -39,6 +39,13 @@ def _failure(overrides: dict) -> ConfigError:
         ({"tags": ["aws:reserved=x"]}, "llm-observability:tags: 'aws:reserved=x'"),
         ({"hourlyPriceUsd": "cheap"}, "llm-observability:hourlyPriceUsd: 'cheap' is not a positive amount"),
         ({"monthlyBudgetUsd": "-5"}, "llm-observability:monthlyBudgetUsd: '-5' is not a positive amount"),
+        ({"clusterBackend": "k3s"}, "llm-observability:clusterBackend: 'k3s' is not a backend; allowed: minikube, eks"),
+        ({"gpuNodes": 2}, "llm-observability:gpuNodes: 2 GPU nodes need clusterBackend eks or kubeconfig"),
+        ({"clusterBackend": "eks", "gpuNodes": 0}, "llm-observability:gpuNodes: 0 is not a node count"),
+        ({"clusterBackend": "eks", "eksSystemInstanceType": "g6.xlarge"}, "llm-observability:eksSystemInstanceType: 'g6.xlarge'"),
+        ({"clusterBackend": "eks", "eksSubnetIds": ["subnet-0123456789abcdef0"]}, "llm-observability:eksSubnetIds"),
+        ({"clusterBackend": "eks", "eksKubernetesVersion": "v1.34.0"}, "llm-observability:eksKubernetesVersion"),
+        ({"clusterBackend": "kubeconfig"}, "llm-observability:kubeconfig is required with clusterBackend kubeconfig"),
     ],
 )
 def test_bad_setting_is_refused_by_name_before_any_resource(overrides, expected):
