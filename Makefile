@@ -14,7 +14,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 test: $(VENV)/.installed
 	$(VENV)/bin/python -m pytest
 
-deploy:
+deploy: $(VENV)/.installed
 	scripts/deploy.sh $(STACK)
 
 # What `deploy` would change, with the policy pack applied (CI runs this on every pull request).

@@ -26,7 +26,7 @@ BUDGET_FORECAST_PERCENT = 100
 
 @dataclass(frozen=True)
 class CostGuardsArgs:
-    instance_id: pulumi.Input[str]
+    instance_id: pulumi.Input[str] | None
     spot_request_id: pulumi.Input[str | None]
     spot_instances: bool
     idle_stop_minutes: int | None

@@ -6,7 +6,10 @@ from dataclasses import dataclass
 
 import pulumi
 
+from components.cluster import KubernetesCluster
 from components.cost_guards import CostGuards, CostGuardsArgs
+from components.eks_cluster import EksCluster, EksClusterArgs
+from components.existing_cluster import ExistingCluster, ExistingClusterArgs
 from components.gpu_host import GpuHost, GpuHostArgs
 from components.minikube_cluster import MinikubeCluster, MinikubeClusterArgs
 from stack import versions
@@ -16,14 +19,20 @@ from stack.teardown import cluster_objects_die_with
 
 @dataclass(frozen=True)
 class Environment:
-    host: GpuHost
-    cluster: MinikubeCluster
+    cluster: KubernetesCluster
     cost_guards: CostGuards
     outputs: dict[str, pulumi.Input]
 
 
-def build(config: StackConfig) -> Environment:
-    name = f"{PROJECT}-{config.stack}"
+@dataclass(frozen=True)
+class _Host:
+    """What the cost guards watch: the one GPU instance of the minikube backend (none for the others)."""
+
+    instance_id: pulumi.Input[str] | None = None
+    spot_request_id: pulumi.Input[str | None] = None
+
+
+def _minikube(name: str, config: StackConfig) -> tuple[KubernetesCluster, dict[str, pulumi.Input], _Host]:
     host = GpuHost(
         name,
         GpuHostArgs(
@@ -41,20 +50,8 @@ def build(config: StackConfig) -> Environment:
             spot_instances=config.cost_guards.spot_instances,
         ),
     )
+    # MiniKube's objects live and die with the host: destroy skips them (stack/teardown.py).
     cluster_objects_die_with(host)
-    cost_guards = CostGuards(
-        name,
-        CostGuardsArgs(
-            instance_id=host.instance_id,
-            spot_request_id=host.spot_request_id,
-            spot_instances=config.cost_guards.spot_instances,
-            idle_stop_minutes=config.cost_guards.idle_stop_minutes,
-            idle_cpu_percent=config.cost_guards.idle_cpu_percent,
-            monthly_budget_usd=config.cost.monthly_budget_usd,
-            budget_alert_emails=config.cost_guards.budget_alert_emails,
-            tags=config.tags,
-        ),
-    )
     cluster = MinikubeCluster(
         name,
         MinikubeClusterArgs(
@@ -67,6 +64,7 @@ def build(config: StackConfig) -> Environment:
             gpu_count=config.host.instance.gpu_count,
             kubernetes_version=config.cluster.kubernetes_version,
             api_port=config.cluster.api_port,
+            storage_class=config.cluster.storage_class or "standard",
         ),
     )
     key_file = f"~/.ssh/{name}.pem"
@@ -80,11 +78,75 @@ def build(config: StackConfig) -> Environment:
             host.ssh_user,
             host.public_ip,
         ),
-        "kubeconfig": cluster.kubeconfig,
-        "tunnelCommand": f"scripts/tunnel.sh {config.stack}",
     }
+    return cluster, outputs, _Host(host.instance_id, host.spot_request_id)
+
+
+def _eks(name: str, config: StackConfig) -> tuple[KubernetesCluster, dict[str, pulumi.Input], _Host]:
+    cluster = EksCluster(
+        name,
+        EksClusterArgs(
+            kubernetes_version=config.cluster.eks_kubernetes_version,
+            gpu_instance_type=config.host.instance.name,
+            gpu_nodes=config.cluster.gpu_nodes,
+            gpus_per_node=config.host.instance.gpu_count,
+            gpu_root_volume_gib=config.host.root_volume_gib,
+            system_instance_type=config.cluster.eks_system_instance.name,
+            system_nodes=config.cluster.eks_system_nodes,
+            subnet_ids=config.cluster.eks_subnet_ids,
+            allowed_cidrs=config.host.allowed_cidrs,
+            storage_class=config.cluster.storage_class or "gp3",
+            device_plugin_chart=versions.NVIDIA_DEVICE_PLUGIN_CHART,
+            device_plugin_repo=versions.NVIDIA_DEVICE_PLUGIN_REPO,
+            device_plugin_version=versions.NVIDIA_DEVICE_PLUGIN_VERSION,
+            tags=config.tags,
+        ),
+    )
+    return cluster, {"eksClusterName": cluster.cluster_name}, _Host()
+
+
+def _existing(name: str, config: StackConfig) -> tuple[KubernetesCluster, dict[str, pulumi.Input], _Host]:
+    assert config.cluster.kubeconfig is not None
+    cluster = ExistingCluster(
+        name,
+        ExistingClusterArgs(
+            kubeconfig=config.cluster.kubeconfig.output(),
+            gpu_nodes=config.cluster.gpu_nodes,
+            gpus_per_node=config.host.instance.gpu_count,
+            storage_class=config.cluster.storage_class,
+        ),
+    )
+    return cluster, {}, _Host()
+
+
+BACKENDS = {"minikube": _minikube, "eks": _eks, "kubeconfig": _existing}
+
+
+def build(config: StackConfig) -> Environment:
+    name = f"{PROJECT}-{config.stack}"
+    cluster, outputs, host = BACKENDS[config.cluster.backend](name, config)
+    cost_guards = CostGuards(
+        name,
+        CostGuardsArgs(
+            instance_id=host.instance_id,
+            spot_request_id=host.spot_request_id,
+            spot_instances=config.cost_guards.spot_instances,
+            idle_stop_minutes=config.cost_guards.idle_stop_minutes,
+            idle_cpu_percent=config.cost_guards.idle_cpu_percent,
+            monthly_budget_usd=config.cost.monthly_budget_usd,
+            budget_alert_emails=config.cost_guards.budget_alert_emails,
+            tags=config.tags,
+        ),
+    )
     if cost_guards.idle_alarm_name is not None:
         outputs["idleStopAlarm"] = cost_guards.idle_alarm_name
     if cost_guards.budget_name is not None:
         outputs["budgetName"] = cost_guards.budget_name
-    return Environment(host=host, cluster=cluster, cost_guards=cost_guards, outputs=outputs)
+    outputs = {
+        **outputs,
+        "clusterBackend": config.cluster.backend,
+        "gpuCount": cluster.facts.gpu_count,
+        "kubeconfig": cluster.kubeconfig,
+        "tunnelCommand": f"scripts/tunnel.sh {config.stack}",
+    }
+    return Environment(cluster=cluster, cost_guards=cost_guards, outputs=outputs)

@@ -99,3 +99,12 @@ def test_a_non_boolean_spot_setting_from_the_files_is_refused():
 
     with pytest.raises(ConfigError, match="spotInstances: 'yes' is not a boolean"):
         parse("dev", {**raw_from_files("dev"), "spotInstances": "yes"})
+
+
+def test_other_backends_leave_the_host_guards_aside_but_keep_the_budget():
+    program = run_program(
+        "dev",
+        {"clusterBackend": "eks", "monthlyBudgetUsd": "900", "budgetAlertEmails": ["team@example.org"]},
+    )
+    assert program.of_type(ALARM) == [] and program.of_type(CANCEL) == []
+    assert program.one(BUDGET).inputs["limitAmount"] == "900.00"
