@@ -4,8 +4,9 @@
 #
 #   scripts/ci-ingress.sh open STACK    adds this runner's public address (/32) to allowedCidrs in the
 #                                       run's own copy of Pulumi.<STACK>.yaml (never committed) and, when
-#                                       the stack already has its security group, updates only that group
-#   scripts/ci-ingress.sh close STACK   removes the address again and updates only the security group
+#                                       the stack already exists, updates only what that list opens (the
+#                                       host's security group, or the EKS API endpoint's allowed networks)
+#   scripts/ci-ingress.sh close STACK   removes the address again and updates only those resources
 #
 # The deploy in between (`pulumi up`) sees the same allowedCidrs, so it never takes the address away
 # mid-run. `close` runs even when the deploy failed (`if: always()` in the workflow).
@@ -18,22 +19,30 @@ stack="${2:?usage: scripts/ci-ingress.sh open|close STACK}"
 state_file="${RUNNER_TEMP:-.}/.ci-ingress-${stack}"
 policy_flags=(--policy-pack policy)
 
-security_group_urn() {
+# What allowedCidrs opens: the GPU host's security group (minikube) or the EKS API endpoint (eks).
+# An existing cluster (kubeconfig) has neither, and nothing to open.
+ingress_urns() {
   pulumi stack export --stack "$stack" | python3 -c '
 import json, sys
+stack = sys.argv[1]
 resources = json.load(sys.stdin).get("deployment", {}).get("resources") or []
-urns = [r["urn"] for r in resources if r.get("type") == "aws:ec2/securityGroup:SecurityGroup"]
-print(urns[0] if urns else "")'
+for r in resources:
+    host_group = r.get("type") == "aws:ec2/securityGroup:SecurityGroup" and r["urn"].endswith(f"::llm-observability-{stack}-sg")
+    if host_group or r.get("type") == "aws:eks/cluster:Cluster":
+        print(r["urn"])' "$stack"
 }
 
-update_security_group() {
-  local urn
-  urn="$(security_group_urn)"
-  if [ -z "$urn" ]; then
-    echo "No security group in stack '$stack' yet: the deploy creates it with the runner allowed."
+update_ingress() {
+  local urns=() targets=() urn
+  mapfile -t urns < <(ingress_urns)
+  if [ "${#urns[@]}" -eq 0 ]; then
+    echo "Nothing in stack '$stack' limits access by allowedCidrs yet: the deploy applies the list as it is."
     return 0
   fi
-  pulumi up --stack "$stack" --yes --skip-preview --target "$urn" "${policy_flags[@]}"
+  for urn in "${urns[@]}"; do
+    targets+=(--target "$urn")
+  done
+  pulumi up --stack "$stack" --yes --skip-preview "${targets[@]}" "${policy_flags[@]}"
 }
 
 case "$action" in
@@ -47,7 +56,7 @@ case "$action" in
     pulumi config set --stack "$stack" --path "allowedCidrs[${count}]" "${address}/32"
     echo "$count" >"$state_file"
     echo "Runner ${address}/32 allowed on stack '$stack' for this run."
-    update_security_group
+    update_ingress
     ;;
   close)
     if [ ! -f "$state_file" ]; then
@@ -56,7 +65,7 @@ case "$action" in
     fi
     pulumi config rm --stack "$stack" --path "allowedCidrs[$(cat "$state_file")]"
     rm -f "$state_file"
-    update_security_group
+    update_ingress
     echo "Runner removed from stack '$stack'."
     ;;
   *)

@@ -3,6 +3,7 @@ task runner has the README's commands."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -136,10 +137,28 @@ def test_ci_ingress_adds_the_runner_for_the_run_and_takes_it_away_again(tmp_path
 
 
 def test_ci_ingress_leaves_a_new_stack_to_the_deploy(tmp_path):
-    env = _fake_tools(tmp_path, '{"deployment": {}}')
+    other_group = "urn:pulumi:prod::llm-observability::aws:ec2/securityGroup:SecurityGroup::someone-elses-sg"
+    export = '{"deployment": {"resources": [{"urn": "%s", "type": "aws:ec2/securityGroup:SecurityGroup"}]}}'
+    env = _fake_tools(tmp_path, export % other_group)
     result = subprocess.run(
         ["bash", str(ROOT / "scripts" / "ci-ingress.sh"), "open", "prod"], env=env, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
     assert not any(line.startswith("up ") for line in (tmp_path / "calls").read_text().splitlines())
     assert (tmp_path / ".ci-ingress-prod").read_text() == "1\n"
+
+
+def test_ci_ingress_on_eks_updates_the_api_endpoint_only(tmp_path):
+    cluster = "urn:pulumi:dev::llm-observability::eks:index:Cluster$aws:eks/cluster:Cluster::llm-observability-dev-eks"
+    nodes = "urn:pulumi:dev::llm-observability::eks:index:Cluster$aws:ec2/securityGroup:SecurityGroup::nodes"
+    resources = [
+        {"urn": cluster, "type": "aws:eks/cluster:Cluster"},
+        {"urn": nodes, "type": "aws:ec2/securityGroup:SecurityGroup"},
+    ]
+    env = _fake_tools(tmp_path, json.dumps({"deployment": {"resources": resources}}))
+    result = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "ci-ingress.sh"), "open", "dev"], env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    ups = [line for line in (tmp_path / "calls").read_text().splitlines() if line.startswith("up ")]
+    assert ups == [f"up --stack dev --yes --skip-preview --target {cluster} --policy-pack policy"]
