@@ -3,7 +3,7 @@ STACK ?= dev
 VENV ?= .venv
 PYTHON ?= $(shell scripts/find-python.sh)
 
-.PHONY: test deploy preview destroy tunnel workload render lint
+.PHONY: test deploy preview destroy start tunnel workload render lint
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ preview: $(VENV)/.installed
 # Everything of the stack, gone; asks for the stack name again first.
 destroy:
 	scripts/destroy.sh $(STACK)
+
+# A host stopped by the idle guard (or by you) comes back, with MiniKube.
+start:
+	scripts/start-host.sh $(STACK)
 
 # Grafana, Prometheus and Tempo on localhost through an SSH tunnel (nothing is exposed on the host).
 tunnel:

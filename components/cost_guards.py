@@ -89,7 +89,7 @@ class CostGuards(pulumi.ComponentResource):
                 alarm_description=(
                     f"Stops the GPU host after {args.idle_stop_minutes} minutes of average CPU below "
                     f"{args.idle_cpu_percent:g}% (idleStopMinutes, idleCpuPercent). Start it again with "
-                    "`aws ec2 start-instances`; `pulumi up` brings MiniKube back."
+                    "`make start` (the host, then MiniKube)."
                 ),
                 namespace="AWS/EC2",
                 metric_name="CPUUtilization",

@@ -38,7 +38,7 @@ def test_python_passes_the_linter():
 
 def test_make_has_a_target_for_every_command_the_readme_names():
     targets = set(re.findall(r"^([a-z][\w-]*):", (ROOT / "Makefile").read_text(), re.M))
-    assert {"deploy", "test", "preview", "destroy", "tunnel", "workload", "render", "lint"} <= targets
+    assert {"deploy", "test", "preview", "destroy", "start", "tunnel", "workload", "render", "lint"} <= targets
     phony = re.search(r"^\.PHONY:(.*)$", (ROOT / "Makefile").read_text(), re.M).group(1).split()
     assert {"deploy", "test", "preview", "destroy", "tunnel", "workload", "render", "lint"} <= set(phony)
 
@@ -48,6 +48,7 @@ def test_make_has_a_target_for_every_command_the_readme_names():
     [
         ("preview", "scripts/preview.sh prod"),
         ("destroy", "scripts/destroy.sh prod"),
+        ("start", "scripts/start-host.sh prod"),
         ("tunnel", "scripts/tunnel.sh prod"),
         ("workload", "scripts/run-workload.sh prod"),
         ("render", "-m dashboards.render --stack prod --out build/signals"),
@@ -162,3 +163,65 @@ def test_ci_ingress_on_eks_updates_the_api_endpoint_only(tmp_path):
     assert result.returncode == 0, result.stderr
     ups = [line for line in (tmp_path / "calls").read_text().splitlines() if line.startswith("up ")]
     assert ups == [f"up --stack dev --yes --skip-preview --target {cluster} --policy-pack policy"]
+
+
+def _fake_host_tools(tmp_path: Path, state: str, outputs: bool = True) -> dict[str, str]:
+    """`pulumi`, `aws` and `ssh` stand-ins that log their arguments; the host is in `state`."""
+    log = 'echo "$(basename "$0") $*" >> "$(dirname "$0")/calls"\n'
+    pulumi_answers = (
+        'case "$*" in\n'
+        '  "stack output instanceId"*) echo i-0123456789abcdef0 ;;\n'
+        '  "stack output sshCommand"*) echo "pulumi stack output ... && ssh -i key ubuntu@203.0.113.10" ;;\n'
+        '  "stack output sshPrivateKey"*) echo KEY ;;\n'
+        '  "config get aws:region"*) echo us-east-1 ;;\n'
+        "esac\n"
+        if outputs
+        else "exit 1\n"
+    )
+    tools = {
+        "pulumi": "#!/bin/sh\n" + log + pulumi_answers,
+        "aws": "#!/bin/sh\n" + log + f'case "$2" in describe-instances) echo {state} ;; esac\n',
+        "ssh": "#!/bin/sh\n" + log,
+    }
+    for name, body in tools.items():
+        (tmp_path / name).write_text(body)
+        (tmp_path / name).chmod(0o755)
+    return {"PATH": f"{tmp_path}:/usr/bin:/bin"}
+
+
+def _start_host(tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.CompletedProcess, list[str]]:
+    result = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "start-host.sh"), "dev"], env=env, capture_output=True, text=True
+    )
+    calls = (tmp_path / "calls").read_text().splitlines() if (tmp_path / "calls").exists() else []
+    return result, calls
+
+
+def test_start_host_starts_a_stopped_host_and_then_minikube(tmp_path):
+    result, calls = _start_host(tmp_path, _fake_host_tools(tmp_path, "stopped"))
+    assert result.returncode == 0, result.stderr
+    aws = [c for c in calls if c.startswith("aws ")]
+    assert [c.split()[2] for c in aws] == ["describe-instances", "start-instances", "wait"]
+    assert all("--instance-ids i-0123456789abcdef0" in c and "--region us-east-1" in c for c in aws)
+    assert calls[-1].startswith("ssh ") and calls[-1].endswith(
+        'ubuntu@203.0.113.10 sg docker -c "minikube start --wait=all"'
+    )
+
+
+def test_start_host_leaves_a_running_host_running_but_brings_minikube_back(tmp_path):
+    result, calls = _start_host(tmp_path, _fake_host_tools(tmp_path, "running"))
+    assert result.returncode == 0, result.stderr
+    assert not any("start-instances" in c for c in calls)
+    assert "minikube start" in calls[-1]
+
+
+def test_start_host_has_nothing_to_do_without_a_host(tmp_path):
+    result, calls = _start_host(tmp_path, _fake_host_tools(tmp_path, "running", outputs=False))
+    assert result.returncode == 0 and "nothing to start" in result.stdout
+    assert not any(c.startswith(("aws ", "ssh ")) for c in calls)
+
+
+def test_start_host_refuses_a_terminated_host(tmp_path):
+    result, calls = _start_host(tmp_path, _fake_host_tools(tmp_path, "terminated"))
+    assert result.returncode == 1 and "terminated" in result.stderr
+    assert not any(c.startswith("ssh ") for c in calls)

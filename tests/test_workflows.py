@@ -106,7 +106,8 @@ def test_deploys_let_the_runner_in_for_the_run_only():
     opened = next(i for i, r in enumerate(names) if "ci-ingress.sh open" in r)
     up = next(i for i, s in enumerate(steps(workflow)) if s.get("with", {}).get("command") == "up")
     closed = next(i for i, r in enumerate(names) if "ci-ingress.sh close" in r)
-    assert opened < up < closed
+    started = next(i for i, r in enumerate(names) if "start-host.sh" in r)
+    assert opened < started < up < closed
     assert steps(workflow)[closed]["if"].startswith("always()")
     assert steps(workflow)[up]["with"]["policyPacks"] == "policy"
 
