@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -65,6 +65,29 @@ class CostConfig:
     monthly_budget_usd: float | None
 
 
+ALERT_RECEIVERS = ("none", "webhook", "slack")
+# Prometheus keeps the WAL and the head block beside the retained blocks: leave it a tenth of the disk.
+PROMETHEUS_DISK_HEADROOM = 0.9
+_PROMETHEUS_DURATION = re.compile(r"^(\d+(y|w|d|h|m|s|ms))+$")
+_PROMETHEUS_SIZE = re.compile(r"^(\d+)(B|KB|MB|GB|TB|PB)$")
+_GO_DURATION = re.compile(r"^(\d+(h|m|s))+$")
+
+
+@dataclass(frozen=True)
+class PlatformConfig:
+    """Metrics, traces and alerting on the cluster (kube-prometheus-stack, Tempo, Alertmanager)."""
+
+    prometheus_retention: str
+    prometheus_retention_size: str
+    prometheus_volume_gib: int
+    trace_retention: str
+    tempo_volume_gib: int
+    alert_receiver: str
+    # Plain text only inside the program: wrapped in pulumi.Output.secret where it is used, and kept
+    # out of repr so a traceback or a debug print of the config never shows it.
+    alert_receiver_url: str | None = field(repr=False)
+
+
 @dataclass(frozen=True)
 class StackConfig:
     stack: str
@@ -72,6 +95,7 @@ class StackConfig:
     cluster: ClusterConfig
     cost: CostConfig
     tags: Mapping[str, str]
+    platform: PlatformConfig
 
 
 # --- Reading -----------------------------------------------------------------------------------------
@@ -220,6 +244,78 @@ def _tags(stack: str, raw: Mapping[str, Any], problems: list[str]) -> dict[str, 
     return tags
 
 
+def _bounded_int(raw: Mapping[str, Any], key: str, low: int, high: int, problems: list[str]) -> int:
+    value = raw.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        problems.append(f"{_key(key)}: {value!r} is out of range; allowed: a whole number of GiB from {low} to {high}")
+        return low
+    return value
+
+
+def _matching(raw: Mapping[str, Any], key: str, pattern: re.Pattern[str], allowed: str, problems: list[str]) -> str:
+    value = str(raw.get(key) or "")
+    if not pattern.match(value) or not any(ch in "123456789" for ch in value):
+        problems.append(f"{_key(key)}: {value!r} is not valid; allowed: {allowed}")
+    return value
+
+
+def _prometheus_size_bytes(size: str) -> int:
+    match = _PROMETHEUS_SIZE.match(size)
+    assert match is not None
+    units = ["B", "KB", "MB", "GB", "TB", "PB"]
+    # Prometheus reads these units as powers of 1024.
+    return int(match.group(1)) * 1024 ** units.index(match.group(2))
+
+
+def _platform(raw: Mapping[str, Any], problems: list[str]) -> PlatformConfig:
+    retention = _matching(
+        raw, "prometheusRetention", _PROMETHEUS_DURATION, "a Prometheus duration like 15d, 36h or 2w", problems
+    )
+    volume_gib = _bounded_int(raw, "prometheusVolumeGiB", 10, 1000, problems)
+    retention_size = _matching(
+        raw, "prometheusRetentionSize", _PROMETHEUS_SIZE, "a size like 40GB or 500MB (units B, KB, MB, GB, TB, PB)", problems
+    )
+    if _PROMETHEUS_SIZE.match(retention_size):
+        budget = PROMETHEUS_DISK_HEADROOM * volume_gib * 1024**3
+        if _prometheus_size_bytes(retention_size) > budget:
+            problems.append(
+                f"{_key('prometheusRetentionSize')}: {retention_size!r} does not fit the "
+                f"{volume_gib} GiB volume; allowed: at most {int(budget // 1024**3)}GB, or raise "
+                f"{_key('prometheusVolumeGiB')}"
+            )
+    trace_retention = _matching(
+        raw, "traceRetention", _GO_DURATION, "a duration in hours, minutes or seconds like 168h or 72h30m", problems
+    )
+    tempo_volume_gib = _bounded_int(raw, "tempoVolumeGiB", 5, 1000, problems)
+    receiver = str(raw.get("alertReceiver") or "")
+    url = raw.get("alertReceiverUrl") or None
+    if receiver not in ALERT_RECEIVERS:
+        problems.append(f"{_key('alertReceiver')}: {receiver!r} is not a receiver; allowed: {', '.join(ALERT_RECEIVERS)}")
+    elif receiver == "none" and url is not None:
+        problems.append(
+            f"{_key('alertReceiverUrl')} is set but {_key('alertReceiver')} is none; allowed: set "
+            f"{_key('alertReceiver')} to webhook or slack, or remove the URL"
+        )
+    elif receiver != "none":
+        # The URL is a secret: messages say what is wrong with it, never what it is.
+        if url is None:
+            problems.append(
+                f"{_key('alertReceiverUrl')} is required when {_key('alertReceiver')} is {receiver}; "
+                f"set it with `pulumi config set --secret alertReceiverUrl <url>`"
+            )
+        elif not re.match(r"^https://[^\s/]+(/\S*)?$", str(url)):
+            problems.append(f"{_key('alertReceiverUrl')} is not an https:// URL; allowed: an https:// webhook URL")
+    return PlatformConfig(
+        prometheus_retention=retention,
+        prometheus_retention_size=retention_size,
+        prometheus_volume_gib=volume_gib,
+        trace_retention=trace_retention,
+        tempo_volume_gib=tempo_volume_gib,
+        alert_receiver=receiver,
+        alert_receiver_url=str(url) if url is not None else None,
+    )
+
+
 def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
     """Validate every setting and return the frozen config, or raise one error listing every problem."""
     problems: list[str] = []
@@ -236,6 +332,7 @@ def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
     tags = _tags(stack, raw, problems)
     hourly_price = _decimal(raw, "hourlyPriceUsd", problems)
     monthly_budget = _decimal(raw, "monthlyBudgetUsd", problems)
+    platform = _platform(raw, problems)
     if problems:
         raise ConfigError(problems)
     assert instance is not None
@@ -260,12 +357,33 @@ def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
             monthly_budget_usd=monthly_budget,
         ),
         tags=tags,
+        platform=platform,
     )
+
+
+# Settings that hold secrets but cannot be declared `secret: true` in Pulumi.yaml: the CLI then
+# requires them in every stack (no default may be given to a secret), even where they are unused.
+# The program reads them as secrets and refuses a value that was not stored encrypted.
+SECRET_SETTINGS = ("alertReceiverUrl",)
+
+
+def _refuse_plaintext_secrets(raw: Mapping[str, Any]) -> None:
+    from pulumi.runtime.config import is_config_secret
+
+    problems = [
+        f"{_key(key)} must be stored encrypted; allowed: `pulumi config set --secret {key} <value>`"
+        for key in SECRET_SETTINGS
+        if raw.get(key) and not is_config_secret(_key(key))
+    ]
+    if problems:
+        raise ConfigError(problems)
 
 
 def load() -> StackConfig:
     """The program's entry: the engine's values for the current stack, validated."""
-    return parse(pulumi.get_stack(), raw_from_pulumi())
+    raw = raw_from_pulumi()
+    _refuse_plaintext_secrets(raw)
+    return parse(pulumi.get_stack(), raw)
 
 
 def load_from_files(stack: str) -> StackConfig:
