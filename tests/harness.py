@@ -178,14 +178,19 @@ def stack_config(stack: str, overrides: dict[str, Any] | None = None) -> dict[st
     return encoded
 
 
-def run_program(stack: str = "dev", overrides: dict[str, Any] | None = None) -> Program:
-    """Run __main__.py for `stack`; raises what the program raises, with `.program` holding what it declared."""
+def run_program(
+    stack: str = "dev", overrides: dict[str, Any] | None = None, secret_keys: tuple[str, ...] = ()
+) -> Program:
+    """Run __main__.py for `stack`; raises what the program raises, with `.program` holding what it declared.
+
+    `secret_keys` names the overrides to treat as set with `pulumi config set --secret`.
+    """
     program = Program()
 
     def _run() -> None:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
-        pulumi.runtime.set_all_config(stack_config(stack, overrides), [])
+        pulumi.runtime.set_all_config(stack_config(stack, overrides), [f"{PROJECT}:{key}" for key in secret_keys])
         pulumi.runtime.set_mocks(
             _Mocks(), project=PROJECT, stack=stack, preview=False, monitor=_RecordingMonitor(program)
         )
