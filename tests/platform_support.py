@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import os
 from pathlib import Path
 from typing import Any, Iterator
@@ -57,10 +59,11 @@ def dig(values: dict[str, Any], dotted: str) -> Any:
 
 def chart_reference(chart: str, filename: str = "values.yaml") -> Any:
     """A chart's default values (or schema) from ../shared; skips the test when ../shared is absent."""
-    path = SHARED_CHARTS / chart / filename
     if not SHARED_CHARTS.is_dir():
         pytest.skip(f"{SHARED_CHARTS} is absent: the charts' reference values are only in the development tree")
-    if not path.is_file():
-        return None
-    text = path.read_text()
-    return yaml.safe_load(text)
+    return copy.deepcopy(_load(SHARED_CHARTS / chart / filename))
+
+
+@functools.lru_cache(maxsize=None)
+def _load(path: Path) -> Any:
+    return yaml.safe_load(path.read_text()) if path.is_file() else None
