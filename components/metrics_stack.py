@@ -68,6 +68,8 @@ class MetricsStackArgs:
     alert_receiver: str
     alert_receiver_url: pulumi.Input[str] | None
     tempo_query_url: str
+    # Storage class of the volumes; None uses the cluster's default class.
+    storage_class: str | None = None
     # The prometheus-operator CRDs and the namespace.
     depends_on: Sequence[pulumi.Resource] = ()
 
@@ -81,12 +83,11 @@ def _image(image: Image) -> dict[str, str]:
     return {"registry": image.registry, "repository": image.repository, "tag": image.tag}
 
 
-def _volume_claim(size: str) -> dict[str, Any]:
-    return {
-        "volumeClaimTemplate": {
-            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}
-        }
-    }
+def _volume_claim(size: str, storage_class: str | None) -> dict[str, Any]:
+    spec: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}
+    if storage_class:
+        spec["storageClassName"] = storage_class
+    return {"volumeClaimTemplate": {"spec": spec}}
 
 
 def alertmanager_config(receiver: str) -> dict[str, Any]:
@@ -186,7 +187,7 @@ def metrics_stack_values(args: MetricsStackArgs) -> dict[str, Any]:
         "image": _image(args.prometheus_image),
         "retention": args.retention,
         "retentionSize": args.retention_size,
-        "storageSpec": _volume_claim(f"{args.prometheus_volume_gib}Gi"),
+        "storageSpec": _volume_claim(f"{args.prometheus_volume_gib}Gi", args.storage_class),
         "enableRemoteWriteReceiver": True,
         "enableFeatures": ["exemplar-storage"],
         "exemplars": {"maxSize": 100000},
@@ -199,7 +200,7 @@ def metrics_stack_values(args: MetricsStackArgs) -> dict[str, Any]:
     alertmanager_spec: dict[str, Any] = {
         "image": _image(args.alertmanager_image),
         "retention": ALERTMANAGER_RETENTION,
-        "storage": _volume_claim(ALERTMANAGER_VOLUME),
+        "storage": _volume_claim(ALERTMANAGER_VOLUME, args.storage_class),
         "resources": resources("20m", "64Mi", "200m", "256Mi"),
     }
     if args.alert_receiver != "none":
@@ -231,7 +232,12 @@ def metrics_stack_values(args: MetricsStackArgs) -> dict[str, Any]:
                 "userKey": "admin-user",
                 "passwordKey": "admin-password",
             },
-            "persistence": {"enabled": True, "type": "pvc", "size": GRAFANA_VOLUME},
+            "persistence": {
+                "enabled": True,
+                "type": "pvc",
+                "size": GRAFANA_VOLUME,
+                **({"storageClassName": args.storage_class} if args.storage_class else {}),
+            },
             "resources": resources("100m", "256Mi", "1", "1Gi"),
             "initChownData": {"resources": resources("10m", "16Mi", "100m", "64Mi")},
             "testFramework": {"enabled": False},

@@ -32,6 +32,8 @@ class TempoArgs:
     retention: str
     volume_gib: int
     prometheus_remote_write_url: str
+    # Storage class of the volume; None uses the cluster's default class.
+    storage_class: str | None = None
     # The prometheus-operator CRDs (the chart's ServiceMonitor) and the namespace.
     depends_on: Sequence[pulumi.Resource] = ()
 
@@ -73,7 +75,12 @@ def tempo_values(args: TempoArgs) -> dict[str, Any]:
                 }
             },
         },
-        "persistence": {"enabled": True, "size": f"{args.volume_gib}Gi", "accessModes": ["ReadWriteOnce"]},
+        "persistence": {
+            "enabled": True,
+            "size": f"{args.volume_gib}Gi",
+            "accessModes": ["ReadWriteOnce"],
+            **({"storageClassName": args.storage_class} if args.storage_class else {}),
+        },
         "service": {"type": "ClusterIP"},
         # Scraped as job="tempo" (the Service's name).
         "serviceMonitor": {"enabled": True, "interval": "30s"},

@@ -91,6 +91,10 @@ FREE_FORM: dict[str, dict[Path_, Checker]] = {
 TEMPLATE_ONLY_KEYS: dict[str, dict[Path_, str]] = {
     "kube-prometheus-stack": {
         ("grafana", "fullnameOverride"): "grafana's templates/_helpers.tpl (grafana.fullname) reads it",
+        ("grafana", "persistence", "storageClassName"): "grafana's templates/pvc.yaml reads it (commented in values)",
+    },
+    "tempo": {
+        ("persistence", "storageClassName"): "templates/statefulset.yaml's volumeClaimTemplates read it",
     },
     "dcgm-exporter": {
         ("customMetrics",): "templates/metrics-configmap.yaml renders .Values.customMetrics as the counters CSV",
@@ -197,3 +201,29 @@ def test_the_key_check_catches_a_misspelt_key():
     assert unknown_keys("tempo", {"a": {"b": 1}}, {"a": {}}) == [
         "a: the chart's default is an empty map; declare it free-form"
     ]
+
+
+def test_a_storage_class_is_set_through_keys_the_charts_read():
+    from dataclasses import replace
+
+    from components.metrics_stack import MetricsStackArgs, metrics_stack_values
+    from components.tempo import TempoArgs, tempo_values
+
+    metrics_args = MetricsStackArgs(
+        namespace="monitoring", chart=versions.KUBE_PROMETHEUS_STACK, prometheus_image=versions.PROMETHEUS_IMAGE,
+        alertmanager_image=versions.ALERTMANAGER_IMAGE, grafana_image=versions.GRAFANA_IMAGE, retention="15d",
+        retention_size="40GB", prometheus_volume_gib=50, alert_receiver="none", alert_receiver_url=None,
+        tempo_query_url="http://tempo:3200", storage_class="gp3",
+    )
+    metrics = metrics_stack_values(metrics_args)
+    assert metrics["grafana"]["persistence"]["storageClassName"] == "gp3"
+    claim = metrics["prometheus"]["prometheusSpec"]["storageSpec"]["volumeClaimTemplate"]["spec"]
+    assert claim["storageClassName"] == "gp3"
+    assert unknown_keys("kube-prometheus-stack", metrics, _kps_defaults()) == []
+    assert "storageClassName" not in metrics_stack_values(replace(metrics_args, storage_class=None))["grafana"]["persistence"]
+    traces = tempo_values(TempoArgs(
+        namespace="monitoring", chart=versions.TEMPO, image=versions.TEMPO_IMAGE, retention="168h", volume_gib=20,
+        prometheus_remote_write_url="http://p:9090/api/v1/write", storage_class="gp3",
+    ))
+    assert traces["persistence"]["storageClassName"] == "gp3"
+    assert unknown_keys("tempo", traces, chart_reference("tempo")) == []
