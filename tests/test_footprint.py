@@ -46,3 +46,13 @@ def test_containers_outside_the_inventory_are_off_in_the_charts_defaults():
     assert grafana["sidecar"]["datasources"]["initDatasources"] is False
     assert grafana["sidecar"]["dashboards"]["initDashboards"] is False
     assert chart_reference("tempo")["tempoQuery"]["enabled"] is False
+
+
+def test_readme_states_the_measured_totals(dev_program):
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    table = footprint.rows(_values(dev_program))
+    cpu = sum(r.cpu_millis for r in table) / 1000
+    memory = sum(r.memory_mib for r in table) / 1024
+    assert f"request **{cpu:.2f} vCPU and {memory:.2f} GiB**" in readme
