@@ -18,10 +18,8 @@ from components.tempo import Tempo, TempoArgs
 from stack import versions
 from stack.config import PROJECT, StackConfig
 
-
 MONITORING_NAMESPACE = "monitoring"
-# Where scripts/tunnel.sh and the port-forward outputs put each UI on the user's machine:
-# (service attribute of the platform, local port, service port).
+# The localhost port of each UI, for scripts/tunnel.sh and the port-forward outputs.
 LOCAL_PORTS = {"grafana": 3000, "prometheus": 9090, "alertmanager": 9093, "tempo": 3200}
 
 

@@ -64,6 +64,6 @@ def chart_reference(chart: str, filename: str = "values.yaml") -> Any:
     return copy.deepcopy(_load(SHARED_CHARTS / chart / filename))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load(path: Path) -> Any:
     return yaml.safe_load(path.read_text()) if path.is_file() else None
