@@ -14,5 +14,5 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 test: $(VENV)/.installed
 	$(VENV)/bin/python -m pytest
 
-deploy:
+deploy: $(VENV)/.installed
 	scripts/deploy.sh $(STACK)

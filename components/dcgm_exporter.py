@@ -7,12 +7,12 @@ The image sets NVIDIA_VISIBLE_DEVICES=all, so the exporter sees every GPU withou
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
 
 import pulumi
 
-from components.helm import release, resources
+from components.helm import placement, release, resources
 from stack.versions import HelmChart, Image
 
 RELEASE_NAME = "dcgm-exporter"
@@ -46,7 +46,9 @@ COUNTERS: tuple[tuple[str, str, str], ...] = (
     ("DCGM_FI_PROF_PCIE_TX_BYTES", "gauge", "Rate of data transmitted over PCIe (bytes per second)."),
     ("DCGM_FI_PROF_PCIE_RX_BYTES", "gauge", "Rate of data received over PCIe (bytes per second)."),
 )
-EXPORTED_METRICS = tuple(field for field, _, _ in COUNTERS)
+EXPORTED_METRICS = tuple(name for name, _, _ in COUNTERS)
+# The chart's default toleration, kept when GPU tolerations are added (a list replaces the default).
+CONTROL_PLANE_TOLERATION = {"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"}
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,9 @@ class DcgmExporterArgs:
     namespace: str
     chart: HelmChart
     image: Image
+    # The GPU nodes (and their taints), where the cluster labels them; empty on MiniKube's one node.
+    gpu_node_selector: Mapping[str, str] = field(default_factory=dict)
+    gpu_tolerations: tuple[Mapping[str, str], ...] = ()
     # The prometheus-operator CRDs (the chart's ServiceMonitor) and the namespace.
     depends_on: Sequence[pulumi.Resource] = ()
 
@@ -61,7 +66,7 @@ class DcgmExporterArgs:
 def counters_csv() -> str:
     """The exporter's counter list, in its CSV format: field, Prometheus type, help."""
     lines = ["# DCGM field, Prometheus metric type, help message"]
-    lines += [f"{field}, {kind}, {help_text}" for field, kind, help_text in COUNTERS]
+    lines += [f"{name}, {kind}, {help_text}" for name, kind, help_text in COUNTERS]
     return "\n".join(lines) + "\n"
 
 
@@ -73,6 +78,10 @@ def dcgm_exporter_values(args: DcgmExporterArgs) -> dict[str, Any]:
         "customMetrics": counters_csv(),
         "resources": resources("100m", "256Mi", "500m", "1Gi"),
         "service": {"type": "ClusterIP"},
+        **placement(
+            args.gpu_node_selector,
+            (CONTROL_PLANE_TOLERATION, *args.gpu_tolerations) if args.gpu_tolerations else (),
+        ),
         # The exporter labels each GPU's series with the pod, namespace and container holding it
         # (from the kubelet's pod-resources API, which the chart mounts); honorLabels false keeps the
         # exporter's own target labels and moves those to exported_pod/exported_namespace/...

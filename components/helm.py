@@ -18,6 +18,18 @@ def resources(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> dict[
     return {"requests": {"cpu": cpu, "memory": memory}, "limits": {"cpu": cpu_limit, "memory": memory_limit}}
 
 
+def placement(
+    node_selector: Mapping[str, str], tolerations: Sequence[Mapping[str, str]] = ()
+) -> dict[str, Any]:
+    """nodeSelector/tolerations values, only when the cluster asks for them (none on MiniKube)."""
+    values: dict[str, Any] = {}
+    if node_selector:
+        values["nodeSelector"] = dict(node_selector)
+    if tolerations:
+        values["tolerations"] = [dict(t) for t in tolerations]
+    return values
+
+
 def release(
     resource_name: str,
     chart: HelmChart,

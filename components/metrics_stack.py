@@ -9,14 +9,14 @@ Alertmanager's receiver URL lives in a Secret that Alertmanager reads from a fil
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.helm import release, resources
+from components.helm import placement, release, resources
 from stack.versions import HelmChart, Image
 
 RELEASE_NAME = "kube-prometheus-stack"
@@ -70,6 +70,10 @@ class MetricsStackArgs:
     tempo_query_url: str
     # Storage class of the volumes; None uses the cluster's default class.
     storage_class: str | None = None
+    # Where the stack's pods run (the system nodes, where the cluster has them).
+    node_selector: Mapping[str, str] = field(default_factory=dict)
+    # node-exporter runs on every node: these let it onto tainted (GPU) nodes.
+    node_exporter_tolerations: tuple[Mapping[str, str], ...] = ()
     # The prometheus-operator CRDs and the namespace.
     depends_on: Sequence[pulumi.Resource] = ()
 
@@ -192,6 +196,7 @@ def metrics_stack_values(args: MetricsStackArgs) -> dict[str, Any]:
         "enableFeatures": ["exemplar-storage"],
         "exemplars": {"maxSize": 100000},
         "resources": resources("500m", "2Gi", "2", "4Gi"),
+        **placement(args.node_selector),
     }
     for kind in DISCOVERED_KINDS:
         prometheus_spec[f"{kind}SelectorNilUsesHelmValues"] = False
@@ -202,6 +207,7 @@ def metrics_stack_values(args: MetricsStackArgs) -> dict[str, Any]:
         "retention": ALERTMANAGER_RETENTION,
         "storage": _volume_claim(ALERTMANAGER_VOLUME, args.storage_class),
         "resources": resources("20m", "64Mi", "200m", "256Mi"),
+        **placement(args.node_selector),
     }
     if args.alert_receiver != "none":
         alertmanager_spec["secrets"] = [ALERT_RECEIVER_SECRET]
@@ -213,8 +219,11 @@ def metrics_stack_values(args: MetricsStackArgs) -> dict[str, Any]:
         "prometheusOperator": {
             "resources": resources("50m", "128Mi", "500m", "256Mi"),
             "prometheusConfigReloader": {"resources": resources("10m", "32Mi", "100m", "64Mi")},
-            "admissionWebhooks": {"patch": {"resources": resources("10m", "32Mi", "100m", "64Mi")}},
+            "admissionWebhooks": {
+                "patch": {"resources": resources("10m", "32Mi", "100m", "64Mi"), **placement(args.node_selector)}
+            },
             "service": {"type": "ClusterIP"},
+            **placement(args.node_selector),
         },
         "prometheus": {"service": {"type": "ClusterIP"}, "prometheusSpec": prometheus_spec},
         "alertmanager": {
@@ -222,8 +231,14 @@ def metrics_stack_values(args: MetricsStackArgs) -> dict[str, Any]:
             "config": alertmanager_config(args.alert_receiver),
             "alertmanagerSpec": alertmanager_spec,
         },
-        "kube-state-metrics": {"resources": resources("20m", "64Mi", "200m", "256Mi")},
-        "prometheus-node-exporter": {"resources": resources("20m", "32Mi", "200m", "64Mi")},
+        "kube-state-metrics": {
+            "resources": resources("20m", "64Mi", "200m", "256Mi"),
+            **placement(args.node_selector),
+        },
+        "prometheus-node-exporter": {
+            "resources": resources("20m", "32Mi", "200m", "64Mi"),
+            **placement({}, args.node_exporter_tolerations),
+        },
         "grafana": {
             "fullnameOverride": GRAFANA_SERVICE,
             "image": _image(args.grafana_image),
@@ -242,6 +257,7 @@ def metrics_stack_values(args: MetricsStackArgs) -> dict[str, Any]:
             "initChownData": {"resources": resources("10m", "16Mi", "100m", "64Mi")},
             "testFramework": {"enabled": False},
             "service": {"type": "ClusterIP"},
+            **placement(args.node_selector),
             "sidecar": {
                 # One block for both sidecars (dashboards and datasources).
                 "resources": resources("20m", "64Mi", "200m", "256Mi"),

@@ -11,6 +11,8 @@ import pulumi_command as command
 import pulumi_kubernetes as k8s
 import yaml
 
+from components.cluster import ClusterFacts
+
 SCRIPTS = Path(__file__).parent / "scripts"
 # Left to the host itself: sshd, Docker, cloud-init and the page cache of model weights.
 HOST_RESERVED_VCPU = 2
@@ -28,6 +30,7 @@ class MinikubeClusterArgs:
     gpu_count: int
     kubernetes_version: str
     api_port: int
+    storage_class: str
 
 
 def node_size(vcpu: int, memory_gib: int) -> tuple[int, int]:
@@ -62,6 +65,7 @@ class MinikubeCluster(pulumi.ComponentResource):
 
     kubeconfig: pulumi.Output[str]
     provider: k8s.Provider
+    facts: ClusterFacts
 
     def __init__(self, name: str, args: MinikubeClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llmobs:cluster:MinikubeCluster", name, None, opts)
@@ -119,5 +123,9 @@ class MinikubeCluster(pulumi.ComponentResource):
             # from the state instead of failing on an unreachable API server.
             delete_unreachable=True,
             opts=pulumi.ResourceOptions(parent=self),
+        )
+        # One node holds every GPU and everything else: no selectors, no tolerations needed.
+        self.facts = ClusterFacts(
+            backend="minikube", gpu_nodes=1, gpus_per_node=args.gpu_count, storage_class=args.storage_class
         )
         self.register_outputs({"kubeconfig": self.kubeconfig})

@@ -10,12 +10,12 @@ Helm Release cannot pass the `null`s Helm needs to remove a default key (pulumi-
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
 
 import pulumi
 
-from components.helm import release, resources
+from components.helm import placement, release, resources
 from stack.versions import HelmChart, Image
 
 RELEASE_NAME = "otel-collector"
@@ -48,6 +48,8 @@ class OtelCollectorArgs:
     chart: HelmChart
     image: Image
     tempo_otlp_grpc_endpoint: str
+    # Where the pod runs (the system nodes, where the cluster has them).
+    node_selector: Mapping[str, str] = field(default_factory=dict)
     # The prometheus-operator CRDs (the chart's ServiceMonitor) and the namespace.
     depends_on: Sequence[pulumi.Resource] = ()
 
@@ -147,6 +149,7 @@ def collector_values(args: OtelCollectorArgs) -> dict[str, Any]:
         "clusterRole": {"create": True, "rules": [dict(rule) for rule in K8S_ATTRIBUTES_RULES]},
         "ports": ports,
         "resources": resources("200m", "256Mi", "1", "512Mi"),
+        **placement(args.node_selector),
         "service": {"type": "ClusterIP"},
         "serviceMonitor": {
             "enabled": True,

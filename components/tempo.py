@@ -7,12 +7,12 @@ processor serves TraceQL metrics, which Grafana's Traces Drilldown app queries.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
 
 import pulumi
 
-from components.helm import release, resources
+from components.helm import placement, release, resources
 from stack.versions import HelmChart, Image
 
 RELEASE_NAME = "tempo"
@@ -34,6 +34,8 @@ class TempoArgs:
     prometheus_remote_write_url: str
     # Storage class of the volume; None uses the cluster's default class.
     storage_class: str | None = None
+    # Where the pod runs (the system nodes, where the cluster has them).
+    node_selector: Mapping[str, str] = field(default_factory=dict)
     # The prometheus-operator CRDs (the chart's ServiceMonitor) and the namespace.
     depends_on: Sequence[pulumi.Resource] = ()
 
@@ -81,6 +83,7 @@ def tempo_values(args: TempoArgs) -> dict[str, Any]:
             "accessModes": ["ReadWriteOnce"],
             **({"storageClassName": args.storage_class} if args.storage_class else {}),
         },
+        **placement(args.node_selector),
         "service": {"type": "ClusterIP"},
         # Scraped as job="tempo" (the Service's name).
         "serviceMonitor": {"enabled": True, "interval": "30s"},

@@ -52,5 +52,20 @@ GPU_INSTANCE_TYPES: dict[str, InstanceType] = {
 }
 
 
+# CPU types for the nodes that carry the observability stack on EKS (clusterBackend eks).
+SYSTEM_INSTANCE_TYPES: dict[str, InstanceType] = {
+    t.name: t
+    for t in (
+        InstanceType("m7i.large", "", 0, 0, 2, 8, 0.1008),
+        InstanceType("m7i.xlarge", "", 0, 0, 4, 16, 0.2016),
+        InstanceType("m7i.2xlarge", "", 0, 0, 8, 32, 0.4032),
+        InstanceType("m7i.4xlarge", "", 0, 0, 16, 64, 0.8064),
+    )
+}
+
+# What an EKS control plane costs per hour (standard support).
+EKS_CONTROL_PLANE_USD_PER_HOUR = 0.10
+
+
 def lookup(name: str) -> InstanceType | None:
     return GPU_INSTANCE_TYPES.get(name)

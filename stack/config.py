@@ -24,9 +24,22 @@ PROJECT = "llm-observability"
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 MIN_ROOT_VOLUME_GIB = 150
 KUBE_API_PORT = 8443
+BACKENDS = ("minikube", "eks", "kubeconfig")
+# The storage class each backend offers when storageClass is empty (None: the cluster's default).
+DEFAULT_STORAGE_CLASS = {"minikube": "standard", "eks": "gp3", "kubeconfig": None}
 WORLD_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
 _VERSION = re.compile(r"^v\d+\.\d+\.\d+$")
 _TAG = re.compile(r"^([\w.:/+\-@ ]{1,128})=([\w.:/+\-@= ]{0,256})$")
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A secret setting: never shown by repr or in errors; components hand it to Pulumi as a secret."""
+
+    value: str = field(repr=False)
+
+    def output(self) -> pulumi.Output[str]:
+        return pulumi.Output.secret(self.value)
 
 
 class ConfigError(pulumi.RunError):
@@ -51,9 +64,23 @@ class HostConfig:
 
 @dataclass(frozen=True)
 class ClusterConfig:
+    """Where Kubernetes comes from: MiniKube on the GPU host, a new EKS cluster, or an existing cluster.
+
+    Pulumi's project config has no object type, so the settings are flat keys (clusterBackend, gpuNodes,
+    eks*, kubeconfig) gathered here into one object.
+    """
+
+    backend: str
+    gpu_nodes: int
+    storage_class: str | None
     kubernetes_version: str
     minikube_version: str
     api_port: int
+    eks_kubernetes_version: str
+    eks_system_instance: InstanceType
+    eks_system_nodes: int
+    eks_subnet_ids: tuple[str, ...]
+    kubeconfig: Secret | None
 
 
 @dataclass(frozen=True)
@@ -116,13 +143,8 @@ def raw_from_pulumi() -> dict[str, Any]:
         "boolean": config.get_bool,
         "array": config.get_object,
     }
-    raw: dict[str, Any] = {}
-    for key, declaration in declared_settings().items():
-        if declaration.get("secret"):
-            raw[key] = config.get_secret(key)
-        else:
-            raw[key] = getters[declaration["type"]](key)
-    return raw
+    # Secret settings are read as plain values only to be validated; parse() wraps them in Secret.
+    return {key: getters[d["type"]](key) for key, d in declared_settings().items()}
 
 
 def raw_from_files(stack: str) -> dict[str, Any]:
@@ -209,11 +231,87 @@ def _version(raw: Mapping[str, Any], key: str, pinned: str, problems: list[str])
     return str(value)
 
 
+def _is_id(value: object, prefix: str) -> bool:
+    return bool(re.match(rf"^{prefix}-[0-9a-f]{{8,17}}$", str(value)))
+
+
 def _optional_id(raw: Mapping[str, Any], key: str, prefix: str, problems: list[str]) -> str | None:
     value = raw.get(key) or None
-    if value is not None and not re.match(rf"^{prefix}-[0-9a-f]{{8,17}}$", str(value)):
+    if value is not None and not _is_id(value, prefix):
         problems.append(f"{_key(key)}: {value!r} is not an id; allowed: {prefix}-<hex> or empty")
     return value
+
+
+def _count(raw: Mapping[str, Any], key: str, problems: list[str]) -> int:
+    value = raw.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        problems.append(f"{_key(key)}: {value!r} is not a node count; allowed: a whole number, at least 1")
+        return 1
+    return value
+
+
+def _cluster(raw: Mapping[str, Any], problems: list[str]) -> ClusterConfig:
+    backend = str(raw.get("clusterBackend") or "")
+    if backend not in BACKENDS:
+        problems.append(f"{_key('clusterBackend')}: {backend!r} is not a backend; allowed: {', '.join(BACKENDS)}")
+    gpu_nodes = _count(raw, "gpuNodes", problems)
+    if backend == "minikube" and gpu_nodes != 1:
+        problems.append(
+            f"{_key('gpuNodes')}: {gpu_nodes} GPU nodes need clusterBackend eks or kubeconfig; "
+            "allowed with minikube: 1 (one host)"
+        )
+    system_name = str(raw.get("eksSystemInstanceType") or "")
+    system_instance = catalogue.SYSTEM_INSTANCE_TYPES.get(system_name)
+    if system_instance is None:
+        problems.append(
+            f"{_key('eksSystemInstanceType')}: {system_name!r} is not a supported type for the system nodes; "
+            f"allowed: {', '.join(catalogue.SYSTEM_INSTANCE_TYPES)}"
+        )
+    subnet_ids = tuple(str(s) for s in raw.get("eksSubnetIds") or [])
+    if any(not _is_id(s, "subnet") for s in subnet_ids) or len(subnet_ids) == 1:
+        problems.append(
+            f"{_key('eksSubnetIds')}: {list(subnet_ids)!r} is not a subnet list; allowed: empty (the default "
+            "VPC) or two or more subnet-<hex> ids in different availability zones"
+        )
+    eks_version = str(raw.get("eksKubernetesVersion") or versions.EKS_KUBERNETES)
+    if not re.match(r"^1\.\d+$", eks_version):
+        problems.append(f"{_key('eksKubernetesVersion')}: {eks_version!r} is not an EKS version; allowed: like 1.34")
+    kubeconfig = raw.get("kubeconfig") or None
+    if backend == "kubeconfig":
+        if kubeconfig is None:
+            problems.append(f"{_key('kubeconfig')} is required with clusterBackend kubeconfig: set it with --secret")
+        elif not isinstance(_yaml_or_none(kubeconfig), dict) or "clusters" not in _yaml_or_none(kubeconfig):
+            problems.append(f"{_key('kubeconfig')}: the value (not shown) is not a kubeconfig; allowed: a kubeconfig YAML document")
+    storage_class = str(raw.get("storageClass") or "") or DEFAULT_STORAGE_CLASS.get(backend)
+    return ClusterConfig(
+        backend=backend,
+        gpu_nodes=gpu_nodes,
+        storage_class=storage_class,
+        kubernetes_version=_version(raw, "kubernetesVersion", versions.KUBERNETES, problems),
+        minikube_version=_version(raw, "minikubeVersion", versions.MINIKUBE, problems),
+        api_port=KUBE_API_PORT,
+        eks_kubernetes_version=eks_version,
+        eks_system_instance=system_instance or next(iter(catalogue.SYSTEM_INSTANCE_TYPES.values())),
+        eks_system_nodes=_count(raw, "eksSystemNodes", problems),
+        eks_subnet_ids=subnet_ids,
+        kubeconfig=Secret(str(kubeconfig)) if kubeconfig else None,
+    )
+
+
+def _yaml_or_none(text: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+
+
+def _hourly_cost(cluster: ClusterConfig, instance: InstanceType) -> float:
+    """List price of what the stack runs on: every GPU node, and on EKS the system nodes and control plane."""
+    cost = cluster.gpu_nodes * instance.usd_per_hour
+    if cluster.backend == "eks":
+        cost += cluster.eks_system_nodes * cluster.eks_system_instance.usd_per_hour
+        cost += catalogue.EKS_CONTROL_PLANE_USD_PER_HOUR
+    return round(cost, 6)
 
 
 def _decimal(raw: Mapping[str, Any], key: str, problems: list[str]) -> float | None:
@@ -319,13 +417,13 @@ def _platform(raw: Mapping[str, Any], problems: list[str]) -> PlatformConfig:
 def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
     """Validate every setting and return the frozen config, or raise one error listing every problem."""
     problems: list[str] = []
-    allowed_cidrs = _allowed_cidrs(raw, problems)
+    cluster = _cluster(raw, problems)
+    # An existing cluster (kubeconfig) opens nothing, so it needs no allowed networks.
+    allowed_cidrs = _allowed_cidrs(raw, problems) if cluster.backend != "kubeconfig" else ()
     instance = _instance(raw, problems)
     root_volume = _root_volume(raw, problems)
     ami_id = _optional_id(raw, "amiId", "ami", problems)
     subnet_id = _optional_id(raw, "subnetId", "subnet", problems)
-    kubernetes_version = _version(raw, "kubernetesVersion", versions.KUBERNETES, problems)
-    minikube_version = _version(raw, "minikubeVersion", versions.MINIKUBE, problems)
     ssh_user = str(raw.get("sshUser") or "")
     if not re.match(r"^[a-z_][a-z0-9_-]{0,31}$", ssh_user):
         problems.append(f"{_key('sshUser')}: {ssh_user!r} is not a Linux user name; allowed: like ubuntu")
@@ -346,14 +444,10 @@ def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
             subnet_id=subnet_id,
             ssh_user=ssh_user,
         ),
-        cluster=ClusterConfig(
-            kubernetes_version=kubernetes_version,
-            minikube_version=minikube_version,
-            api_port=KUBE_API_PORT,
-        ),
+        cluster=cluster,
         cost=CostConfig(
-            usd_per_hour=hourly_price or instance.usd_per_hour,
-            gpu_count=instance.gpu_count,
+            usd_per_hour=hourly_price or _hourly_cost(cluster, instance),
+            gpu_count=instance.gpu_count * cluster.gpu_nodes,
             monthly_budget_usd=monthly_budget,
         ),
         tags=tags,

@@ -7,7 +7,10 @@ from dataclasses import dataclass
 import pulumi
 
 from components import metrics_stack, tempo
+from components.cluster import KubernetesCluster
 from components.dcgm_exporter import DcgmExporter, DcgmExporterArgs
+from components.eks_cluster import EksCluster, EksClusterArgs
+from components.existing_cluster import ExistingCluster, ExistingClusterArgs
 from components.gpu_host import GpuHost, GpuHostArgs
 from components.metrics_stack import MetricsStack, MetricsStackArgs
 from components.minikube_cluster import MinikubeCluster, MinikubeClusterArgs
@@ -41,16 +44,100 @@ class Platform:
 
 @dataclass(frozen=True)
 class Environment:
-    host: GpuHost
-    cluster: MinikubeCluster
+    cluster: KubernetesCluster
     platform: Platform
     outputs: dict[str, pulumi.Input]
 
 
-def build_platform(name: str, config: StackConfig, cluster: MinikubeCluster) -> Platform:
-    """The observability platform in namespace monitoring, on the cluster's provider."""
+def _minikube(name: str, config: StackConfig) -> tuple[KubernetesCluster, dict[str, pulumi.Input]]:
+    host = GpuHost(
+        name,
+        GpuHostArgs(
+            instance_type=config.host.instance.name,
+            root_volume_gib=config.host.root_volume_gib,
+            allowed_cidrs=config.host.allowed_cidrs,
+            kube_api_port=config.cluster.api_port,
+            ami_id=config.host.ami_id,
+            ami_ssm_parameter=versions.GPU_AMI_SSM_PARAMETER,
+            subnet_id=config.host.subnet_id,
+            ssh_user=config.host.ssh_user,
+            minikube_version=config.cluster.minikube_version,
+            kubectl_version=config.cluster.kubernetes_version,
+            tags=config.tags,
+        ),
+    )
+    cluster = MinikubeCluster(
+        name,
+        MinikubeClusterArgs(
+            host_ip=host.public_ip,
+            ssh_user=host.ssh_user,
+            private_key=host.private_key_openssh,
+            host_id=host.instance_id,
+            vcpu=config.host.instance.vcpu,
+            memory_gib=config.host.instance.memory_gib,
+            gpu_count=config.host.instance.gpu_count,
+            kubernetes_version=config.cluster.kubernetes_version,
+            api_port=config.cluster.api_port,
+            storage_class=config.cluster.storage_class or "standard",
+        ),
+    )
+    key_file = f"~/.ssh/{name}.pem"
+    outputs: dict[str, pulumi.Input] = {
+        "instanceId": host.instance_id,
+        "publicIp": host.public_ip,
+        "sshPrivateKey": host.private_key_openssh,
+        "sshCommand": pulumi.Output.format(
+            "pulumi stack output sshPrivateKey --show-secrets > {0} && chmod 600 {0} && ssh -i {0} {1}@{2}",
+            key_file,
+            host.ssh_user,
+            host.public_ip,
+        ),
+    }
+    return cluster, outputs
+
+
+def _eks(name: str, config: StackConfig) -> tuple[KubernetesCluster, dict[str, pulumi.Input]]:
+    cluster = EksCluster(
+        name,
+        EksClusterArgs(
+            kubernetes_version=config.cluster.eks_kubernetes_version,
+            gpu_instance_type=config.host.instance.name,
+            gpu_nodes=config.cluster.gpu_nodes,
+            gpus_per_node=config.host.instance.gpu_count,
+            gpu_root_volume_gib=config.host.root_volume_gib,
+            system_instance_type=config.cluster.eks_system_instance.name,
+            system_nodes=config.cluster.eks_system_nodes,
+            subnet_ids=config.cluster.eks_subnet_ids,
+            allowed_cidrs=config.host.allowed_cidrs,
+            storage_class=config.cluster.storage_class or "gp3",
+            device_plugin_chart=versions.NVIDIA_DEVICE_PLUGIN_CHART,
+            device_plugin_repo=versions.NVIDIA_DEVICE_PLUGIN_REPO,
+            device_plugin_version=versions.NVIDIA_DEVICE_PLUGIN_VERSION,
+            tags=config.tags,
+        ),
+    )
+    return cluster, {"eksClusterName": cluster.cluster_name}
+
+
+def _existing(name: str, config: StackConfig) -> tuple[KubernetesCluster, dict[str, pulumi.Input]]:
+    assert config.cluster.kubeconfig is not None
+    cluster = ExistingCluster(
+        name,
+        ExistingClusterArgs(
+            kubeconfig=config.cluster.kubeconfig.output(),
+            gpu_nodes=config.cluster.gpu_nodes,
+            gpus_per_node=config.host.instance.gpu_count,
+            storage_class=config.cluster.storage_class,
+        ),
+    )
+    return cluster, {}
+
+
+def build_platform(name: str, config: StackConfig, cluster: KubernetesCluster) -> Platform:
+    """The observability platform in namespace monitoring, on the cluster's provider and system nodes."""
     on_cluster = pulumi.ResourceOptions(provider=cluster.provider)
     settings = config.platform
+    facts = cluster.facts
     namespace = Namespace(
         f"{name}-monitoring", NamespaceArgs(name=MONITORING_NAMESPACE), opts=on_cluster
     )
@@ -71,6 +158,8 @@ def build_platform(name: str, config: StackConfig, cluster: MinikubeCluster) -> 
             retention=settings.trace_retention,
             volume_gib=settings.tempo_volume_gib,
             prometheus_remote_write_url=metrics_stack.prometheus_remote_write_url(namespace.name),
+            storage_class=facts.storage_class,
+            node_selector=facts.system_node_selector,
             depends_on=prerequisites,
         ),
         opts=on_cluster,
@@ -91,6 +180,9 @@ def build_platform(name: str, config: StackConfig, cluster: MinikubeCluster) -> 
                 pulumi.Output.secret(settings.alert_receiver_url) if settings.alert_receiver_url else None
             ),
             tempo_query_url=tempo.query_url(namespace.name),
+            storage_class=facts.storage_class,
+            node_selector=facts.system_node_selector,
+            node_exporter_tolerations=facts.gpu_tolerations,
             depends_on=prerequisites,
         ),
         opts=on_cluster,
@@ -102,6 +194,7 @@ def build_platform(name: str, config: StackConfig, cluster: MinikubeCluster) -> 
             chart=versions.OPENTELEMETRY_COLLECTOR,
             image=versions.OTEL_COLLECTOR_IMAGE,
             tempo_otlp_grpc_endpoint=traces.otlp_grpc_endpoint,
+            node_selector=facts.system_node_selector,
             depends_on=prerequisites,
         ),
         opts=on_cluster,
@@ -112,6 +205,8 @@ def build_platform(name: str, config: StackConfig, cluster: MinikubeCluster) -> 
             namespace=namespace.name,
             chart=versions.DCGM_EXPORTER,
             image=versions.DCGM_EXPORTER_IMAGE,
+            gpu_node_selector=facts.gpu_node_selector,
+            gpu_tolerations=facts.gpu_tolerations,
             depends_on=prerequisites,
         ),
         opts=on_cluster,
@@ -162,52 +257,19 @@ def platform_outputs(stack: str, platform: Platform) -> dict[str, pulumi.Input]:
     }
 
 
+BACKENDS = {"minikube": _minikube, "eks": _eks, "kubeconfig": _existing}
+
+
 def build(config: StackConfig) -> Environment:
     name = f"{PROJECT}-{config.stack}"
-    host = GpuHost(
-        name,
-        GpuHostArgs(
-            instance_type=config.host.instance.name,
-            root_volume_gib=config.host.root_volume_gib,
-            allowed_cidrs=config.host.allowed_cidrs,
-            kube_api_port=config.cluster.api_port,
-            ami_id=config.host.ami_id,
-            ami_ssm_parameter=versions.GPU_AMI_SSM_PARAMETER,
-            subnet_id=config.host.subnet_id,
-            ssh_user=config.host.ssh_user,
-            minikube_version=config.cluster.minikube_version,
-            kubectl_version=config.cluster.kubernetes_version,
-            tags=config.tags,
-        ),
-    )
-    cluster = MinikubeCluster(
-        name,
-        MinikubeClusterArgs(
-            host_ip=host.public_ip,
-            ssh_user=host.ssh_user,
-            private_key=host.private_key_openssh,
-            host_id=host.instance_id,
-            vcpu=config.host.instance.vcpu,
-            memory_gib=config.host.instance.memory_gib,
-            gpu_count=config.host.instance.gpu_count,
-            kubernetes_version=config.cluster.kubernetes_version,
-            api_port=config.cluster.api_port,
-        ),
-    )
+    cluster, outputs = BACKENDS[config.cluster.backend](name, config)
     platform = build_platform(name, config, cluster)
-    key_file = f"~/.ssh/{name}.pem"
-    outputs: dict[str, pulumi.Input] = {
-        "instanceId": host.instance_id,
-        "publicIp": host.public_ip,
-        "sshPrivateKey": host.private_key_openssh,
-        "sshCommand": pulumi.Output.format(
-            "pulumi stack output sshPrivateKey --show-secrets > {0} && chmod 600 {0} && ssh -i {0} {1}@{2}",
-            key_file,
-            host.ssh_user,
-            host.public_ip,
-        ),
+    outputs = {
+        **outputs,
+        "clusterBackend": config.cluster.backend,
+        "gpuCount": cluster.facts.gpu_count,
         "kubeconfig": cluster.kubeconfig,
         "tunnelCommand": f"scripts/tunnel.sh {config.stack}",
         **platform_outputs(config.stack, platform),
     }
-    return Environment(host=host, cluster=cluster, platform=platform, outputs=outputs)
+    return Environment(cluster=cluster, platform=platform, outputs=outputs)

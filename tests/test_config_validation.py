@@ -1,0 +1,80 @@
+"""Bad settings fail before any resource exists, with the key, the value and what is allowed."""
+
+from __future__ import annotations
+
+import pytest
+
+from stack.config import ConfigError, load_from_files
+from tests.harness import run_program
+
+
+def _failure(overrides: dict) -> ConfigError:
+    with pytest.raises(ConfigError) as caught:
+        run_program("dev", overrides)
+    assert caught.value.program.resources == [], "a resource was declared before validation failed"
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"allowedCidrs": None}, "llm-observability:allowedCidrs is required"),
+        ({"allowedCidrs": []}, "llm-observability:allowedCidrs is required"),
+        ({"allowedCidrs": ["not-a-cidr"]}, "'not-a-cidr' is not a valid CIDR"),
+        ({"allowedCidrs": ["10.0.0.1/24"]}, "'10.0.0.1/24' is not a valid CIDR"),
+        ({"allowedCidrs": ["198.51.100.7/33"]}, "is not a valid CIDR"),
+        ({"allowedCidrs": ["0.0.0.0/0"]}, "'0.0.0.0/0' opens SSH and the Kubernetes API to the whole internet"),
+        ({"allowedCidrs": ["::/0"]}, "'::/0' opens SSH and the Kubernetes API to the whole internet"),
+        ({"rootVolumeGiB": 0}, "llm-observability:rootVolumeGiB: 0 is too small"),
+        ({"rootVolumeGiB": -20}, "llm-observability:rootVolumeGiB: -20 is too small"),
+        ({"rootVolumeGiB": 100}, "at least 150"),
+        ({"instanceType": "t3.micro"}, "llm-observability:instanceType: 't3.micro' is not a supported NVIDIA GPU"),
+        ({"instanceType": "p9.mega"}, "allowed: g6.xlarge"),
+        ({"kubernetesVersion": "1.34"}, "llm-observability:kubernetesVersion: '1.34' is not a release version"),
+        ({"minikubeVersion": "latest"}, "llm-observability:minikubeVersion: 'latest' is not a release version"),
+        ({"amiId": "ubuntu"}, "llm-observability:amiId: 'ubuntu' is not an id"),
+        ({"subnetId": "vpc-123"}, "llm-observability:subnetId: 'vpc-123' is not an id"),
+        ({"sshUser": "Root User"}, "llm-observability:sshUser"),
+        ({"tags": ["no-equals-sign"]}, "llm-observability:tags: 'no-equals-sign' is not a tag"),
+        ({"tags": ["aws:reserved=x"]}, "llm-observability:tags: 'aws:reserved=x'"),
+        ({"hourlyPriceUsd": "cheap"}, "llm-observability:hourlyPriceUsd: 'cheap' is not a positive amount"),
+        ({"monthlyBudgetUsd": "-5"}, "llm-observability:monthlyBudgetUsd: '-5' is not a positive amount"),
+        ({"clusterBackend": "k3s"}, "llm-observability:clusterBackend: 'k3s' is not a backend; allowed: minikube, eks"),
+        ({"gpuNodes": 2}, "llm-observability:gpuNodes: 2 GPU nodes need clusterBackend eks or kubeconfig"),
+        ({"clusterBackend": "eks", "gpuNodes": 0}, "llm-observability:gpuNodes: 0 is not a node count"),
+        ({"clusterBackend": "eks", "eksSystemInstanceType": "g6.xlarge"}, "llm-observability:eksSystemInstanceType: 'g6.xlarge'"),
+        ({"clusterBackend": "eks", "eksSubnetIds": ["subnet-0123456789abcdef0"]}, "llm-observability:eksSubnetIds"),
+        ({"clusterBackend": "eks", "eksKubernetesVersion": "v1.34.0"}, "llm-observability:eksKubernetesVersion"),
+        ({"clusterBackend": "kubeconfig"}, "llm-observability:kubeconfig is required with clusterBackend kubeconfig"),
+    ],
+)
+def test_bad_setting_is_refused_by_name_before_any_resource(overrides, expected):
+    assert expected in str(_failure(overrides))
+
+
+def test_world_cidr_is_accepted_only_with_the_explicit_opt_in():
+    program = run_program("dev", {"allowedCidrs": ["0.0.0.0/0"], "allowWorldIngress": True})
+    group = program.one("aws:ec2/securityGroup:SecurityGroup")
+    assert all(rule["cidrBlocks"] == ["0.0.0.0/0"] for rule in group.inputs["ingress"])
+
+
+def test_every_problem_is_reported_at_once():
+    error = _failure({"allowedCidrs": ["0.0.0.0/0"], "rootVolumeGiB": 1, "instanceType": "t3.micro"})
+    assert len(error.problems) == 3
+
+
+def test_dev_stack_file_parses_into_the_documented_defaults():
+    config = load_from_files("dev")
+    assert config.host.instance.name == "g6.12xlarge"
+    assert config.host.root_volume_gib == 300
+    assert config.cost.usd_per_hour == config.host.instance.usd_per_hour
+    assert config.tags["Stack"] == "dev"
+
+
+def test_hourly_price_setting_overrides_the_catalogue_price():
+    program_config = load_from_files("dev")
+    from stack.config import parse, raw_from_files
+
+    raw = {**raw_from_files("dev"), "hourlyPriceUsd": "5.25"}
+    assert parse("dev", raw).cost.usd_per_hour == 5.25
+    assert program_config.cost.gpu_count == 4

@@ -1,0 +1,101 @@
+"""The GPU host as declared for the dev stack: one locked-down g6.12xlarge."""
+
+from __future__ import annotations
+
+from stack import catalogue, versions
+from tests.harness import MOCK_AMI, MOCK_PUBLIC_IP, run_program
+
+INSTANCE = "aws:ec2/instance:Instance"
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+
+
+def test_dev_declares_one_g6_12xlarge_from_the_gpu_ami(dev_program):
+    instance = dev_program.one(INSTANCE)
+    assert instance.inputs["instanceType"] == "g6.12xlarge"
+    assert instance.inputs["ami"] == MOCK_AMI
+    assert "ami" in instance.options["ignore_changes"], "a new AMI release must not replace the host"
+
+
+def test_ami_is_resolved_through_the_public_ssm_parameter_unless_given():
+    program = run_program("dev", {"amiId": "ami-0abcdef1234567890"})
+    assert program.one(INSTANCE).inputs["ami"] == "ami-0abcdef1234567890"
+    assert versions.GPU_AMI_SSM_PARAMETER.startswith("/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu")
+
+
+def test_instance_requires_imdsv2_and_keeps_pods_away_from_its_credentials(dev_program):
+    metadata = dev_program.one(INSTANCE).inputs["metadataOptions"]
+    assert metadata["httpTokens"] == "required"
+    assert metadata["httpPutResponseHopLimit"] == 1
+
+
+def test_root_volume_is_encrypted_gp3_sized_from_config_and_deleted_with_the_host(dev_program):
+    volume = dev_program.one(INSTANCE).inputs["rootBlockDevice"]
+    assert volume == {**volume, "volumeType": "gp3", "encrypted": True, "deleteOnTermination": True, "volumeSize": 300}
+
+
+def test_only_ssh_and_the_kubernetes_api_are_open_and_only_to_allowed_cidrs(dev_program):
+    rules = dev_program.one(SECURITY_GROUP).inputs["ingress"]
+    assert sorted((r["fromPort"], r["toPort"]) for r in rules) == [(22, 22), (8443, 8443)]
+    for rule in rules:
+        assert rule["cidrBlocks"] == ["198.51.100.7/32"]
+        assert rule["ipv6CidrBlocks"] == []
+
+
+def test_no_security_group_admits_the_world(dev_program):
+    for group in dev_program.of_type(SECURITY_GROUP):
+        for rule in group.inputs.get("ingress", []):
+            assert "0.0.0.0/0" not in rule.get("cidrBlocks", [])
+            assert "::/0" not in rule.get("ipv6CidrBlocks", [])
+
+
+def test_ipv6_cidrs_go_to_the_ipv6_rule_list():
+    program = run_program("dev", {"allowedCidrs": ["198.51.100.7/32", "2001:db8::/64"]})
+    for rule in program.one(SECURITY_GROUP).inputs["ingress"]:
+        assert rule["cidrBlocks"] == ["198.51.100.7/32"]
+        assert rule["ipv6CidrBlocks"] == ["2001:db8::/64"]
+
+
+def test_given_subnet_places_the_host_and_its_group_in_that_subnets_vpc():
+    program = run_program("dev", {"subnetId": "subnet-0123456789abcdef0"})
+    assert program.one(INSTANCE).inputs["subnetId"] == "subnet-0123456789abcdef0"
+    assert program.one(SECURITY_GROUP).inputs["vpcId"] == "vpc-0fedcba987654321"
+
+
+def test_host_role_may_only_use_session_manager(dev_program):
+    attachments = dev_program.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+    assert [a.inputs["policyArn"] for a in attachments] == [
+        "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+    ]
+    assert dev_program.of_type("aws:iam/rolePolicy:RolePolicy") == []
+
+
+def test_elastic_ip_is_attached_so_the_address_survives_stop_and_start(dev_program):
+    association = dev_program.one("aws:ec2/eipAssociation:EipAssociation")
+    assert dev_program.one(INSTANCE).urn in association.dependencies
+    assert dev_program.outputs["publicIp"] == MOCK_PUBLIC_IP
+
+
+def test_ssh_key_is_generated_and_its_private_half_is_only_a_secret_output(dev_program):
+    assert dev_program.one("tls:index/privateKey:PrivateKey").inputs["algorithm"] == "ED25519"
+    assert "sshPrivateKey" in dev_program.secret_outputs
+    assert "--show-secrets" in dev_program.outputs["sshCommand"]
+
+
+def test_every_taggable_aws_resource_carries_the_stack_tags(dev_program):
+    for resource in dev_program.aws_resources():
+        if "tags" in resource.inputs or resource.type in (INSTANCE, SECURITY_GROUP):
+            tags = resource.inputs["tags"]
+            assert tags["Project"] == "llm-observability" and tags["Stack"] == "dev", resource.name
+            assert tags["environment"] == "dev", resource.name
+
+
+def test_every_child_is_parented_to_its_component(dev_program):
+    for resource in dev_program.resources:
+        if resource.custom and not resource.type.startswith("pulumi:providers:"):
+            assert dev_program.by_urn(resource.parent).type.startswith("llmobs:"), resource.name
+
+
+def test_catalogue_knows_the_reference_machine():
+    reference = catalogue.lookup("g6.12xlarge")
+    assert reference is not None
+    assert (reference.gpu_model, reference.gpu_count, reference.vcpu, reference.memory_gib) == ("NVIDIA L4", 4, 48, 192)

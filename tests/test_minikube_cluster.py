@@ -1,0 +1,90 @@
+"""MiniKube on the host: remote steps in order, GPUs proven, a provider fed by the fetched kubeconfig."""
+
+from __future__ import annotations
+
+import yaml
+
+from components.minikube_cluster import node_size
+from tests.harness import MOCK_PUBLIC_IP
+
+COMMAND = "command:remote:Command"
+STEPS = ["wait-for-host", "start", "verify-gpus", "kubeconfig"]
+
+
+def _steps(program):
+    return {step: program.one(COMMAND, f"-{step}") for step in STEPS}
+
+
+def test_remote_steps_run_in_order(dev_program):
+    steps = _steps(dev_program)
+    for earlier, later in zip(STEPS, STEPS[1:]):
+        assert steps[earlier].urn in steps[later].dependencies, f"{later} must wait for {earlier}"
+
+
+def test_steps_have_no_delete_command_so_destroy_never_needs_the_host(dev_program):
+    for step in _steps(dev_program).values():
+        assert "delete" not in step.inputs and "update" not in step.inputs
+
+
+def test_minikube_starts_with_every_gpu_sized_to_the_instance(dev_program):
+    start = _steps(dev_program)["start"]
+    cpus, memory_mib = node_size(48, 192)
+    assert start.inputs["create"] == f"bash -s -- {cpus} {memory_mib} v1.34.0 {MOCK_PUBLIC_IP} 8443"
+    assert "--gpus=all" in start.inputs["stdin"]
+    assert "--apiserver-ips=${public_ip}" in start.inputs["stdin"]
+
+
+def test_node_keeps_headroom_for_the_host():
+    assert node_size(48, 192) == (46, 184 * 1024)
+    assert node_size(4, 16) == (2, 8 * 1024)
+
+
+def test_gpu_check_expects_the_catalogue_gpu_count(dev_program):
+    verify = _steps(dev_program)["verify-gpus"]
+    assert verify.inputs["create"] == "bash -s -- 4"
+    assert "nvidia\\.com/gpu" in verify.inputs["stdin"]
+
+
+def test_every_step_reruns_on_a_new_host(dev_program):
+    for step in _steps(dev_program).values():
+        assert step.inputs["triggers"] == ["llm-observability-dev-instance-id"]
+        assert "connection" in step.secret_inputs, "the SSH private key must stay secret"
+
+
+def test_provider_uses_the_fetched_kubeconfig_on_the_public_address(dev_program):
+    provider = dev_program.one("pulumi:providers:kubernetes")
+    assert "kubeconfig" in provider.secret_inputs
+    kubeconfig = yaml.safe_load(provider.inputs["kubeconfig"])
+    assert kubeconfig["clusters"][0]["cluster"]["server"] == f"https://{MOCK_PUBLIC_IP}:8443"
+    assert _steps(dev_program)["kubeconfig"].urn in provider.dependencies
+
+
+def test_provider_lets_destroy_finish_when_the_cluster_is_unreachable(dev_program):
+    provider = dev_program.one("pulumi:providers:kubernetes")
+    assert provider.inputs["deleteUnreachable"] in (True, "true")
+
+
+def test_kubeconfig_is_fetched_and_exported_only_as_a_secret(dev_program):
+    assert "stdout" in _steps(dev_program)["kubeconfig"].options["additional_secret_outputs"]
+    assert "kubeconfig" in dev_program.secret_outputs
+
+
+def test_stack_exports_what_users_need(dev_program):
+    assert set(dev_program.outputs) >= {
+        "instanceId",
+        "publicIp",
+        "sshCommand",
+        "sshPrivateKey",
+        "kubeconfig",
+        "tunnelCommand",
+    }
+
+
+def test_program_declares_the_same_inputs_on_every_run(dev_program):
+    """What makes a second `pulumi up` a no-op: nothing random or time-dependent in any input."""
+    from tests.harness import run_program
+
+    def declared(program):
+        return sorted((r.type, r.name, repr(r.inputs)) for r in program.resources)
+
+    assert declared(run_program("dev")) == declared(dev_program)
