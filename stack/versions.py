@@ -81,6 +81,19 @@ OTEL_COLLECTOR_IMAGE = Image("docker.io", "otel/opentelemetry-collector-contrib"
 # DCGM 4.5.3 with exporter 4.8.2; DCGM 4 names the clock-throttle field DCGM_FI_DEV_CLOCKS_EVENT_REASONS.
 DCGM_EXPORTER_IMAGE = Image("nvcr.io", "nvidia/k8s/dcgm-exporter", "4.5.3-4.8.2-distroless")
 
+# Images the charts bring at these chart versions, left to the charts (the chart version pins them):
+# listed so the README shows everything that runs. Subcharts of kube-prometheus-stack 88.5.3:
+# kube-state-metrics 8.4.0 and prometheus-node-exporter 4.56.1.
+CHART_DEFAULT_IMAGES = (
+    Image("quay.io", "prometheus-operator/prometheus-operator", "v0.93.1"),
+    Image("quay.io", "prometheus-operator/prometheus-config-reloader", "v0.93.1"),
+    Image("ghcr.io", "jkroepke/kube-webhook-certgen", "1.8.7"),
+    Image("registry.k8s.io", "kube-state-metrics/kube-state-metrics", "v2.20.0"),
+    Image("quay.io", "prometheus/node-exporter", "v1.12.1"),
+    Image("quay.io", "kiwigrid/k8s-sidecar", "2.10.1"),
+    Image("docker.io", "library/busybox", "1.38.0"),
+)
+
 HELM_CHARTS = (
     PROMETHEUS_OPERATOR_CRDS,
     KUBE_PROMETHEUS_STACK,
