@@ -462,12 +462,10 @@ SECRET_SETTINGS = ("alertReceiverUrl",)
 
 
 def _refuse_plaintext_secrets(raw: Mapping[str, Any]) -> None:
-    from pulumi.runtime.config import is_config_secret
-
     problems = [
         f"{_key(key)} must be stored encrypted; allowed: `pulumi config set --secret {key} <value>`"
         for key in SECRET_SETTINGS
-        if raw.get(key) and not is_config_secret(_key(key))
+        if raw.get(key) and not pulumi.runtime.config.is_config_secret(_key(key))
     ]
     if problems:
         raise ConfigError(problems)
