@@ -458,7 +458,9 @@ def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
 # Settings that hold secrets but cannot be declared `secret: true` in Pulumi.yaml: the CLI then
 # requires them in every stack (no default may be given to a secret), even where they are unused.
 # The program reads them as secrets and refuses a value that was not stored encrypted.
-SECRET_SETTINGS = ("alertReceiverUrl",)
+# Secret settings are declared as plain strings (the CLI demands a secret-declared key in every stack,
+# and refuses one with a default), so the program itself refuses a value not set with --secret.
+SECRET_SETTINGS = ("alertReceiverUrl", "kubeconfig")
 
 
 def _refuse_plaintext_secrets(raw: Mapping[str, Any]) -> None:

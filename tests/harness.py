@@ -20,7 +20,7 @@ from google.protobuf import struct_pb2
 from pulumi.runtime import mocks, rpc
 from pulumi.runtime.stack import run_pulumi_func
 
-from stack.config import PROJECT, PROJECT_DIR, declared_settings, raw_from_files
+from stack.config import PROJECT, PROJECT_DIR, raw_from_files
 
 SAMPLE_KUBECONFIG = """\
 apiVersion: v1
@@ -245,9 +245,8 @@ def run_program(
 
         executor = ThreadPoolExecutor(initializer=_thread_loop)
         loop.set_default_executor(executor)
-        declared_secrets = [f"{PROJECT}:{k}" for k, d in declared_settings().items() if d.get("secret")]
         pulumi.runtime.set_all_config(
-            stack_config(stack, overrides), [*declared_secrets, *(f"{PROJECT}:{key}" for key in secret_keys)]
+            stack_config(stack, overrides), [f"{PROJECT}:{key}" for key in secret_keys]
         )
         pulumi.runtime.set_mocks(
             _Mocks(), project=PROJECT, stack=stack, preview=False, monitor=_RecordingMonitor(program)
