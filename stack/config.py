@@ -110,9 +110,7 @@ class PlatformConfig:
     trace_retention: str
     tempo_volume_gib: int
     alert_receiver: str
-    # Plain text only inside the program: wrapped in pulumi.Output.secret where it is used, and kept
-    # out of repr so a traceback or a debug print of the config never shows it.
-    alert_receiver_url: str | None = field(repr=False)
+    alert_receiver_url: Secret | None
 
 
 @dataclass(frozen=True)
@@ -410,7 +408,7 @@ def _platform(raw: Mapping[str, Any], problems: list[str]) -> PlatformConfig:
         trace_retention=trace_retention,
         tempo_volume_gib=tempo_volume_gib,
         alert_receiver=receiver,
-        alert_receiver_url=str(url) if url is not None else None,
+        alert_receiver_url=Secret(str(url)) if url is not None else None,
     )
 
 

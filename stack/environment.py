@@ -176,9 +176,7 @@ def build_platform(name: str, config: StackConfig, cluster: KubernetesCluster) -
             retention_size=settings.prometheus_retention_size,
             prometheus_volume_gib=settings.prometheus_volume_gib,
             alert_receiver=settings.alert_receiver,
-            alert_receiver_url=(
-                pulumi.Output.secret(settings.alert_receiver_url) if settings.alert_receiver_url else None
-            ),
+            alert_receiver_url=settings.alert_receiver_url.output() if settings.alert_receiver_url else None,
             tempo_query_url=tempo.query_url(namespace.name),
             storage_class=facts.storage_class,
             node_selector=facts.system_node_selector,

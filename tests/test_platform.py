@@ -271,7 +271,7 @@ def test_bad_platform_settings_are_refused_naming_the_key(overrides, message):
 
 def test_platform_config_repr_hides_the_receiver_url():
     config = parse("dev", {**raw_from_files("dev"), "alertReceiver": "webhook", "alertReceiverUrl": RECEIVER_URL})
-    assert config.platform.alert_receiver_url == RECEIVER_URL
+    assert config.platform.alert_receiver_url.value == RECEIVER_URL
     assert RECEIVER_URL not in repr(config)
 
 
