@@ -97,6 +97,27 @@ class CostConfig:
     monthly_budget_usd: float | None
 
 
+ALERT_RECEIVERS = ("none", "webhook", "slack")
+# Prometheus keeps the WAL and the head block beside the retained blocks: leave it a tenth of the disk.
+PROMETHEUS_DISK_HEADROOM = 0.9
+_PROMETHEUS_DURATION = re.compile(r"^(\d+(y|w|d|h|m|s|ms))+$")
+_PROMETHEUS_SIZE = re.compile(r"^(\d+)(B|KB|MB|GB|TB|PB)$")
+_GO_DURATION = re.compile(r"^(\d+(h|m|s))+$")
+
+
+@dataclass(frozen=True)
+class PlatformConfig:
+    """Metrics, traces and alerting on the cluster (kube-prometheus-stack, Tempo, Alertmanager)."""
+
+    prometheus_retention: str
+    prometheus_retention_size: str
+    prometheus_volume_gib: int
+    trace_retention: str
+    tempo_volume_gib: int
+    alert_receiver: str
+    alert_receiver_url: Secret | None
+
+
 @dataclass(frozen=True)
 class CostGuardsConfig:
     """What keeps the bill in check: spot capacity, stopping an idle host, a budget that e-mails."""
@@ -114,6 +135,7 @@ class StackConfig:
     cluster: ClusterConfig
     cost: CostConfig
     tags: Mapping[str, str]
+    platform: PlatformConfig
     cost_guards: CostGuardsConfig
 
 
@@ -273,10 +295,7 @@ def _cluster(raw: Mapping[str, Any], problems: list[str]) -> ClusterConfig:
         if kubeconfig is None:
             problems.append(f"{_key('kubeconfig')} is required with clusterBackend kubeconfig: set it with --secret")
         elif not isinstance(_yaml_or_none(kubeconfig), dict) or "clusters" not in _yaml_or_none(kubeconfig):
-            problems.append(
-                f"{_key('kubeconfig')}: the value (not shown) is not a kubeconfig; "
-                "allowed: a kubeconfig YAML document"
-            )
+            problems.append(f"{_key('kubeconfig')}: the value (not shown) is not a kubeconfig; allowed: a kubeconfig YAML document")
     storage_class = str(raw.get("storageClass") or "") or DEFAULT_STORAGE_CLASS.get(backend)
     return ClusterConfig(
         backend=backend,
@@ -319,9 +338,7 @@ def _decimal(raw: Mapping[str, Any], key: str, problems: list[str]) -> float | N
     except ValueError:
         number = -1.0
     if not number > 0 or number == float("inf"):
-        problems.append(
-            f"{_key(key)}: {value!r} is not a positive amount; allowed: a decimal string like \"12.5\" or empty"
-        )
+        problems.append(f"{_key(key)}: {value!r} is not a positive amount; allowed: a decimal string like \"12.5\" or empty")
         return None
     return number
 
@@ -337,6 +354,78 @@ def _tags(stack: str, raw: Mapping[str, Any], problems: list[str]) -> dict[str, 
             continue
         tags[match.group(1)] = match.group(2)
     return tags
+
+
+def _bounded_int(raw: Mapping[str, Any], key: str, low: int, high: int, problems: list[str]) -> int:
+    value = raw.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        problems.append(f"{_key(key)}: {value!r} is out of range; allowed: a whole number of GiB from {low} to {high}")
+        return low
+    return value
+
+
+def _matching(raw: Mapping[str, Any], key: str, pattern: re.Pattern[str], allowed: str, problems: list[str]) -> str:
+    value = str(raw.get(key) or "")
+    if not pattern.match(value) or not any(ch in "123456789" for ch in value):
+        problems.append(f"{_key(key)}: {value!r} is not valid; allowed: {allowed}")
+    return value
+
+
+def _prometheus_size_bytes(size: str) -> int:
+    match = _PROMETHEUS_SIZE.match(size)
+    assert match is not None
+    units = ["B", "KB", "MB", "GB", "TB", "PB"]
+    # Prometheus reads these units as powers of 1024.
+    return int(match.group(1)) * 1024 ** units.index(match.group(2))
+
+
+def _platform(raw: Mapping[str, Any], problems: list[str]) -> PlatformConfig:
+    retention = _matching(
+        raw, "prometheusRetention", _PROMETHEUS_DURATION, "a Prometheus duration like 15d, 36h or 2w", problems
+    )
+    volume_gib = _bounded_int(raw, "prometheusVolumeGiB", 10, 1000, problems)
+    retention_size = _matching(
+        raw, "prometheusRetentionSize", _PROMETHEUS_SIZE, "a size like 40GB or 500MB (units B, KB, MB, GB, TB, PB)", problems
+    )
+    if _PROMETHEUS_SIZE.match(retention_size):
+        budget = PROMETHEUS_DISK_HEADROOM * volume_gib * 1024**3
+        if _prometheus_size_bytes(retention_size) > budget:
+            problems.append(
+                f"{_key('prometheusRetentionSize')}: {retention_size!r} does not fit the "
+                f"{volume_gib} GiB volume; allowed: at most {int(budget // 1024**3)}GB, or raise "
+                f"{_key('prometheusVolumeGiB')}"
+            )
+    trace_retention = _matching(
+        raw, "traceRetention", _GO_DURATION, "a duration in hours, minutes or seconds like 168h or 72h30m", problems
+    )
+    tempo_volume_gib = _bounded_int(raw, "tempoVolumeGiB", 5, 1000, problems)
+    receiver = str(raw.get("alertReceiver") or "")
+    url = raw.get("alertReceiverUrl") or None
+    if receiver not in ALERT_RECEIVERS:
+        problems.append(f"{_key('alertReceiver')}: {receiver!r} is not a receiver; allowed: {', '.join(ALERT_RECEIVERS)}")
+    elif receiver == "none" and url is not None:
+        problems.append(
+            f"{_key('alertReceiverUrl')} is set but {_key('alertReceiver')} is none; allowed: set "
+            f"{_key('alertReceiver')} to webhook or slack, or remove the URL"
+        )
+    elif receiver != "none":
+        # The URL is a secret: messages say what is wrong with it, never what it is.
+        if url is None:
+            problems.append(
+                f"{_key('alertReceiverUrl')} is required when {_key('alertReceiver')} is {receiver}; "
+                f"set it with `pulumi config set --secret alertReceiverUrl <url>`"
+            )
+        elif not re.match(r"^https://[^\s/]+(/\S*)?$", str(url)):
+            problems.append(f"{_key('alertReceiverUrl')} is not an https:// URL; allowed: an https:// webhook URL")
+    return PlatformConfig(
+        prometheus_retention=retention,
+        prometheus_retention_size=retention_size,
+        prometheus_volume_gib=volume_gib,
+        trace_retention=trace_retention,
+        tempo_volume_gib=tempo_volume_gib,
+        alert_receiver=receiver,
+        alert_receiver_url=Secret(str(url)) if url is not None else None,
+    )
 
 
 def _cost_guards(
@@ -417,6 +506,7 @@ def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
     tags = _tags(stack, raw, problems)
     hourly_price = _decimal(raw, "hourlyPriceUsd", problems)
     monthly_budget = _decimal(raw, "monthlyBudgetUsd", problems)
+    platform = _platform(raw, problems)
     cost_guards = _cost_guards(raw, cluster.backend, monthly_budget, problems)
     if problems:
         raise ConfigError(problems)
@@ -438,13 +528,34 @@ def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
             monthly_budget_usd=monthly_budget,
         ),
         tags=tags,
+        platform=platform,
         cost_guards=cost_guards,
     )
 
 
+# Settings that hold secrets but cannot be declared `secret: true` in Pulumi.yaml: the CLI then
+# requires them in every stack (no default may be given to a secret), even where they are unused.
+# The program reads them as secrets and refuses a value that was not stored encrypted.
+# Secret settings are declared as plain strings (the CLI demands a secret-declared key in every stack,
+# and refuses one with a default), so the program itself refuses a value not set with --secret.
+SECRET_SETTINGS = ("alertReceiverUrl", "kubeconfig")
+
+
+def _refuse_plaintext_secrets(raw: Mapping[str, Any]) -> None:
+    problems = [
+        f"{_key(key)} must be stored encrypted; allowed: `pulumi config set --secret {key} <value>`"
+        for key in SECRET_SETTINGS
+        if raw.get(key) and not pulumi.runtime.config.is_config_secret(_key(key))
+    ]
+    if problems:
+        raise ConfigError(problems)
+
+
 def load() -> StackConfig:
     """The program's entry: the engine's values for the current stack, validated."""
-    return parse(pulumi.get_stack(), raw_from_pulumi())
+    raw = raw_from_pulumi()
+    _refuse_plaintext_secrets(raw)
+    return parse(pulumi.get_stack(), raw)
 
 
 def load_from_files(stack: str) -> StackConfig:

@@ -6,6 +6,8 @@ stack wiring. The README's versions table is checked against this module by the 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 # Host tools, installed by cloud-init on the GPU host.
 MINIKUBE = "v1.37.0"
 # MiniKube v1.37's default Kubernetes; kubectl on the host matches the server's minor version.
@@ -21,6 +23,92 @@ GPU_AMI_SSM_PARAMETER = (
     "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-24.04/latest/ami-id"
 )
 
+
+# --- The observability platform on the cluster ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HelmChart:
+    """A chart release: name, the repository it is fetched from, and the exact version installed."""
+
+    name: str
+    repo: str
+    version: str
+    app_version: str
+
+
+@dataclass(frozen=True)
+class Image:
+    registry: str
+    repository: str
+    tag: str
+
+    @property
+    def reference(self) -> str:
+        return f"{self.registry}/{self.repository}:{self.tag}"
+
+
+PROMETHEUS_COMMUNITY_REPO = "https://prometheus-community.github.io/helm-charts"
+GRAFANA_COMMUNITY_REPO = "https://grafana-community.github.io/helm-charts"
+OPEN_TELEMETRY_REPO = "https://open-telemetry.github.io/opentelemetry-helm-charts"
+NVIDIA_DCGM_EXPORTER_REPO = "https://nvidia.github.io/dcgm-exporter/helm-charts"
+
+# Prometheus 3.x, Alertmanager, Grafana and the Prometheus Operator v0.93.1.
+KUBE_PROMETHEUS_STACK = HelmChart(
+    "kube-prometheus-stack", PROMETHEUS_COMMUNITY_REPO, "88.5.3", app_version="v0.93.1"
+)
+# Helm installs CRDs once and never upgrades them, so they come from their own chart, released in
+# lockstep with the operator: keep app_version equal to KUBE_PROMETHEUS_STACK's when bumping either.
+PROMETHEUS_OPERATOR_CRDS = HelmChart(
+    "prometheus-operator-crds", PROMETHEUS_COMMUNITY_REPO, "31.0.1", app_version="v0.93.1"
+)
+# The single-binary chart moved from grafana/helm-charts to grafana-community; 2.2.4 ships Tempo 2.10.8.
+TEMPO = HelmChart("tempo", GRAFANA_COMMUNITY_REPO, "2.2.4", app_version="2.10.8")
+# Chart 0.170.0 targets collector 0.158.0, whose component names (k8s_attributes, span_metrics,
+# otlp_grpc) are the lower_snake_case ones; older images only know the deprecated aliases.
+OPENTELEMETRY_COLLECTOR = HelmChart(
+    "opentelemetry-collector", OPEN_TELEMETRY_REPO, "0.170.0", app_version="0.158.0"
+)
+DCGM_EXPORTER = HelmChart("dcgm-exporter", NVIDIA_DCGM_EXPORTER_REPO, "4.8.2", app_version="4.8.2")
+
+# Images, set explicitly in the values so this table is what runs (each is its chart's default).
+PROMETHEUS_IMAGE = Image("quay.io", "prometheus/prometheus", "v3.14.0-distroless")
+ALERTMANAGER_IMAGE = Image("quay.io", "prometheus/alertmanager", "v0.34.0")
+GRAFANA_IMAGE = Image("docker.io", "grafana/grafana", "13.2.0")
+TEMPO_IMAGE = Image("docker.io", "grafana/tempo", "2.10.8")
+# The contrib distribution: k8s_attributes, span_metrics and the prometheus exporter are not in core.
+OTEL_COLLECTOR_IMAGE = Image("docker.io", "otel/opentelemetry-collector-contrib", "0.158.0")
+# DCGM 4.5.3 with exporter 4.8.2; DCGM 4 names the clock-throttle field DCGM_FI_DEV_CLOCKS_EVENT_REASONS.
+DCGM_EXPORTER_IMAGE = Image("nvcr.io", "nvidia/k8s/dcgm-exporter", "4.5.3-4.8.2-distroless")
+
+# Images the charts bring at these chart versions, left to the charts (the chart version pins them):
+# listed so the README shows everything that runs. Subcharts of kube-prometheus-stack 88.5.3:
+# kube-state-metrics 8.4.0 and prometheus-node-exporter 4.56.1.
+CHART_DEFAULT_IMAGES = (
+    Image("quay.io", "prometheus-operator/prometheus-operator", "v0.93.1"),
+    Image("quay.io", "prometheus-operator/prometheus-config-reloader", "v0.93.1"),
+    Image("ghcr.io", "jkroepke/kube-webhook-certgen", "1.8.7"),
+    Image("registry.k8s.io", "kube-state-metrics/kube-state-metrics", "v2.20.0"),
+    Image("quay.io", "prometheus/node-exporter", "v1.12.1"),
+    Image("quay.io", "kiwigrid/k8s-sidecar", "2.10.1"),
+    Image("docker.io", "library/busybox", "1.38.0"),
+)
+
+HELM_CHARTS = (
+    PROMETHEUS_OPERATOR_CRDS,
+    KUBE_PROMETHEUS_STACK,
+    TEMPO,
+    OPENTELEMETRY_COLLECTOR,
+    DCGM_EXPORTER,
+)
+IMAGES = (
+    PROMETHEUS_IMAGE,
+    ALERTMANAGER_IMAGE,
+    GRAFANA_IMAGE,
+    TEMPO_IMAGE,
+    OTEL_COLLECTOR_IMAGE,
+    DCGM_EXPORTER_IMAGE,
+)
 # NVIDIA device plugin for EKS GPU nodes (MiniKube brings its own addon; an existing cluster has one).
 NVIDIA_DEVICE_PLUGIN_CHART = "nvidia-device-plugin"
 NVIDIA_DEVICE_PLUGIN_REPO = "https://nvidia.github.io/k8s-device-plugin"

@@ -20,7 +20,7 @@ from google.protobuf import struct_pb2
 from pulumi.runtime import mocks, rpc
 from pulumi.runtime.stack import run_pulumi_func
 
-from stack.config import PROJECT, PROJECT_DIR, declared_settings, raw_from_files
+from stack.config import PROJECT, PROJECT_DIR, raw_from_files
 
 SAMPLE_KUBECONFIG = """\
 apiVersion: v1
@@ -223,8 +223,13 @@ def stack_config(stack: str, overrides: dict[str, Any] | None = None) -> dict[st
     return encoded
 
 
-def run_program(stack: str = "dev", overrides: dict[str, Any] | None = None) -> Program:
-    """Run __main__.py for `stack`; raises what the program raises, with `.program` holding what it declared."""
+def run_program(
+    stack: str = "dev", overrides: dict[str, Any] | None = None, secret_keys: tuple[str, ...] = ()
+) -> Program:
+    """Run __main__.py for `stack`; raises what the program raises, with `.program` holding what it declared.
+
+    `secret_keys` names the overrides to treat as set with `pulumi config set --secret`.
+    """
     program = Program()
 
     def _run() -> None:
@@ -240,8 +245,9 @@ def run_program(stack: str = "dev", overrides: dict[str, Any] | None = None) -> 
 
         executor = ThreadPoolExecutor(initializer=_thread_loop)
         loop.set_default_executor(executor)
-        secret_keys = [f"{PROJECT}:{k}" for k, d in declared_settings().items() if d.get("secret")]
-        pulumi.runtime.set_all_config(stack_config(stack, overrides), secret_keys)
+        pulumi.runtime.set_all_config(
+            stack_config(stack, overrides), [f"{PROJECT}:{key}" for key in secret_keys]
+        )
         pulumi.runtime.set_mocks(
             _Mocks(), project=PROJECT, stack=stack, preview=False, monitor=_RecordingMonitor(program)
         )

@@ -19,7 +19,7 @@ def eks_program():
 
 @pytest.fixture(scope="module")
 def existing_program():
-    return run_program("dev", EXISTING)
+    return run_program("dev", EXISTING, secret_keys=("kubeconfig",))
 
 
 def _kubernetes_resources(program):
@@ -99,9 +99,14 @@ def test_existing_cluster_declares_no_aws_resources_at_all(existing_program):
 
 def test_a_kubeconfig_that_is_not_one_is_refused_without_being_shown():
     with pytest.raises(ConfigError) as caught:
-        run_program("dev", {**EXISTING, "kubeconfig": "hunter2-not-yaml: ["})
+        run_program("dev", {**EXISTING, "kubeconfig": "hunter2-not-yaml: ["}, secret_keys=("kubeconfig",))
     assert "llm-observability:kubeconfig" in str(caught.value)
     assert "hunter2" not in str(caught.value)
+
+
+def test_a_kubeconfig_set_without_secret_is_refused():
+    with pytest.raises(ConfigError, match="llm-observability:kubeconfig must be stored encrypted"):
+        run_program("dev", EXISTING)
 
 
 def test_cost_counts_every_gpu_node_and_on_eks_the_system_nodes_and_control_plane():

@@ -1,0 +1,182 @@
+"""The OpenTelemetry Collector (contrib, one Deployment): the OTLP front door for traces and metrics.
+
+traces:  otlp -> memory_limiter, k8s_attributes, batch -> Tempo (OTLP gRPC) and the span_metrics connector
+metrics: otlp + span_metrics -> memory_limiter, k8s_attributes, batch -> prometheus exporter (scraped)
+
+The chart merges `config` into its own defaults (Jaeger, Zipkin, a debug exporter, ...) and Pulumi's
+Helm Release cannot pass the `null`s Helm needs to remove a default key (pulumi-kubernetes#2034,
+#3811), so the whole configuration goes in `alternateConfig`, which the chart uses as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import pulumi
+
+from components.helm import placement, release, resources
+from stack.versions import HelmChart, Image
+
+RELEASE_NAME = "otel-collector"
+SERVICE = "otel-collector"
+OTLP_GRPC_PORT = 4317
+OTLP_HTTP_PORT = 4318
+# The collector's own telemetry (otelcol_*), scraped as job="otel-collector".
+TELEMETRY_PORT = 8888
+# What the prometheus exporter serves: OTLP-received metrics and span metrics, job = service.name.
+EXPORTER_PORT = 8889
+EXPORTER_PORT_NAME = "app-metrics"
+HEALTH_PORT = 13133
+# The chart's default receivers this configuration does not use: their ports stay closed.
+UNUSED_DEFAULT_PORTS = ("jaeger-compact", "jaeger-thrift", "jaeger-grpc", "zipkin")
+# Latency buckets of the span metrics, from a fast tool call to a long generation.
+SPAN_DURATION_BUCKETS = (
+    "5ms", "10ms", "25ms", "50ms", "100ms", "250ms", "500ms", "1s", "2500ms", "5s", "10s", "30s", "60s", "120s",
+)
+# What k8s_attributes reads from the API server: pods and namespaces, and the ReplicaSets behind
+# Deployments (for k8s.deployment.name).
+K8S_ATTRIBUTES_RULES = (
+    {"apiGroups": [""], "resources": ["pods", "namespaces", "nodes"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": ["apps"], "resources": ["replicasets", "deployments"], "verbs": ["get", "list", "watch"]},
+)
+
+
+@dataclass(frozen=True)
+class OtelCollectorArgs:
+    namespace: str
+    chart: HelmChart
+    image: Image
+    tempo_otlp_grpc_endpoint: str
+    # Where the pod runs (the system nodes, where the cluster has them).
+    node_selector: Mapping[str, str] = field(default_factory=dict)
+    # The prometheus-operator CRDs (the chart's ServiceMonitor) and the namespace.
+    depends_on: Sequence[pulumi.Resource] = ()
+
+
+def collector_config(tempo_otlp_grpc_endpoint: str) -> dict[str, Any]:
+    """The collector's configuration, complete (it is not merged with the chart's defaults)."""
+    pod_ip = "${env:MY_POD_IP}"
+    return {
+        "extensions": {"health_check": {"endpoint": f"{pod_ip}:{HEALTH_PORT}"}},
+        "receivers": {
+            "otlp": {
+                "protocols": {
+                    "grpc": {"endpoint": f"{pod_ip}:{OTLP_GRPC_PORT}"},
+                    "http": {"endpoint": f"{pod_ip}:{OTLP_HTTP_PORT}"},
+                }
+            }
+        },
+        "processors": {
+            "memory_limiter": {"check_interval": "1s", "limit_percentage": 80, "spike_limit_percentage": 20},
+            "k8s_attributes": {
+                "auth_type": "serviceAccount",
+                "passthrough": False,
+                "extract": {
+                    "metadata": [
+                        "k8s.namespace.name",
+                        "k8s.pod.name",
+                        "k8s.pod.uid",
+                        "k8s.deployment.name",
+                        "k8s.node.name",
+                    ]
+                },
+                "pod_association": [
+                    {"sources": [{"from": "resource_attribute", "name": "k8s.pod.ip"}]},
+                    {"sources": [{"from": "resource_attribute", "name": "k8s.pod.uid"}]},
+                    {"sources": [{"from": "connection"}]},
+                ],
+            },
+            "batch": {"send_batch_size": 1024, "timeout": "2s"},
+        },
+        "connectors": {
+            "span_metrics": {
+                # traces_span_metrics_calls_total and traces_span_metrics_duration_seconds_* once exported.
+                "namespace": "traces.span.metrics",
+                "histogram": {"unit": "s", "explicit": {"buckets": list(SPAN_DURATION_BUCKETS)}},
+                "exemplars": {"enabled": True},
+                "metrics_flush_interval": "15s",
+            }
+        },
+        "exporters": {
+            "otlp_grpc/tempo": {"endpoint": tempo_otlp_grpc_endpoint, "tls": {"insecure": True}},
+            "prometheus": {
+                "endpoint": f"{pod_ip}:{EXPORTER_PORT}",
+                # OpenMetrics carries the exemplars (trace ids) to Prometheus.
+                "enable_open_metrics": True,
+                "metric_expiration": "10m",
+            },
+        },
+        "service": {
+            "extensions": ["health_check"],
+            "telemetry": {
+                "metrics": {
+                    "readers": [
+                        {"pull": {"exporter": {"prometheus": {"host": pod_ip, "port": TELEMETRY_PORT}}}}
+                    ]
+                }
+            },
+            "pipelines": {
+                "traces": {
+                    "receivers": ["otlp"],
+                    "processors": ["memory_limiter", "k8s_attributes", "batch"],
+                    "exporters": ["otlp_grpc/tempo", "span_metrics"],
+                },
+                "metrics": {
+                    "receivers": ["otlp", "span_metrics"],
+                    "processors": ["memory_limiter", "k8s_attributes", "batch"],
+                    "exporters": ["prometheus"],
+                },
+            },
+        },
+    }
+
+
+def collector_values(args: OtelCollectorArgs) -> dict[str, Any]:
+    ports: dict[str, Any] = {name: {"enabled": False} for name in UNUSED_DEFAULT_PORTS}
+    ports["metrics"] = {"enabled": True, "containerPort": TELEMETRY_PORT, "servicePort": TELEMETRY_PORT, "protocol": "TCP"}
+    ports[EXPORTER_PORT_NAME] = {
+        "enabled": True,
+        "containerPort": EXPORTER_PORT,
+        "servicePort": EXPORTER_PORT,
+        "protocol": "TCP",
+    }
+    return {
+        "mode": "deployment",
+        "fullnameOverride": SERVICE,
+        "image": {"repository": f"{args.image.registry}/{args.image.repository}", "tag": args.image.tag},
+        "alternateConfig": collector_config(args.tempo_otlp_grpc_endpoint),
+        "clusterRole": {"create": True, "rules": [dict(rule) for rule in K8S_ATTRIBUTES_RULES]},
+        "ports": ports,
+        "resources": resources("200m", "256Mi", "1", "512Mi"),
+        **placement(args.node_selector),
+        "service": {"type": "ClusterIP"},
+        "serviceMonitor": {
+            "enabled": True,
+            "metricsEndpoints": [
+                # Own telemetry: job is the Service's name, otel-collector.
+                {"port": "metrics", "interval": "30s"},
+                # Application and span metrics keep the job/instance the exporter derives from
+                # service.name / service.instance.id.
+                {"port": EXPORTER_PORT_NAME, "interval": "15s", "honorLabels": True},
+            ],
+        },
+    }
+
+
+class OtelCollector(pulumi.ComponentResource):
+    service: str
+    otlp_grpc_endpoint: str
+    otlp_http_endpoint: str
+
+    def __init__(self, name: str, args: OtelCollectorArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("llmobs:monitoring:OtelCollector", name, None, opts)
+        collector = release(
+            f"{name}-release", args.chart, RELEASE_NAME, args.namespace, collector_values(args),
+            parent=self, depends_on=args.depends_on,
+        )
+        host = f"{SERVICE}.{args.namespace}.svc.cluster.local"
+        self.service = SERVICE
+        self.otlp_grpc_endpoint = f"{host}:{OTLP_GRPC_PORT}"
+        self.otlp_http_endpoint = f"http://{host}:{OTLP_HTTP_PORT}"
+        self.register_outputs({"status": collector.status})
