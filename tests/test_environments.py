@@ -42,3 +42,24 @@ def test_prod_differs_from_dev_where_it_should():
     assert prod.cost.monthly_budget_usd and prod.cost_guards.budget_alert_emails
     assert prod.host.root_volume_gib > dev.host.root_volume_gib
     assert dev.tags["environment"] == "dev" and prod.tags["environment"] == "prod"
+
+
+# The AMI, Docker images and the host's own logs stay out of the volumes' share of the root disk.
+HOST_DISK_RESERVE_GIB = 100
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_minikube_volumes_fit_on_the_hosts_disk(stack):
+    """MiniKube's volumes live on the root volume: the stack must give it room for them."""
+    config = load_from_files(stack)
+    if config.cluster.backend != "minikube":
+        pytest.skip("volumes are EBS volumes of their own on this backend")
+    volumes = config.platform.prometheus_volume_gib + config.platform.tempo_volume_gib
+    assert volumes + HOST_DISK_RESERVE_GIB <= config.host.root_volume_gib
+
+
+def test_prod_keeps_metrics_and_traces_longer_than_dev():
+    dev, prod = load_from_files("dev").platform, load_from_files("prod").platform
+    assert prod.prometheus_volume_gib > dev.prometheus_volume_gib
+    assert prod.tempo_volume_gib > dev.tempo_volume_gib
+    assert (prod.prometheus_retention, prod.trace_retention) == ("30d", "336h")
