@@ -129,3 +129,12 @@ def test_ci_uses_the_pulumi_cli_that_matches_the_sdk_pin():
     for path in WORKFLOWS:
         for step in action_steps(load(path.name), "pulumi/actions"):
             assert step["with"]["pulumi-version"] == sdk
+
+
+def test_github_checks_install_what_the_ci_script_installs():
+    """The tests fail in CI (CI=true) when a checker is missing, so both CIs need the same packages."""
+    ci = (ROOT / ".ci" / "run").read_text()
+    wanted = set(re.search(r"apt-get install [^\n]*?--no-install-recommends ([^>\n]+)", ci).group(1).split())
+    commands = " ".join(s.get("run", "") for s in steps(load("checks.yml")))
+    installed = set(re.search(r"apt-get install [^\n]*?--no-install-recommends ([^\n]+)", commands).group(1).split())
+    assert wanted <= installed
