@@ -188,8 +188,13 @@ def test_the_pack_runs_in_the_project_virtualenv_with_pinned_requirements():
     pack = yaml.safe_load((ROOT / "policy" / "PulumiPolicy.yaml").read_text())
     assert pack["runtime"]["name"] == "python"
     assert pack["runtime"]["options"]["virtualenv"] == "../.venv"
-    pins = (ROOT / "policy" / "requirements.txt").read_text() + (ROOT / "requirements-dev.txt").read_text()
-    assert "pulumi-policy==" in pins
+    def pins(path: Path) -> set[str]:
+        return {line.strip() for line in path.read_text().splitlines() if "==" in line}
+
+    pack = pins(ROOT / "policy" / "requirements.txt")
+    project = pins(ROOT / "requirements.txt") | pins(ROOT / "requirements-dev.txt")
+    assert {p.split("==")[0] for p in pack} == {"pulumi", "pulumi-policy"}
+    assert pack <= project, "the pack's pins are the project's pins"
 
 
 def _unwrap_secrets(value: Any) -> Any:
