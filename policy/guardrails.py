@@ -8,9 +8,11 @@ Properties are the engine's (camelCase) resource inputs.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
+from pulumi_policy.proxy import UnknownValueError
 
 WORLD_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
 
@@ -78,14 +80,24 @@ def _get(props: Mapping[str, Any] | None, *path: str) -> Any:
 
 
 def _walk(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
-    """Every (path, leaf-or-mapping) pair in nested Helm values, lists indexed by position."""
+    """Every (path, value) pair in nested Helm values, lists indexed by position.
+
+    Values not known yet during a preview (outputs of other resources) are skipped, so the rest of the
+    values are still checked; the update checks them again once they are known.
+    """
     yield path, value
     if isinstance(value, Mapping):
-        for key, child in value.items():
-            yield from _walk(child, (*path, str(key)))
-    elif isinstance(value, (list, tuple)):
-        for index, child in enumerate(value):
-            yield from _walk(child, (*path, str(index)))
+        children = [(str(key), key) for key in value]
+    elif isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        children = [(str(index), index) for index in range(len(value))]
+    else:
+        return
+    for name, key in children:
+        try:
+            child = value[key]
+        except UnknownValueError:
+            continue
+        yield from _walk(child, (*path, name))
 
 
 def _dotted(path: tuple[str, ...]) -> str:

@@ -3,6 +3,7 @@ real program (every stack, under mocks) breaks none of them."""
 
 from __future__ import annotations
 
+import copy
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 from pulumi_policy import ResourceValidationArgs
+from pulumi_policy.proxy import unknown_checking_proxy
 
 from tests.harness import SAMPLE_KUBECONFIG, Declared, run_program
 
@@ -23,7 +25,9 @@ STACKS = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
 
 def violations(policy: str, resource_type: str, props: dict[str, Any]) -> list[str]:
     found: list[str] = []
-    args = ResourceValidationArgs(resource_type, props, f"urn:test::{resource_type}::r", "r", None, None)
+    # The analyzer hands policies the inputs wrapped like this (Mapping/Sequence proxies, not dicts/lists).
+    proxied = unknown_checking_proxy(copy.deepcopy(props))
+    args = ResourceValidationArgs(resource_type, proxied, f"urn:test::{resource_type}::r", "r", None, None)
     _, validate = guardrails.VALIDATIONS[policy]
     validate(args, lambda message, urn=None: found.append(message))
     return found
@@ -188,6 +192,7 @@ def test_the_pack_runs_in_the_project_virtualenv_with_pinned_requirements():
     pack = yaml.safe_load((ROOT / "policy" / "PulumiPolicy.yaml").read_text())
     assert pack["runtime"]["name"] == "python"
     assert pack["runtime"]["options"]["virtualenv"] == "../.venv"
+
     def pins(path: Path) -> set[str]:
         return {line.strip() for line in path.read_text().splitlines() if "==" in line}
 
@@ -210,9 +215,8 @@ def _unwrap_secrets(value: Any) -> Any:
 
 def _check(resource: Declared) -> list[str]:
     found: list[str] = []
-    args = ResourceValidationArgs(
-        resource.type, _unwrap_secrets(resource.inputs), resource.urn, resource.name, None, None
-    )
+    props = unknown_checking_proxy(_unwrap_secrets(resource.inputs))
+    args = ResourceValidationArgs(resource.type, props, resource.urn, resource.name, None, None)
     for name, (_, validate) in guardrails.VALIDATIONS.items():
         validate(args, lambda message, urn=None, name=name: found.append(f"{resource.name}: {name}: {message}"))
     return found
@@ -251,3 +255,11 @@ def test_the_pack_starts_as_the_cli_would_start_it():
     finally:
         process.kill()
         process.wait(timeout=10)
+
+
+def test_values_unknown_during_a_preview_do_not_hide_the_rest():
+    from pulumi.runtime.rpc import UNKNOWN
+
+    values = {"tempo": {"endpoint": UNKNOWN}, "env": [UNKNOWN, {"name": "HF_TOKEN", "value": "hf_" + "y" * 34}]}
+    found = violations("no-plain-secrets-in-helm-values", guardrails.HELM_RELEASE, {"chart": "x", "values": values})
+    assert len(found) == 1 and "env.1.value" in found[0]
