@@ -79,7 +79,12 @@ class CostGuards(pulumi.ComponentResource):
         super().__init__("llmobs:aws:CostGuards", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
-        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
+        # Only the host guards need the region (the stop action's ARN, the AWS CLI's --region).
+        region = (
+            aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
+            if args.idle_stop_minutes or args.spot_instances
+            else None
+        )
 
         self.idle_alarm_name = None
         if args.idle_stop_minutes:
