@@ -98,3 +98,11 @@ def test_kubernetes_objects_declared_after_the_host_are_deleted_with_it():
     own = program.one("kubernetes:core/v1:ConfigMap").options["deleted_with"]
     assert own == program.one("kubernetes:core/v1:Namespace", "declared-before").urn
     assert program.one("llmobs:test:Component").options["deleted_with"] == ""
+
+
+def test_on_eks_cluster_objects_are_deleted_one_by_one_before_the_cluster():
+    """There a PersistentVolumeClaim is an EBS volume: skipping its delete would leave the volume behind."""
+    program = run_program("dev", {"clusterBackend": "eks", "gpuNodes": 2})
+    objects = [r for r in program.resources if r.type.startswith("kubernetes:")]
+    assert objects
+    assert all(r.options["deleted_with"] == "" for r in objects)
