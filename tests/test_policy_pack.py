@@ -263,3 +263,11 @@ def test_values_unknown_during_a_preview_do_not_hide_the_rest():
     values = {"tempo": {"endpoint": UNKNOWN}, "env": [UNKNOWN, {"name": "HF_TOKEN", "value": "hf_" + "y" * 34}]}
     found = violations("no-plain-secrets-in-helm-values", guardrails.HELM_RELEASE, {"chart": "x", "values": values})
     assert len(found) == 1 and "env.1.value" in found[0]
+
+
+def test_the_pack_stops_a_world_open_host_even_when_the_config_opts_in():
+    """allowWorldIngress is the program's opt-in; the pack still refuses it unless relaxed on purpose."""
+    program = run_program("dev", {"allowWorldIngress": True, "allowedCidrs": ["0.0.0.0/0"]})
+    found = [message for resource in program.resources for message in _check(resource)]
+    assert found and all(": no-world-ingress: " in message for message in found)
+    assert {message.split(":")[0] for message in found} == {program.one(guardrails.SECURITY_GROUP).name}
