@@ -1,0 +1,96 @@
+"""The workload against a fake Llama Stack / OpenAI-compatible server on loopback: real HTTP, real client."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from tests.fake_llm_server import Behaviour, FakeServer
+from workload import agent
+from workload.__main__ import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, main
+
+
+def _args(server: FakeServer, *extra: str) -> list[str]:
+    return [
+        "--llama-stack-url", server.url,
+        "--model-url", f"{server.url}/v1",
+        "--model", "test-model",
+        "--requests", "6",
+        "--rate", "200",
+        "--prompt-tokens", "32",
+        "--output-tokens", "5",
+        "--concurrency", "3",
+        *extra,
+    ]
+
+
+def test_workload_runs_every_session_and_the_load_phase_and_prints_a_summary(capsys):
+    with FakeServer() as server:
+        status = main(["all", *_args(server)])
+    out = capsys.readouterr().out
+    assert status == EXIT_OK, out
+    # Documents ingested, then every turn of every session, with the tool round trips.
+    assert server.recorded.files == len(list(agent.DOCUMENTS.glob("*.md")))
+    prompts = [r["input"] for r in server.recorded.responses if isinstance(r["input"], str)]
+    assert prompts == [turn for session in agent.SESSIONS for turn in session.turns]
+    tool_results = [r for r in server.recorded.responses if isinstance(r["input"], list)]
+    assert tool_results and all(r["previous_response_id"] for r in tool_results)
+    # Multi-turn: later turns continue the conversation.
+    assert sum(1 for r in server.recorded.responses if "previous_response_id" in r) > len(tool_results)
+    refused = [r for r in server.recorded.responses if r.get("guardrails")]
+    assert refused and refused[0]["guardrails"] == ["llama-guard"]
+    assert server.recorded.chat_completions == 6
+    assert "[agent] tool calls 8 (0 failed), refusals 1" in out
+    assert "[load] requests 6, errors 0, tokens 600 in / 30 out" in out
+    assert "[load] TTFT p50" in out and "p95" in out
+
+
+def test_a_failing_tool_is_reported_to_the_model_and_fails_the_run(capsys):
+    with FakeServer(Behaviour(bad_tool_call=True)) as server:
+        status = main(["agent", *_args(server)])
+    captured = capsys.readouterr()
+    assert status == EXIT_FAILED
+    assert "tool calculate failed: cannot calculate '1/0': division by zero" in captured.out
+    assert "failures in agent" in captured.err
+    # The model got the error back as the tool's output, and the session went on.
+    outputs = [item["output"] for r in server.recorded.responses if isinstance(r["input"], list) for item in r["input"]]
+    assert any("division by zero" in output for output in outputs)
+
+
+def test_a_failing_server_side_tool_fails_its_session_but_not_the_others(capsys):
+    with FakeServer(Behaviour(failing_file_search=True)) as server:
+        status = main(["agent", *_args(server)])
+    out = capsys.readouterr().out
+    assert status == EXIT_FAILED
+    assert "session runbook: response resp_" in out and "vector store query failed" in out
+    # The sessions after the failed ones still ran.
+    assert any(r.get("guardrails") for r in server.recorded.responses)
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("phase", ["agent", "load"])
+def test_an_unreachable_server_gives_a_clear_message_and_exit_status_2(phase, capsys):
+    url = f"http://127.0.0.1:{_closed_port()}"
+    status = main([phase, "--llama-stack-url", url, "--model-url", f"{url}/v1", "--wait", "0"])
+    err = capsys.readouterr().err
+    assert status == EXIT_UNREACHABLE
+    assert "cannot reach" in err and url in err and "ConnectError" in err
+
+
+def test_bad_settings_are_refused_before_anything_is_sent(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["load", "--rate", "0"])
+    assert exit_info.value.code == 2
+    assert "--rate must be positive" in capsys.readouterr().err
+
+
+def test_calculator_refuses_anything_but_arithmetic():
+    assert agent.calculate("(4.6016 * 24) * 30") == '{"expression": "(4.6016 * 24) * 30", "result": 3313.152}'
+    with pytest.raises(agent.ToolError, match="only arithmetic"):
+        agent.calculate("__import__('os').system('true')")
