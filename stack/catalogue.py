@@ -52,5 +52,16 @@ GPU_INSTANCE_TYPES: dict[str, InstanceType] = {
 }
 
 
+# CPU-only types, for the no-GPU mode only (servingMode=simulator: llm-d's vLLM simulator needs no GPU).
+CPU_INSTANCE_TYPES: dict[str, InstanceType] = {
+    t.name: t
+    for t in (
+        InstanceType("m7i.xlarge", "", 0, 0, 4, 16, 0.2016),
+        InstanceType("m7i.2xlarge", "", 0, 0, 8, 32, 0.4032),
+        InstanceType("m7i.4xlarge", "", 0, 0, 16, 64, 0.8064),
+    )
+}
+
+
 def lookup(name: str) -> InstanceType | None:
-    return GPU_INSTANCE_TYPES.get(name)
+    return GPU_INSTANCE_TYPES.get(name) or CPU_INSTANCE_TYPES.get(name)
