@@ -67,6 +67,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.recorded.paths.append(f"GET {self.path}")
         if self.path == "/v1/health":
             self._send(200, {"status": "OK"})
+        elif self.path == "/v1/shields":
+            self._send(200, {"data": [{"identifier": "llama-guard", "provider_id": "llama-guard", "type": "shield"}]})
         elif self.path.rstrip("/").endswith("/models"):
             self._send(200, {"object": "list", "data": [{"id": "test-model", "object": "model"}]})
         else:

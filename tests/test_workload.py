@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 
 import pytest
 
+from tests.conftest import ROOT, require_tool
 from tests.fake_llm_server import Behaviour, FakeServer
 from workload import agent
 from workload.__main__ import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, main
@@ -94,3 +98,37 @@ def test_calculator_refuses_anything_but_arithmetic():
     assert agent.calculate("(4.6016 * 24) * 30") == '{"expression": "(4.6016 * 24) * 30", "result": 3313.152}'
     with pytest.raises(agent.ToolError, match="only arithmetic"):
         agent.calculate("__import__('os').system('true')")
+
+
+def _fake_tool(directory, name: str, body: str) -> None:
+    path = directory / name
+    path.write_text("#!/usr/bin/env bash\n" + body)
+    path.chmod(0o755)
+
+
+def test_run_workload_script_forwards_to_the_services_and_runs_the_workload(tmp_path):
+    """scripts/run-workload.sh with stand-in pulumi and kubectl; the workload itself is real."""
+    with FakeServer() as server:
+        port = server.server_address[1]
+        _fake_tool(tmp_path, "pulumi", 'echo "apiVersion: v1"\n')
+        _fake_tool(
+            tmp_path,
+            "kubectl",
+            f'echo "$*" >> "{tmp_path}/kubectl.calls"\n'
+            f'echo "Forwarding from 127.0.0.1:{port} -> ${{@: -1}}"\nexec sleep 30\n',
+        )
+        env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}", "WORKLOAD_PYTHON": sys.executable}
+        result = subprocess.run(
+            [str(ROOT / "scripts" / "run-workload.sh"), "dev", "load", "--requests", "3", "--rate", "100",
+             "--prompt-tokens", "16", "--output-tokens", "2"],
+            env=env, capture_output=True, text=True, timeout=60,
+        )
+    assert result.returncode == 0, result.stderr
+    assert "model test-model" in result.stdout and "shield 'llama-guard'" in result.stdout
+    assert "[load] requests 3, errors 0" in result.stdout
+    calls = (tmp_path / "kubectl.calls").read_text()
+    assert "-n llm port-forward svc/llama-stack :8321" in calls and "-n llm port-forward svc/vllm :8000" in calls
+
+
+def test_run_workload_script_is_shellcheck_clean():
+    subprocess.run([require_tool("shellcheck"), str(ROOT / "scripts" / "run-workload.sh")], check=True)
