@@ -165,28 +165,36 @@ def chart_values(args: ModelServingArgs, hf_secret: str | None) -> dict[str, Any
 
 
 def metric_relabelings(simulated: bool) -> list[dict[str, Any]]:
-    """The simulator's few naming differences from vLLM 0.33, fixed at scrape time so dashboards match.
+    """The simulator's naming differences from vLLM 0.33, fixed at scrape time so the dashboards match.
 
-    It is written in Go, so its prefix-cache counters lack prometheus_client's ``_total`` suffix, and it
-    has no data-parallel ``engine`` label.
+    It is written in Go, so its prefix-cache counters lack prometheus_client's ``_total`` suffix; it
+    keeps an older name for the max-generation-tokens histogram and calls vLLM's ``finished_reason``
+    label ``finish_reason``; and it has no data-parallel ``engine`` label.
     """
     if not simulated:
         return []
-    return [
-        {
+
+    def rename(pattern: str, replacement: str) -> dict[str, Any]:
+        return {
             "sourceLabels": ["__name__"],
-            "regex": "vllm:(prefix_cache_hits|prefix_cache_queries)",
+            "regex": pattern,
             "targetLabel": "__name__",
-            "replacement": "vllm:${1}_total",
+            "replacement": replacement,
             "action": "replace",
-        },
+        }
+
+    return [
+        rename("vllm:(prefix_cache_hits|prefix_cache_queries)", "vllm:${1}_total"),
+        rename("vllm:max_num_generation_tokens_(bucket|sum|count)", "vllm:request_max_num_generation_tokens_${1}"),
         {
-            "sourceLabels": ["engine"],
-            "regex": "",
-            "targetLabel": "engine",
-            "replacement": "0",
+            "sourceLabels": ["finish_reason"],
+            "regex": "(.+)",
+            "targetLabel": "finished_reason",
+            "replacement": "${1}",
             "action": "replace",
         },
+        {"regex": "finish_reason", "action": "labeldrop"},
+        {"sourceLabels": ["engine"], "regex": "", "targetLabel": "engine", "replacement": "0", "action": "replace"},
     ]
 
 

@@ -228,12 +228,19 @@ def test_simulator_mode_runs_llm_d_inference_sim_on_a_cpu_instance(simulator_pro
     assert not [r for r in simulator_program.of_type(JOB) if "prefetch" in r.name]
 
 
-def test_simulator_metrics_are_renamed_to_vllms_at_scrape_time(simulator_program):
+def test_simulator_metrics_are_renamed_to_vllms_at_scrape_time(simulator_program, dev_program):
     [endpoint] = simulator_program.one(PODMONITOR).inputs["spec"]["podMetricsEndpoints"]
     assert {"targetLabel": "job", "replacement": "vllm", "action": "replace"} in endpoint["relabelings"]
-    renames = [r for r in endpoint["metricRelabelings"] if r["targetLabel"] == "__name__"]
-    assert renames[0]["replacement"] == "vllm:${1}_total"
-    assert any(r["targetLabel"] == "engine" and r["replacement"] == "0" for r in endpoint["metricRelabelings"])
+    renames = {r["regex"]: r["replacement"] for r in endpoint["metricRelabelings"] if r.get("targetLabel") == "__name__"}
+    assert renames == {
+        "vllm:(prefix_cache_hits|prefix_cache_queries)": "vllm:${1}_total",
+        "vllm:max_num_generation_tokens_(bucket|sum|count)": "vllm:request_max_num_generation_tokens_${1}",
+    }
+    assert any(r.get("targetLabel") == "finished_reason" for r in endpoint["metricRelabelings"])
+    assert any(r.get("targetLabel") == "engine" and r["replacement"] == "0" for r in endpoint["metricRelabelings"])
+    # Real vLLM needs none of it.
+    [real] = dev_program.one(PODMONITOR).inputs["spec"]["podMetricsEndpoints"]
+    assert real["metricRelabelings"] == []
 
 
 def test_minikube_on_a_cpu_host_starts_without_gpus_and_skips_the_gpu_check(simulator_program, dev_program):
