@@ -54,10 +54,17 @@ local_port() {
   return 1
 }
 
+# Models through llm-d's router when the stack has one (router=true), else straight to the servers.
+model_service=vllm
+model_service_port=8000
+if kubectl -n "$namespace" get service router-epp >/dev/null 2>&1; then
+  model_service=router-epp
+  model_service_port=8081
+fi
 start_forward llama-stack 8321
-start_forward vllm 8000
+start_forward "$model_service" "$model_service_port"
 stack_port="$(local_port llama-stack)"
-model_port="$(local_port vllm)"
+model_port="$(local_port "$model_service")"
 stack_url="http://127.0.0.1:${stack_port}"
 model_url="http://127.0.0.1:${model_port}/v1"
 

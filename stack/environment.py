@@ -9,9 +9,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.gpu_host import GpuHost, GpuHostArgs
+from components.inference_router import InferenceRouter, InferenceRouterArgs
 from components.llama_stack import SHIELD_ID, LlamaStack, LlamaStackArgs
 from components.minikube_cluster import MinikubeCluster, MinikubeClusterArgs
-from components.model_serving import ModelServing, ModelServingArgs
+from components.model_serving import POD_LABELS, SERVING_PORT, ModelServing, ModelServingArgs
 from components.workload_job import WorkloadJob, WorkloadJobArgs
 from stack import versions
 from stack.config import PROJECT, StackConfig
@@ -28,6 +29,7 @@ class Environment:
     cluster: MinikubeCluster
     model_serving: ModelServing
     llama_stack: LlamaStack
+    model_endpoint: str
     outputs: dict[str, pulumi.Input]
 
 
@@ -64,7 +66,7 @@ def build(config: StackConfig) -> Environment:
             api_port=config.cluster.api_port,
         ),
     )
-    model_serving, llama_stack = _ai_workloads(name, config, cluster.provider, monitoring_crds=())
+    model_serving, model_endpoint, llama_stack = _ai_workloads(name, config, cluster.provider, monitoring_crds=())
     key_file = f"~/.ssh/{name}.pem"
     outputs: dict[str, pulumi.Input] = {
         "instanceId": host.instance_id,
@@ -78,19 +80,27 @@ def build(config: StackConfig) -> Environment:
         ),
         "kubeconfig": cluster.kubeconfig,
         "tunnelCommand": f"scripts/tunnel.sh {config.stack}",
-        "modelEndpoint": model_serving.endpoint,
+        "modelEndpoint": model_endpoint,
         "llamaStackEndpoint": llama_stack.endpoint,
         "workloadCommand": f"scripts/run-workload.sh {config.stack}",
     }
     return Environment(
-        host=host, cluster=cluster, model_serving=model_serving, llama_stack=llama_stack, outputs=outputs
+        host=host,
+        cluster=cluster,
+        model_serving=model_serving,
+        llama_stack=llama_stack,
+        model_endpoint=model_endpoint,
+        outputs=outputs,
     )
 
 
 def _ai_workloads(
     name: str, config: StackConfig, provider: k8s.Provider, monitoring_crds: tuple[pulumi.Resource, ...]
-) -> tuple[ModelServing, LlamaStack]:
-    """Namespace llm: model serving, Llama Stack and (when enabled) the workload Job.
+) -> tuple[ModelServing, str, LlamaStack]:
+    """Namespace llm: model serving (optionally behind llm-d's router), Llama Stack, the workload Job.
+
+    Returns the model servers, the OpenAI-compatible endpoint clients use (the router's when it is on)
+    and Llama Stack.
 
     None of them waits for the observability platform: only the PodMonitor needs the prometheus-operator
     CRDs (monitoring_crds), and the telemetry endpoints are plain DNS names that start answering when the
@@ -122,6 +132,23 @@ def _ai_workloads(
         ),
         opts=in_namespace,
     )
+    model_endpoint = model_serving.endpoint
+    if workload.router:
+        router = InferenceRouter(
+            f"{name}-router",
+            InferenceRouterArgs(
+                namespace=LLM_NAMESPACE,
+                chart=versions.LLM_D_ROUTER_CHART,
+                chart_version=versions.LLM_D_ROUTER,
+                epp_image_tag=versions.LLM_D_ROUTER,
+                model_server_labels={**POD_LABELS, "llm-d.ai/role": "decode"},
+                model_server_port=SERVING_PORT,
+                otlp_traces_endpoint=OTLP_GRPC_ENDPOINT,
+                monitoring_depends_on=monitoring_crds,
+            ),
+            opts=in_namespace,
+        )
+        model_endpoint = router.endpoint
     shield_id = SHIELD_ID if workload.safety_shield else ""
     llama_stack = LlamaStack(
         f"{name}-llama-stack",
@@ -129,7 +156,7 @@ def _ai_workloads(
             namespace=LLM_NAMESPACE,
             image=versions.LLAMA_STACK_IMAGE,
             stack=config.stack,
-            inference_url=model_serving.endpoint,
+            inference_url=model_endpoint,
             model_id=workload.model_id,
             max_tokens=min(4096, workload.max_model_len // 2),
             embedding_model=workload.embedding_model,
@@ -148,7 +175,7 @@ def _ai_workloads(
                 image=versions.WORKLOAD_PYTHON_IMAGE,
                 requirements=(f"llama-stack-client=={versions.LLAMA_STACK_CLIENT}", f"httpx=={versions.HTTPX}"),
                 llama_stack_url=llama_stack.endpoint,
-                model_url=model_serving.endpoint,
+                model_url=model_endpoint,
                 model_id=workload.model_id,
                 shield_id=shield_id,
                 request_rate=workload.load.request_rate,
@@ -160,4 +187,4 @@ def _ai_workloads(
             ),
             opts=in_namespace,
         )
-    return model_serving, llama_stack
+    return model_serving, model_endpoint, llama_stack

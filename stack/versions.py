@@ -37,3 +37,7 @@ LLAMA_STACK_IMAGE = f"docker.io/llamastack/distribution-starter:{LLAMA_STACK}"
 WORKLOAD_PYTHON_IMAGE = "docker.io/library/python:3.12.10-slim"
 LLAMA_STACK_CLIENT = "0.7.5"
 HTTPX = "0.28.1"
+# llm-d's router (EPP) for the optional router=true: the chart and the EPP image are released together
+# under one tag; v0.10.0 is the version whose llm_d_epp_* metric catalogue the dashboards use.
+LLM_D_ROUTER = "v0.10.0"
+LLM_D_ROUTER_CHART = "oci://ghcr.io/llm-d/charts/llm-d-router-standalone"

@@ -293,3 +293,32 @@ def test_replicas_times_tensor_parallelism_must_fit_the_gpus():
 )
 def test_bad_workload_settings_are_refused_with_the_key_and_what_is_allowed(overrides, expected):
     assert expected in _config_error(overrides)
+
+
+# --- The optional router -------------------------------------------------------------------------------
+
+
+def test_the_router_is_off_by_default(dev_program):
+    assert [r.name for r in dev_program.of_type(RELEASE)] == ["llm-observability-dev-model-modelservice"]
+    assert dev_program.of_type("kubernetes:monitoring.coreos.com/v1:ServiceMonitor") == []
+
+
+def test_router_puts_llm_ds_epp_in_front_of_the_model_servers_and_is_scraped_as_llm_d_epp(dev_program):
+    program = run_program("dev", {"router": True})
+    router = program.one(RELEASE, "router")
+    assert router.inputs["chart"] == versions.LLM_D_ROUTER_CHART
+    assert router.inputs["version"] == versions.LLM_D_ROUTER == "v0.10.0"
+    values = router.inputs["values"]["router"]
+    pod_selector = program.one(PODMONITOR).inputs["spec"]["selector"]["matchLabels"]
+    assert values["modelServers"]["matchLabels"] == pod_selector
+    assert values["modelServers"]["targetPorts"] == [{"number": 8000}]
+    assert values["inferencePool"]["create"] is False
+    assert values["epp"]["image"]["tag"] == "v0.10.0"
+    assert values["tracing"]["otelExporterEndpoint"] == OTLP_GRPC_ENDPOINT
+    monitor = program.one("kubernetes:monitoring.coreos.com/v1:ServiceMonitor")
+    [endpoint] = monitor.inputs["spec"]["endpoints"]
+    assert endpoint["port"] == "http-metrics"
+    assert {"targetLabel": "job", "replacement": "llm-d-epp", "action": "replace"} in endpoint["relabelings"]
+    # Clients (Llama Stack, the workload, the output) go through the router.
+    assert program.outputs["modelEndpoint"] == "http://router-epp.llm.svc.cluster.local:8081/v1"
+    assert _llama_stack_config(program)["providers"]["inference"][0]["config"]["base_url"] == program.outputs["modelEndpoint"]
