@@ -233,7 +233,9 @@ class LlamaStack(pulumi.ComponentResource):
                 },
             },
             # Starts without waiting for the model servers: it reaches them only per request.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[config_map]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[config_map], custom_timeouts=pulumi.CustomTimeouts(create="20m")
+            ),
         )
         k8s.core.v1.Service(
             f"{name}-service",

@@ -27,6 +27,31 @@ SERVER_NAME = "vllm"
 # selector of the Service and the PodMonitor.
 POD_LABELS = {"app.kubernetes.io/name": SERVER_NAME, "llm-d.ai/inference-serving": "true"}
 SCRAPE_JOB = "vllm"
+# What llm-d-inference-sim (v0.10.2, pkg/llm-d-inference-sim/metrics.go) exposes, by vLLM 0.33 family name
+# after metric_relabelings(): every other vLLM family is absent in the no-GPU mode.
+SIMULATOR_METRIC_FAMILIES = (
+    "vllm:num_requests_running",
+    "vllm:num_requests_waiting",
+    "vllm:kv_cache_usage_perc",
+    "vllm:cache_config_info",
+    "vllm:lora_requests_info",
+    "vllm:prefix_cache_hits",
+    "vllm:prefix_cache_queries",
+    "vllm:prompt_tokens",
+    "vllm:generation_tokens",
+    "vllm:request_success",
+    "vllm:request_prompt_tokens",
+    "vllm:request_generation_tokens",
+    "vllm:request_max_num_generation_tokens",
+    "vllm:request_params_max_tokens",
+    "vllm:time_to_first_token_seconds",
+    "vllm:inter_token_latency_seconds",
+    "vllm:e2e_request_latency_seconds",
+    "vllm:request_queue_time_seconds",
+    "vllm:request_inference_time_seconds",
+    "vllm:request_prefill_time_seconds",
+    "vllm:request_decode_time_seconds",
+)
 
 
 @dataclass(frozen=True)
@@ -277,7 +302,10 @@ class ModelServing(pulumi.ComponentResource):
                         },
                     },
                 },
-                opts=pulumi.ResourceOptions(parent=self, depends_on=release_depends),
+                # Image and weights on a slow link can take longer than the default ten minutes.
+                opts=pulumi.ResourceOptions(
+                    parent=self, depends_on=release_depends, custom_timeouts=pulumi.CustomTimeouts(create="30m")
+                ),
             )
 
         k8s.helm.v3.Release(

@@ -14,12 +14,13 @@ import time
 import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from threading import Thread
 
 import pytest
 import yaml
 
-from components.model_serving import metric_relabelings
+from components.model_serving import SIMULATOR_METRIC_FAMILIES, metric_relabelings
 from tests.conftest import require_tool
 
 SIMULATOR_EXPOSITION = """\
@@ -126,3 +127,14 @@ def test_simulator_series_carry_vllms_names_and_labels(relabelled, promql, label
 
 def test_the_simulators_own_names_are_gone(relabelled):
     assert _query(relabelled, '{__name__=~"vllm:prefix_cache_hits|vllm:max_num_generation_tokens_count"}') == []
+
+
+VLLM_CATALOGUE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "metrics" / "vllm-metrics.txt"
+if not VLLM_CATALOGUE.exists():
+    VLLM_CATALOGUE = Path("/work/shared/reference/metrics/vllm-metrics.txt")
+
+
+@pytest.mark.skipif(not VLLM_CATALOGUE.exists(), reason="../shared/reference/metrics/vllm-metrics.txt is absent")
+def test_every_family_the_simulator_provides_is_a_vllm_0_33_family():
+    families = {line.split("\t")[0] for line in VLLM_CATALOGUE.read_text().splitlines() if line.startswith("vllm:")}
+    assert set(SIMULATOR_METRIC_FAMILIES) - families == set()
