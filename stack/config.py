@@ -398,7 +398,7 @@ def _workload(raw: Mapping[str, Any], instance: InstanceType | None, problems: l
         gpu_memory_utilization=_fraction(raw, "gpuMemoryUtilization", 0.5, 0.95, problems),
         tool_call_parser=_tool_call_parser(model_id, raw, problems),
         model_cache_gib=_integer(raw, "modelCacheGiB", 10, 2000, problems),
-        hf_token=raw.get("hfToken") or None,
+        hf_token=pulumi.Output.secret(raw["hfToken"]) if raw.get("hfToken") else None,
         router=bool(raw.get("router")),
         trace_content=bool(raw.get("traceContent")),
         safety_shield=bool(raw.get("safetyShield")),
