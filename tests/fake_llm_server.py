@@ -28,6 +28,7 @@ class Recorded:
     paths: list[str] = field(default_factory=list)
     responses: list[dict[str, Any]] = field(default_factory=list)
     files: int = 0
+    store_polls: int = 0
     chat_completions: int = 0
 
 
@@ -67,6 +68,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.recorded.paths.append(f"GET {self.path}")
         if self.path == "/v1/health":
             self._send(200, {"status": "OK"})
+        elif self.path == "/v1/vector_stores/vs_1":
+            self.server.recorded.store_polls += 1
+            self._send(200, self.server.vector_store(indexing=False))
         elif self.path == "/v1/shields":
             self._send(200, {"data": [{"identifier": "llama-guard", "provider_id": "llama-guard", "type": "shield"}]})
         elif self.path.rstrip("/").endswith("/models"):
@@ -85,11 +89,8 @@ class _Handler(BaseHTTPRequestHandler):
                              "filename": f"doc-{number}.md", "purpose": "assistants"})
         elif self.path == "/v1/vector_stores":
             request = json.loads(body)
-            count = len(request.get("file_ids") or [])
-            self._send(200, {"id": "vs_1", "object": "vector_store", "created_at": now, "name": request.get("name"),
-                             "status": "completed", "usage_bytes": 0, "metadata": {},
-                             "file_counts": {"cancelled": 0, "completed": count, "failed": 0,
-                                             "in_progress": 0, "total": count}})
+            self.server.store_files = len(request.get("file_ids") or [])
+            self._send(200, self.server.vector_store(indexing=True))
         elif self.path == "/v1/responses":
             request = json.loads(body)
             self.server.recorded.responses.append(request)
@@ -123,6 +124,7 @@ class FakeServer(ThreadingHTTPServer):
         self.recorded = Recorded()
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
         self._ids = 0
+        self.store_files = 0
 
     @property
     def url(self) -> str:
@@ -135,6 +137,14 @@ class FakeServer(ThreadingHTTPServer):
     def __exit__(self, *exc: Any) -> None:
         self.shutdown()
         self.server_close()
+
+    def vector_store(self, indexing: bool) -> dict[str, Any]:
+        """Like Llama Stack: files are still being indexed when the create call returns."""
+        count = self.store_files
+        return {"id": "vs_1", "object": "vector_store", "created_at": int(time.time()), "name": "docs",
+                "status": "in_progress" if indexing else "completed", "usage_bytes": 0, "metadata": {},
+                "file_counts": {"cancelled": 0, "completed": 0 if indexing else count, "failed": 0,
+                                "in_progress": count if indexing else 0, "total": count}}
 
     def respond(self, request: dict[str, Any]) -> dict[str, Any]:
         """A scripted model: calls tools when offered, answers from file search, refuses under guardrails."""

@@ -37,6 +37,8 @@ def test_workload_runs_every_session_and_the_load_phase_and_prints_a_summary(cap
     assert status == EXIT_OK, out
     # Documents ingested, then every turn of every session, with the tool round trips.
     assert server.recorded.files == len(list(agent.DOCUMENTS.glob("*.md")))
+    assert server.recorded.store_polls == 1  # waited for indexing before the first question
+    assert "indexed 3/3 documents in vector store vs_1" in out
     prompts = [r["input"] for r in server.recorded.responses if isinstance(r["input"], str)]
     assert prompts == [turn for session in agent.SESSIONS for turn in session.turns]
     tool_results = [r for r in server.recorded.responses if isinstance(r["input"], list)]

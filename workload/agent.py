@@ -23,6 +23,7 @@ from workload.stats import Stats
 
 DOCUMENTS = Path(__file__).parent / "documents"
 MAX_TOOL_ROUNDS = 5
+INDEXING_TIMEOUT_SECONDS = 120
 INSTRUCTIONS = (
     "You are the operations assistant of an ML platform team. Use the tools you are given: search the "
     "team's documents for facts about the fleet, runbooks and policies, look up prices with instance_price "
@@ -166,7 +167,19 @@ class AgentRun:
             self.stats.requests += 1
         store = self.client.vector_stores.create(name=f"workload-docs-{int(time.time())}", file_ids=file_ids)
         self.stats.requests += 1
-        self.log(f"ingested {len(file_ids)} documents into vector store {store.id}")
+        # Indexing (chunking, embedding) may finish after the create call returns.
+        deadline = time.monotonic() + INDEXING_TIMEOUT_SECONDS
+        while store.file_counts.in_progress and time.monotonic() < deadline:
+            time.sleep(1.0)
+            store = self.client.vector_stores.retrieve(store.id)
+            self.stats.requests += 1
+        counts = store.file_counts
+        self.log(f"indexed {counts.completed}/{len(file_ids)} documents in vector store {store.id}")
+        if counts.failed or counts.in_progress:
+            self.stats.error(
+                f"vector store {store.id}: {counts.failed} documents failed and {counts.in_progress} were still "
+                f"indexing after {INDEXING_TIMEOUT_SECONDS} s"
+            )
         self.vector_store_id = store.id
         return store.id
 
@@ -230,7 +243,9 @@ class AgentRun:
                     {"type": "function_call_output", "call_id": call.call_id,
                      "output": self._call_function(session.name, call.name, call.arguments)}
                 )
-            response = self._respond(input=outputs, tools=tools, previous_response_id=response.id, store=True)
+            response = self._respond(
+                input=outputs, instructions=INSTRUCTIONS, tools=tools, previous_response_id=response.id, store=True
+            )
         return response
 
     def run_session(self, session: Session) -> None:
@@ -267,7 +282,11 @@ def run_agent(client: LlamaStackClient, model: str, shield: str | None, log: Cal
     """Ingest the documents, then run every session; errors end a session, not the whole phase."""
     stats = Stats("agent")
     run = AgentRun(client=client, model=model, shield=shield, stats=stats, log=log)
-    run.ingest()
+    try:
+        run.ingest()
+    except APIStatusError as error:
+        stats.error(f"ingesting the documents: {error}")
+        log(f"ingesting the documents failed ({error}); sessions run without file search")
     for session in SESSIONS:
         if session.shielded and not shield:
             log(f"session {session.name} skipped: no safety shield configured")
