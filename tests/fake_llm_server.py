@@ -21,6 +21,8 @@ class Behaviour:
     bad_tool_call: bool = False
     # File search fails inside Llama Stack: the response comes back with status "failed".
     failing_file_search: bool = False
+    # The files API is broken (HTTP 500 on upload).
+    failing_upload: bool = False
 
 
 @dataclass
@@ -82,7 +84,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.recorded.paths.append(f"POST {self.path}")
         body = self._body()
         now = int(time.time())
-        if self.path == "/v1/files":
+        if self.path == "/v1/files" and self.server.behaviour.failing_upload:
+            self._send(500, {"detail": "files provider unavailable"})
+        elif self.path == "/v1/files":
             self.server.recorded.files += 1
             number = self.server.recorded.files
             self._send(200, {"id": f"file-{number}", "object": "file", "bytes": len(body), "created_at": now,

@@ -75,6 +75,17 @@ def test_a_failing_server_side_tool_fails_its_session_but_not_the_others(capsys)
     assert any(r.get("guardrails") for r in server.recorded.responses)
 
 
+def test_a_failed_document_upload_is_reported_and_the_sessions_still_run(capsys):
+    with FakeServer(Behaviour(failing_upload=True)) as server:
+        status = main(["agent", *_args(server)])
+    out = capsys.readouterr().out
+    assert status == EXIT_FAILED
+    assert "ingesting the documents failed" in out and "files provider unavailable" in out
+    # Without a vector store there is no file_search tool, but every session ran.
+    assert not any(t["type"] == "file_search" for r in server.recorded.responses for t in r.get("tools", []))
+    assert any(r.get("guardrails") for r in server.recorded.responses)
+
+
 def _closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
