@@ -34,6 +34,8 @@ class WorkloadJobArgs:
     prompt_tokens: int
     output_tokens: int
     concurrency: int
+    # OTLP/HTTP endpoint for the root span of each agent session.
+    otlp_http_endpoint: str
     # Empty: one Job now. A cron schedule: a CronJob.
     schedule: str
 
@@ -68,6 +70,8 @@ class WorkloadJob(pulumi.ComponentResource):
             "LOAD_OUTPUT_TOKENS": str(args.output_tokens),
             "LOAD_CONCURRENCY": str(args.concurrency),
             "WAIT_READY_SECONDS": str(WAIT_READY_SECONDS),
+            "OTEL_EXPORTER_OTLP_ENDPOINT": args.otlp_http_endpoint,
+            "OTEL_SERVICE_NAME": "workload",
             "PYTHONPATH": f"/tmp/deps:{MOUNT}",
             "HOME": "/tmp",
             "PYTHONUNBUFFERED": "1",

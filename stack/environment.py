@@ -183,6 +183,7 @@ def _ai_workloads(
                 prompt_tokens=workload.load.prompt_tokens,
                 output_tokens=workload.load.output_tokens,
                 concurrency=workload.load.concurrency,
+                otlp_http_endpoint=OTLP_HTTP_ENDPOINT,
                 schedule=workload.workload_schedule,
             ),
             opts=in_namespace,

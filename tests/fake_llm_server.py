@@ -32,6 +32,8 @@ class Recorded:
     files: int = 0
     store_polls: int = 0
     chat_completions: int = 0
+    traceparents: list[str] = field(default_factory=list)
+    spans: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _usage() -> dict[str, Any]:
@@ -95,7 +97,13 @@ class _Handler(BaseHTTPRequestHandler):
             request = json.loads(body)
             self.server.store_files = len(request.get("file_ids") or [])
             self._send(200, self.server.vector_store(indexing=True))
+        elif self.path == "/v1/traces":  # the OTLP/HTTP receiver of a collector
+            for resource in json.loads(body)["resourceSpans"]:
+                for scope in resource["scopeSpans"]:
+                    self.server.recorded.spans.extend(scope["spans"])
+            self._send(200, {})
         elif self.path == "/v1/responses":
+            self.server.recorded.traceparents.append(self.headers.get("traceparent", ""))
             request = json.loads(body)
             self.server.recorded.responses.append(request)
             self._send(200, self.server.respond(request))

@@ -183,6 +183,8 @@ def test_the_workload_job_runs_the_bundled_package_against_the_stack_when_enable
     assert env["MODEL_URL"] == program.outputs["modelEndpoint"]
     assert env["LOAD_REQUEST_RATE"] == "5" and env["LOAD_REQUESTS"] == "50"
     assert env["SHIELD_ID"] == "llama-guard"
+    # Each agent session's root span goes to the collector, so a session is one trace.
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == OTLP_HTTP_ENDPOINT
     source = program.one(CONFIGMAP, "workload-source").inputs["data"]
     assert "workload____main__.py" in source and "workload__documents__serving-runbook.md" in source
     paths = {item["path"] for item in pod["volumes"][0]["configMap"]["items"]}

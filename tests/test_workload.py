@@ -53,6 +53,22 @@ def test_workload_runs_every_session_and_the_load_phase_and_prints_a_summary(cap
     assert "[load] TTFT p50" in out and "p95" in out
 
 
+def test_each_session_is_one_trace_rooted_in_a_span_the_workload_exports(monkeypatch, capsys):
+    with FakeServer() as server:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", server.url)
+        status = main(["agent", *_args(server)])
+    assert status == EXIT_OK
+    names = [span["name"] for span in server.recorded.spans]
+    assert names == ["ingest documents", *(f"session {s.name}" for s in agent.SESSIONS)]
+    roots = {span["traceId"]: span["spanId"] for span in server.recorded.spans}
+    # Every request of a session continues that session's root span.
+    traced = [header.split("-") for header in server.recorded.traceparents]
+    assert all(roots.get(trace_id) == span_id for _, trace_id, span_id, _ in traced)
+    per_session = {trace_id for _, trace_id, _, _ in traced}
+    assert len(per_session) == len(agent.SESSIONS)
+    assert f"session runbook: trace {server.recorded.spans[2]['traceId']}" in capsys.readouterr().out
+
+
 def test_a_failing_tool_is_reported_to_the_model_and_fails_the_run(capsys):
     with FakeServer(Behaviour(bad_tool_call=True)) as server:
         status = main(["agent", *_args(server)])

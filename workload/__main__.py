@@ -19,6 +19,7 @@ from llama_stack_client import APIConnectionError, LlamaStackClient
 from workload.agent import run_agent
 from workload.load import LoadSettings, run_load
 from workload.stats import Stats
+from workload.tracing import SessionTracer
 
 EXIT_OK, EXIT_FAILED, EXIT_UNREACHABLE = 0, 1, 2
 
@@ -86,7 +87,10 @@ def run(args: argparse.Namespace) -> list[Stats]:
         client = LlamaStackClient(base_url=args.llama_stack_url, max_retries=1, timeout=300.0)
         log(f"agent: sessions through Llama Stack at {args.llama_stack_url}, model {args.model}")
         try:
-            results.append(run_agent(client, args.model, args.shield or None, log))
+            tracer = SessionTracer(
+                os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"), _env("OTEL_SERVICE_NAME", "workload"), log
+            )
+            results.append(run_agent(client, args.model, args.shield or None, tracer, log))
         except APIConnectionError as error:
             raise Unreachable(f"cannot reach Llama Stack at {args.llama_stack_url} ({error})") from error
     if args.phase in ("all", "load"):

@@ -20,6 +20,7 @@ from typing import Any, Callable
 from llama_stack_client import APIStatusError, LlamaStackClient
 
 from workload.stats import Stats
+from workload.tracing import SessionTracer
 
 DOCUMENTS = Path(__file__).parent / "documents"
 MAX_TOOL_ROUNDS = 5
@@ -154,24 +155,31 @@ class AgentRun:
     shield: str | None
     stats: Stats
     log: Callable[[str], None]
+    tracer: SessionTracer
     vector_store_id: str | None = None
     transcripts: dict[str, list[str]] = field(default_factory=dict)
+    # Headers of the current session's trace, sent with every request.
+    headers: dict[str, str] = field(default_factory=dict)
 
     def ingest(self) -> str:
         """Uploads the bundled documents and indexes them in a new vector store."""
         file_ids = []
         for path in sorted(DOCUMENTS.glob("*.md")):
             with path.open("rb") as handle:
-                uploaded = self.client.files.create(file=(path.name, handle, "text/markdown"), purpose="assistants")
+                uploaded = self.client.files.create(
+                    file=(path.name, handle, "text/markdown"), purpose="assistants", extra_headers=self.headers
+                )
             file_ids.append(uploaded.id)
             self.stats.requests += 1
-        store = self.client.vector_stores.create(name=f"workload-docs-{int(time.time())}", file_ids=file_ids)
+        store = self.client.vector_stores.create(
+            name=f"workload-docs-{int(time.time())}", file_ids=file_ids, extra_headers=self.headers
+        )
         self.stats.requests += 1
         # Indexing (chunking, embedding) may finish after the create call returns.
         deadline = time.monotonic() + INDEXING_TIMEOUT_SECONDS
         while store.file_counts.in_progress and time.monotonic() < deadline:
             time.sleep(1.0)
-            store = self.client.vector_stores.retrieve(store.id)
+            store = self.client.vector_stores.retrieve(store.id, extra_headers=self.headers)
             self.stats.requests += 1
         counts = store.file_counts
         self.log(f"indexed {counts.completed}/{len(file_ids)} documents in vector store {store.id}")
@@ -193,7 +201,7 @@ class AgentRun:
 
     def _respond(self, **request: Any) -> Any:
         started = time.monotonic()
-        response = self.client.responses.create(model=self.model, **request)
+        response = self.client.responses.create(model=self.model, extra_headers=self.headers, **request)
         self.stats.requests += 1
         self.stats.latency.append(time.monotonic() - started)
         usage = getattr(response, "usage", None)
@@ -249,6 +257,14 @@ class AgentRun:
         return response
 
     def run_session(self, session: Session) -> None:
+        with self.tracer.span(f"session {session.name}", **{"workload.session": session.name}) as headers:
+            self.headers = headers
+            try:
+                self._run_turns(session)
+            finally:
+                self.headers = {}
+
+    def _run_turns(self, session: Session) -> None:
         previous = None
         transcript = self.transcripts.setdefault(session.name, [])
         for number, prompt in enumerate(session.turns, 1):
@@ -278,15 +294,20 @@ def _refusal(response: Any) -> str | None:
     return None
 
 
-def run_agent(client: LlamaStackClient, model: str, shield: str | None, log: Callable[[str], None]) -> Stats:
+def run_agent(
+    client: LlamaStackClient, model: str, shield: str | None, tracer: SessionTracer, log: Callable[[str], None]
+) -> Stats:
     """Ingest the documents, then run every session; errors end a session, not the whole phase."""
     stats = Stats("agent")
-    run = AgentRun(client=client, model=model, shield=shield, stats=stats, log=log)
+    run = AgentRun(client=client, model=model, shield=shield, stats=stats, log=log, tracer=tracer)
     try:
-        run.ingest()
+        with tracer.span("ingest documents") as headers:
+            run.headers = headers
+            run.ingest()
     except APIStatusError as error:
         stats.error(f"ingesting the documents: {error}")
         log(f"ingesting the documents failed ({error}); sessions run without file search")
+    run.headers = {}
     for session in SESSIONS:
         if session.shielded and not shield:
             log(f"session {session.name} skipped: no safety shield configured")
