@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -248,8 +252,8 @@ def test_simulator_metrics_are_renamed_to_vllms_at_scrape_time(simulator_program
 def test_minikube_on_a_cpu_host_starts_without_gpus_and_skips_the_gpu_check(simulator_program, dev_program):
     commands = {r.name.rsplit("-", 1)[-1]: r for r in simulator_program.of_type("command:remote:Command")}
     assert "gpus" not in commands  # no verify-gpus step
+    # start-minikube.sh's last argument is the GPU count: 0 starts the node without --gpus.
     assert commands["start"].inputs["create"].endswith(" 0")
-    assert "'m7i.2xlarge'" not in commands["start"].inputs["create"]
     user_data = simulator_program.one("aws:ec2/instance:Instance").inputs["userData"]
     assert "- '0'" in user_data or "- \"0\"" in user_data
     gpu_commands = {r.name.rsplit("-", 1)[-1] for r in dev_program.of_type("command:remote:Command")}
@@ -324,3 +328,19 @@ def test_router_puts_llm_ds_epp_in_front_of_the_model_servers_and_is_scraped_as_
     # Clients (Llama Stack, the workload, the output) go through the router.
     assert program.outputs["modelEndpoint"] == "http://router-epp.llm.svc.cluster.local:8081/v1"
     assert _llama_stack_config(program)["providers"]["inference"][0]["config"]["base_url"] == program.outputs["modelEndpoint"]
+
+
+@pytest.mark.parametrize("gpu_count, expect_gpus", [(4, True), (0, False)])
+def test_start_minikube_passes_gpus_only_when_the_host_has_them(tmp_path, gpu_count, expect_gpus):
+    """start-minikube.sh with a stand-in `sg` that records the MiniKube command it would run."""
+    (tmp_path / "sg").write_text(f'#!/usr/bin/env bash\necho "$3" > "{tmp_path}/command"\n')
+    (tmp_path / "sg").chmod(0o755)
+    script = Path(__file__).resolve().parent.parent / "components" / "scripts" / "start-minikube.sh"
+    subprocess.run(
+        ["bash", str(script), "46", "188416", "v1.34.0", "203.0.113.10", "8443", str(gpu_count)],
+        env={**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"},
+        check=True,
+    )
+    command = (tmp_path / "command").read_text()
+    assert command.startswith("minikube start") and "--cpus=46" in command
+    assert ("--gpus=all" in command) is expect_gpus
