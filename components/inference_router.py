@@ -14,6 +14,8 @@ from typing import Any, Mapping, Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.children import child_options
+
 RELEASE = "router"
 # The chart names everything "<release>-epp".
 SERVICE = f"{RELEASE}-epp"
@@ -81,7 +83,7 @@ class InferenceRouter(pulumi.ComponentResource):
             chart=args.chart,
             version=args.chart_version,
             values=chart_values(args),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child_options(self, opts),
         )
         k8s.apiextensions.CustomResource(
             f"{name}-servicemonitor",
@@ -99,7 +101,7 @@ class InferenceRouter(pulumi.ComponentResource):
                     }
                 ],
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.monitoring_depends_on)),
+            opts=child_options(self, opts, depends_on=args.monitoring_depends_on),
         )
         self.endpoint = f"http://{SERVICE}.{args.namespace}.svc.cluster.local:{PROXY_PORT}/v1"
         self.register_outputs({"endpoint": self.endpoint})

@@ -16,6 +16,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
+from components.children import child_options
+
 NAME = "llama-stack"
 PORT = 8321
 CONFIG_DIR = "/etc/llama-stack"
@@ -176,7 +178,7 @@ class LlamaStack(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: LlamaStackArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llmobs:workloads:LlamaStack", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = child_options(self, opts)
         labels = {"app.kubernetes.io/name": NAME}
         config_text = yaml.safe_dump(run_config(args), sort_keys=False)
         config_map = k8s.core.v1.ConfigMap(
@@ -233,8 +235,8 @@ class LlamaStack(pulumi.ComponentResource):
                 },
             },
             # Starts without waiting for the model servers: it reaches them only per request.
-            opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[config_map], custom_timeouts=pulumi.CustomTimeouts(create="20m")
+            opts=child_options(
+                self, opts, depends_on=[config_map], custom_timeouts=pulumi.CustomTimeouts(create="20m")
             ),
         )
         k8s.core.v1.Service(

@@ -15,6 +15,8 @@ from typing import Any, Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.children import child_options
+
 # The model servers listen here (no routing sidecar: no prefill/decode split on one node).
 SERVING_PORT = 8000
 CACHE_MOUNT = "/model-cache"
@@ -240,7 +242,7 @@ class ModelServing(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ModelServingArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llmobs:workloads:ModelServing", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = child_options(self, opts)
 
         def meta(resource: str) -> dict[str, str]:
             return {"name": resource, "namespace": args.namespace}
@@ -303,8 +305,8 @@ class ModelServing(pulumi.ComponentResource):
                     },
                 },
                 # Image and weights on a slow link can take longer than the default ten minutes.
-                opts=pulumi.ResourceOptions(
-                    parent=self, depends_on=release_depends, custom_timeouts=pulumi.CustomTimeouts(create="30m")
+                opts=child_options(
+                    self, opts, depends_on=release_depends, custom_timeouts=pulumi.CustomTimeouts(create="30m")
                 ),
             )
 
@@ -318,7 +320,7 @@ class ModelServing(pulumi.ComponentResource):
             values=chart_values(args, hf_secret),
             # Loading a model takes minutes; readiness shows on the dashboards, not as a blocked `up`.
             skip_await=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=release_depends),
+            opts=child_options(self, opts, depends_on=release_depends),
         )
 
         self.service_name = SERVER_NAME
@@ -350,7 +352,7 @@ class ModelServing(pulumi.ComponentResource):
                     }
                 ],
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.monitoring_depends_on)),
+            opts=child_options(self, opts, depends_on=args.monitoring_depends_on),
         )
         self.endpoint = f"http://{SERVER_NAME}.{args.namespace}.svc.cluster.local:{SERVING_PORT}/v1"
         self.register_outputs({"endpoint": self.endpoint})

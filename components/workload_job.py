@@ -13,6 +13,8 @@ from pathlib import Path
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.children import child_options
+
 PACKAGE = Path(__file__).resolve().parent.parent / "workload"
 MOUNT = "/opt/workload-src"
 # How long the pod waits for the servers (a first start pulls images and downloads weights).
@@ -49,7 +51,7 @@ def package_files() -> dict[str, str]:
 class WorkloadJob(pulumi.ComponentResource):
     def __init__(self, name: str, args: WorkloadJobArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llmobs:workloads:WorkloadJob", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = child_options(self, opts)
         labels = {"app.kubernetes.io/name": "workload"}
         files = package_files()
         source = k8s.core.v1.ConfigMap(
@@ -58,7 +60,7 @@ class WorkloadJob(pulumi.ComponentResource):
             data=files,
             opts=child,
         )
-        needs_source = pulumi.ResourceOptions(parent=self, depends_on=[source])
+        needs_source = child_options(self, opts, depends_on=[source])
         environment = {
             "LLAMA_STACK_URL": args.llama_stack_url,
             "MODEL_URL": args.model_url,

@@ -90,7 +90,6 @@ def test_weights_are_prefetched_into_the_cache_volume_the_model_servers_mount(de
     # Serving does not wait for the download (nor for anything of the platform).
     release = dev_program.one(RELEASE, "modelservice")
     assert prefetch.urn not in release.dependencies
-    assert release.dependencies == [claim.urn]
 
 
 def test_no_hugging_face_token_means_no_secret_and_a_token_becomes_a_kubernetes_secret(dev_program):
@@ -212,6 +211,24 @@ def test_every_llm_resource_uses_the_cluster_provider_and_namespace_llm(dev_prog
         if resource.type != "kubernetes:core/v1:Namespace":
             assert namespace == LLM_NAMESPACE, resource.name
     assert dev_program.one("kubernetes:core/v1:Namespace").inputs["metadata"]["name"] == "llm"
+
+
+def test_every_llm_resource_waits_for_its_namespace():
+    # Pulumi does not hand a component's depends_on to its children: each must name the namespace itself.
+    program = run_program("dev", {"workloadJob": True, "router": True, "hfToken": "hf_example"})
+    namespace = program.one("kubernetes:core/v1:Namespace")
+    in_llm = [r for r in program.resources if r.type.startswith("kubernetes:") and r.custom and r is not namespace]
+    assert len(in_llm) == 13
+    assert [r.name for r in in_llm if namespace.urn not in r.dependencies] == []
+
+
+def test_serving_waits_for_nothing_of_the_platform_or_of_llama_stack(dev_program):
+    namespace = dev_program.one("kubernetes:core/v1:Namespace").urn
+    claim = dev_program.one("kubernetes:core/v1:PersistentVolumeClaim").urn
+    assert sorted(dev_program.one(RELEASE, "modelservice").dependencies) == sorted([namespace, claim])
+    assert dev_program.one(DEPLOYMENT, "llama-stack").dependencies == [
+        namespace, dev_program.one(CONFIGMAP, "llama-stack-config").urn
+    ]
 
 
 # --- The no-GPU mode -----------------------------------------------------------------------------------
