@@ -237,7 +237,6 @@ def prefetch_script(model_id: str) -> str:
 class ModelServing(pulumi.ComponentResource):
     """The model servers of namespace ``llm``, their weight cache, their Service and their scrape object."""
 
-    service_name: str
     endpoint: str
 
     def __init__(self, name: str, args: ModelServingArgs, opts: pulumi.ResourceOptions | None = None):
@@ -247,13 +246,17 @@ class ModelServing(pulumi.ComponentResource):
         def meta(resource: str) -> dict[str, str]:
             return {"name": resource, "namespace": args.namespace}
 
+        # What the model servers (and the prefetch Job) mount or read must exist before they start.
+        release_depends: list[pulumi.Resource] = []
         hf_secret = None
         if args.hf_token is not None:
-            secret = k8s.core.v1.Secret(
-                f"{name}-hf-token",
-                metadata=meta(HF_SECRET),
-                string_data={"HF_TOKEN": pulumi.Output.secret(args.hf_token)},
-                opts=child,
+            release_depends.append(
+                k8s.core.v1.Secret(
+                    f"{name}-hf-token",
+                    metadata=meta(HF_SECRET),
+                    string_data={"HF_TOKEN": pulumi.Output.secret(args.hf_token)},
+                    opts=child,
+                )
             )
             hf_secret = HF_SECRET
         secret_env = (
@@ -262,7 +265,6 @@ class ModelServing(pulumi.ComponentResource):
             else []
         )
 
-        release_depends: list[pulumi.Resource] = [secret] if hf_secret else []
         if not args.simulated:
             cache = k8s.core.v1.PersistentVolumeClaim(
                 f"{name}-model-cache",
@@ -323,7 +325,6 @@ class ModelServing(pulumi.ComponentResource):
             opts=child_options(self, opts, depends_on=release_depends),
         )
 
-        self.service_name = SERVER_NAME
         selector = {**POD_LABELS, "llm-d.ai/role": "decode"}
         k8s.core.v1.Service(
             f"{name}-service",
