@@ -11,7 +11,7 @@ import yaml
 
 from components import model_serving
 from stack import versions
-from stack.config import ConfigError
+from stack.config import ConfigError, declared_settings
 from stack.environment import LLM_NAMESPACE, OTLP_GRPC_ENDPOINT, OTLP_HTTP_ENDPOINT
 from tests.harness import Program, run_program
 
@@ -360,3 +360,19 @@ def test_start_minikube_passes_gpus_only_when_the_host_has_them(tmp_path, gpu_co
     command = (tmp_path / "command").read_text()
     assert command.startswith("minikube start") and "--cpus=46" in command
     assert ("--gpus=all" in command) is expect_gpus
+
+
+WORKLOAD_SETTINGS = (
+    "servingMode", "modelId", "modelReplicas", "tensorParallelSize", "maxModelLen", "gpuMemoryUtilization",
+    "toolCallParser", "modelCacheGiB", "hfToken", "router", "traceContent", "safetyShield", "embeddingModel",
+    "workloadJob", "workloadSchedule", "loadRequestRate", "loadRequests", "loadPromptTokens", "loadOutputTokens",
+    "loadConcurrency",
+)
+
+
+@pytest.mark.parametrize("key", WORKLOAD_SETTINGS)
+def test_every_workload_setting_is_declared_once_with_type_default_and_description(key):
+    declaration = declared_settings()[key]
+    assert declaration["type"] in {"string", "integer", "boolean"}
+    assert "default" in declaration and declaration["description"].strip()
+    assert f"| `{key}` |" in (Path(__file__).resolve().parent.parent / "README.md").read_text()
