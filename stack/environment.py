@@ -66,6 +66,7 @@ def build(config: StackConfig) -> Environment:
             api_port=config.cluster.api_port,
         ),
     )
+    # monitoring_crds: the platform's prometheus-operator CRDs (contract), wired in at merge.
     model_serving, model_endpoint, llama_stack = _ai_workloads(name, config, cluster.provider, monitoring_crds=())
     key_file = f"~/.ssh/{name}.pem"
     outputs: dict[str, pulumi.Input] = {
