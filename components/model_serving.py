@@ -141,7 +141,6 @@ def chart_values(args: ModelServingArgs, hf_secret: str | None) -> dict[str, Any
             "image": args.vllm_image,
             "modelCommand": "vllmServe",
             "args": vllm_args(args),
-            "env": [{"name": "VLLM_LOGGING_LEVEL", "value": "INFO"}],
             "ports": [port],
             "resources": {
                 "requests": {"cpu": "4", "memory": "24Gi", "nvidia.com/gpu": gpus},
