@@ -31,11 +31,13 @@ class GpuHostArgs:
     minikube_version: str
     kubectl_version: str
     tags: Mapping[str, str]
+    # 0 on the CPU types of the no-GPU (simulator) mode: no NVIDIA runtime, no GPU check.
+    gpu_count: int
     spot_instances: bool = False
 
 
-def render_cloud_init(minikube_version: str, kubectl_version: str, ssh_user: str) -> str:
-    """cloud-config that installs the pinned tools and gives Docker the NVIDIA runtime."""
+def render_cloud_init(minikube_version: str, kubectl_version: str, ssh_user: str, gpu_count: int) -> str:
+    """cloud-config that installs the pinned tools and gives Docker the NVIDIA runtime (when there are GPUs)."""
     config = {
         "write_files": [
             {
@@ -49,7 +51,9 @@ def render_cloud_init(minikube_version: str, kubectl_version: str, ssh_user: str
                 "content": (SCRIPTS / "prepare-host.sh").read_text(),
             },
         ],
-        "runcmd": [["/usr/local/sbin/prepare-gpu-host", minikube_version, kubectl_version, ssh_user]],
+        "runcmd": [
+            ["/usr/local/sbin/prepare-gpu-host", minikube_version, kubectl_version, ssh_user, str(gpu_count)]
+        ],
     }
     return "#cloud-config\n" + yaml.safe_dump(config, sort_keys=False)
 
@@ -178,7 +182,9 @@ class GpuHost(pulumi.ComponentResource):
                 "delete_on_termination": True,
                 "tags": tags,
             },
-            user_data=render_cloud_init(args.minikube_version, args.kubectl_version, args.ssh_user),
+            user_data=render_cloud_init(
+                args.minikube_version, args.kubectl_version, args.ssh_user, args.gpu_count
+            ),
             # cloud-init runs once: a changed bootstrap means a new host, not a silently stale one.
             user_data_replace_on_change=True,
             tags={**tags, "Name": f"{name}"},

@@ -88,9 +88,11 @@ class MinikubeCluster(pulumi.ComponentResource):
                     args.kubernetes_version,
                     args.host_ip,
                     args.api_port,
+                    args.gpu_count,
                 ),
             ),
-            ("verify-gpus", _script("verify-gpus.sh", args.gpu_count)),
+            # A CPU host (no-GPU simulator mode) has no GPUs to prove.
+            *([("verify-gpus", _script("verify-gpus.sh", args.gpu_count))] if args.gpu_count else []),
             ("kubeconfig", _script("kubeconfig.sh")),
         ]
         previous: pulumi.Resource | None = None

@@ -52,11 +52,11 @@ GPU_INSTANCE_TYPES: dict[str, InstanceType] = {
 }
 
 
-# CPU types for the nodes that carry the observability stack on EKS (clusterBackend eks).
-SYSTEM_INSTANCE_TYPES: dict[str, InstanceType] = {
+# CPU-only types: the hosts of the no-GPU mode (servingMode=simulator: llm-d's vLLM simulator needs no
+# GPU) and the EKS node group that carries the observability stack.
+CPU_INSTANCE_TYPES: dict[str, InstanceType] = {
     t.name: t
     for t in (
-        InstanceType("m7i.large", "", 0, 0, 2, 8, 0.1008),
         InstanceType("m7i.xlarge", "", 0, 0, 4, 16, 0.2016),
         InstanceType("m7i.2xlarge", "", 0, 0, 8, 32, 0.4032),
         InstanceType("m7i.4xlarge", "", 0, 0, 16, 64, 0.8064),
@@ -68,4 +68,4 @@ EKS_CONTROL_PLANE_USD_PER_HOUR = 0.10
 
 
 def lookup(name: str) -> InstanceType | None:
-    return GPU_INSTANCE_TYPES.get(name)
+    return GPU_INSTANCE_TYPES.get(name) or CPU_INSTANCE_TYPES.get(name)

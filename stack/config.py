@@ -34,6 +34,31 @@ IDLE_PERIOD_MINUTES = 5  # EC2 basic monitoring publishes CPUUtilization every 5
 MIN_IDLE_STOP_MINUTES = 15
 MAX_IDLE_STOP_MINUTES = 1440  # CloudWatch evaluates at most one day of periods.
 MAX_BUDGET_SUBSCRIBERS = 10  # AWS Budgets' limit of e-mail subscribers per notification.
+VLLM = "vllm"
+SIMULATOR = "simulator"
+SERVING_MODES = (VLLM, SIMULATOR)
+# vLLM's tool-call parser per model family (vLLM docs, "Tool calling"): the first prefix that matches wins.
+TOOL_CALL_PARSERS = (
+    ("qwen/qwen3-coder", "qwen3_coder"),
+    ("qwen/", "hermes"),
+    ("meta-llama/llama-3", "llama3_json"),
+    ("meta-llama/llama-4", "llama4_pythonic"),
+    ("mistralai/", "mistral"),
+    ("ibm-granite/granite-3", "granite"),
+    ("ibm-granite/", "granite"),
+)
+# Embedding models Llama Stack can run on CPU (sentence-transformers, no remote code), with their vector size.
+EMBEDDING_DIMENSIONS = {
+    "sentence-transformers/all-MiniLM-L6-v2": 384,
+    "sentence-transformers/all-mpnet-base-v2": 768,
+    "BAAI/bge-small-en-v1.5": 384,
+    "BAAI/bge-base-en-v1.5": 768,
+    "ibm-granite/granite-embedding-125m-english": 768,
+}
+# The simulator needs no GPU; two replicas still show per-pod spread on the dashboards.
+SIMULATOR_REPLICAS = 2
+_MODEL_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
+_CRON = re.compile(r"^(\S+\s+){4}\S+$")
 _TAG = re.compile(r"^([\w.:/+\-@ ]{1,128})=([\w.:/+\-@= ]{0,256})$")
 
 
@@ -129,6 +154,44 @@ class CostGuardsConfig:
 
 
 @dataclass(frozen=True)
+class LoadConfig:
+    """The load phase of the workload: an open-loop stream of chat completions against the model server."""
+
+    request_rate: float
+    requests: int
+    prompt_tokens: int
+    output_tokens: int
+    concurrency: int
+
+
+@dataclass(frozen=True)
+class WorkloadConfig:
+    """Model serving (vLLM or its simulator), Llama Stack and the workload that exercises them."""
+
+    serving_mode: str
+    model_id: str
+    replicas: int
+    tensor_parallel_size: int
+    max_model_len: int
+    gpu_memory_utilization: float
+    tool_call_parser: str
+    model_cache_gib: int
+    hf_token: Secret | None
+    router: bool
+    trace_content: bool
+    safety_shield: bool
+    embedding_model: str
+    embedding_dimension: int
+    workload_job: bool
+    workload_schedule: str
+    load: LoadConfig
+
+    @property
+    def simulated(self) -> bool:
+        return self.serving_mode == SIMULATOR
+
+
+@dataclass(frozen=True)
 class StackConfig:
     stack: str
     host: HostConfig
@@ -137,6 +200,7 @@ class StackConfig:
     tags: Mapping[str, str]
     platform: PlatformConfig
     cost_guards: CostGuardsConfig
+    workload: WorkloadConfig
 
 
 # --- Reading -----------------------------------------------------------------------------------------
@@ -215,12 +279,23 @@ def _allowed_cidrs(raw: Mapping[str, Any], problems: list[str]) -> tuple[str, ..
 
 
 def _instance(raw: Mapping[str, Any], problems: list[str]) -> InstanceType | None:
+    """GPU types always; CPU types only when model serving is the simulator (the no-GPU mode)."""
     name = raw.get("instanceType")
     instance = catalogue.lookup(str(name))
+    simulated = raw.get("servingMode") == SIMULATOR
     if instance is None:
+        allowed = ", ".join(catalogue.GPU_INSTANCE_TYPES)
+        if simulated:
+            allowed += ", or with servingMode=simulator: " + ", ".join(catalogue.CPU_INSTANCE_TYPES)
         problems.append(
-            f"{_key('instanceType')}: {name!r} is not a supported NVIDIA GPU instance type; "
-            f"allowed: {', '.join(catalogue.GPU_INSTANCE_TYPES)}"
+            f"{_key('instanceType')}: {name!r} is not a supported NVIDIA GPU instance type; allowed: {allowed}"
+        )
+    elif not instance.has_gpus and not simulated:
+        problems.append(
+            f"{_key('instanceType')}: {name!r} has no GPU, which {_key('servingMode')}="
+            f"{raw.get('servingMode')!r} needs; allowed: an NVIDIA GPU type "
+            f"({', '.join(catalogue.GPU_INSTANCE_TYPES)}), or set {_key('servingMode')}=simulator "
+            "to run llm-d's vLLM simulator on a CPU type"
         )
     return instance
 
@@ -275,11 +350,11 @@ def _cluster(raw: Mapping[str, Any], problems: list[str]) -> ClusterConfig:
             "allowed with minikube: 1 (one host)"
         )
     system_name = str(raw.get("eksSystemInstanceType") or "")
-    system_instance = catalogue.SYSTEM_INSTANCE_TYPES.get(system_name)
+    system_instance = catalogue.CPU_INSTANCE_TYPES.get(system_name)
     if system_instance is None:
         problems.append(
             f"{_key('eksSystemInstanceType')}: {system_name!r} is not a supported type for the system nodes; "
-            f"allowed: {', '.join(catalogue.SYSTEM_INSTANCE_TYPES)}"
+            f"allowed: {', '.join(catalogue.CPU_INSTANCE_TYPES)}"
         )
     subnet_ids = tuple(str(s) for s in raw.get("eksSubnetIds") or [])
     if any(not _is_id(s, "subnet") for s in subnet_ids) or len(subnet_ids) == 1:
@@ -305,7 +380,7 @@ def _cluster(raw: Mapping[str, Any], problems: list[str]) -> ClusterConfig:
         minikube_version=_version(raw, "minikubeVersion", versions.MINIKUBE, problems),
         api_port=KUBE_API_PORT,
         eks_kubernetes_version=eks_version,
-        eks_system_instance=system_instance or next(iter(catalogue.SYSTEM_INSTANCE_TYPES.values())),
+        eks_system_instance=system_instance or next(iter(catalogue.CPU_INSTANCE_TYPES.values())),
         eks_system_nodes=_count(raw, "eksSystemNodes", problems),
         eks_subnet_ids=subnet_ids,
         kubeconfig=Secret(str(kubeconfig)) if kubeconfig else None,
@@ -356,10 +431,10 @@ def _tags(stack: str, raw: Mapping[str, Any], problems: list[str]) -> dict[str, 
     return tags
 
 
-def _bounded_int(raw: Mapping[str, Any], key: str, low: int, high: int, problems: list[str]) -> int:
+def _integer(raw: Mapping[str, Any], key: str, low: int, high: int, problems: list[str]) -> int:
     value = raw.get(key)
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        problems.append(f"{_key(key)}: {value!r} is out of range; allowed: a whole number of GiB from {low} to {high}")
+        problems.append(f"{_key(key)}: {value!r} is out of range; allowed: a whole number from {low} to {high}")
         return low
     return value
 
@@ -383,7 +458,7 @@ def _platform(raw: Mapping[str, Any], problems: list[str]) -> PlatformConfig:
     retention = _matching(
         raw, "prometheusRetention", _PROMETHEUS_DURATION, "a Prometheus duration like 15d, 36h or 2w", problems
     )
-    volume_gib = _bounded_int(raw, "prometheusVolumeGiB", 10, 1000, problems)
+    volume_gib = _integer(raw, "prometheusVolumeGiB", 10, 1000, problems)
     retention_size = _matching(
         raw, "prometheusRetentionSize", _PROMETHEUS_SIZE, "a size like 40GB or 500MB (units B, KB, MB, GB, TB, PB)", problems
     )
@@ -398,7 +473,7 @@ def _platform(raw: Mapping[str, Any], problems: list[str]) -> PlatformConfig:
     trace_retention = _matching(
         raw, "traceRetention", _GO_DURATION, "a duration in hours, minutes or seconds like 168h or 72h30m", problems
     )
-    tempo_volume_gib = _bounded_int(raw, "tempoVolumeGiB", 5, 1000, problems)
+    tempo_volume_gib = _integer(raw, "tempoVolumeGiB", 5, 1000, problems)
     receiver = str(raw.get("alertReceiver") or "")
     url = raw.get("alertReceiverUrl") or None
     if receiver not in ALERT_RECEIVERS:
@@ -490,6 +565,119 @@ def _cost_guards(
     )
 
 
+def _fraction(raw: Mapping[str, Any], key: str, low: float, high: float, problems: list[str]) -> float:
+    value = raw.get(key)
+    try:
+        number = float(str(value))
+    except ValueError:
+        number = float("nan")
+    if not low <= number <= high:
+        problems.append(f"{_key(key)}: {value!r} is out of range; allowed: a decimal string from {low} to {high}")
+        return high
+    return number
+
+
+def _tool_call_parser(model_id: str, raw: Mapping[str, Any], problems: list[str]) -> str:
+    explicit = str(raw.get("toolCallParser") or "")
+    if explicit:
+        if not re.match(r"^[a-z0-9_]+$", explicit):
+            problems.append(f"{_key('toolCallParser')}: {explicit!r} is not a vLLM parser name; allowed: like hermes")
+        return explicit
+    for prefix, parser in TOOL_CALL_PARSERS:
+        if model_id.lower().startswith(prefix):
+            return parser
+    problems.append(
+        f"{_key('toolCallParser')}: no parser known for {_key('modelId')}={model_id!r}; allowed: set it to the "
+        "vLLM --tool-call-parser for the model (hermes, llama3_json, mistral, granite, ...)"
+    )
+    return ""
+
+
+def _workload(raw: Mapping[str, Any], instance: InstanceType | None, problems: list[str]) -> WorkloadConfig:
+    mode = str(raw.get("servingMode"))
+    if mode not in SERVING_MODES:
+        problems.append(f"{_key('servingMode')}: {mode!r} is not a serving mode; allowed: {', '.join(SERVING_MODES)}")
+    model_id = str(raw.get("modelId") or "")
+    if not _MODEL_ID.match(model_id):
+        problems.append(
+            f"{_key('modelId')}: {model_id!r} is not a Hugging Face model id; allowed: owner/name like Qwen/Qwen2.5-7B-Instruct"
+        )
+    tensor_parallel = _integer(raw, "tensorParallelSize", 1, 8, problems)
+    replicas = _integer(raw, "modelReplicas", 0, 16, problems)
+    gpus = instance.gpu_count if instance else 0
+    if mode == SIMULATOR:
+        if tensor_parallel != 1:
+            problems.append(
+                f"{_key('tensorParallelSize')}: {tensor_parallel} splits a model across GPUs, which the simulator "
+                f"({_key('servingMode')}=simulator) does not have; allowed: 1"
+            )
+        replicas = replicas or SIMULATOR_REPLICAS
+    elif mode == VLLM and instance is not None and instance.has_gpus:
+        if tensor_parallel not in (1, 2, 4, 8) or tensor_parallel > gpus:
+            problems.append(
+                f"{_key('tensorParallelSize')}: {tensor_parallel} does not fit {instance.name} ({gpus} GPUs); "
+                f"allowed: 1, 2, 4 or 8 and at most {gpus}"
+            )
+        elif replicas * tensor_parallel > gpus:
+            problems.append(
+                f"{_key('modelReplicas')}: {replicas} replicas x {_key('tensorParallelSize')} {tensor_parallel} need "
+                f"{replicas * tensor_parallel} GPUs, {instance.name} has {gpus}; allowed: 0 (one replica per "
+                f"{tensor_parallel} GPU(s)) to {gpus // tensor_parallel}"
+            )
+        replicas = replicas or max(1, gpus // max(1, tensor_parallel))
+    schedule = str(raw.get("workloadSchedule") or "")
+    if schedule and not _CRON.match(schedule):
+        problems.append(
+            f"{_key('workloadSchedule')}: {schedule!r} is not a cron schedule; allowed: five fields like '0 * * * *', "
+            "or empty for a one-off Job"
+        )
+    prompt_tokens = _integer(raw, "loadPromptTokens", 1, 131072, problems)
+    output_tokens = _integer(raw, "loadOutputTokens", 1, 32768, problems)
+    max_model_len = _integer(raw, "maxModelLen", 1024, 131072, problems)
+    if prompt_tokens + output_tokens > max_model_len:
+        problems.append(
+            f"{_key('loadPromptTokens')} + {_key('loadOutputTokens')} = {prompt_tokens + output_tokens} exceed "
+            f"{_key('maxModelLen')} {max_model_len}; allowed: a sum of at most {max_model_len}"
+        )
+    embedding_model = str(raw.get("embeddingModel") or "")
+    if embedding_model not in EMBEDDING_DIMENSIONS:
+        problems.append(
+            f"{_key('embeddingModel')}: {embedding_model!r} is not a known CPU embedding model; allowed: "
+            f"{', '.join(EMBEDDING_DIMENSIONS)}"
+        )
+    workload_job = bool(raw.get("workloadJob"))
+    if schedule and not workload_job:
+        problems.append(
+            f"{_key('workloadSchedule')}: {schedule!r} is set but {_key('workloadJob')} is false; allowed: "
+            f"set {_key('workloadJob')}=true too, or leave the schedule empty"
+        )
+    return WorkloadConfig(
+        serving_mode=mode,
+        model_id=model_id,
+        replicas=replicas,
+        tensor_parallel_size=tensor_parallel,
+        max_model_len=max_model_len,
+        gpu_memory_utilization=_fraction(raw, "gpuMemoryUtilization", 0.5, 0.95, problems),
+        tool_call_parser=_tool_call_parser(model_id, raw, problems),
+        model_cache_gib=_integer(raw, "modelCacheGiB", 10, 2000, problems),
+        hf_token=Secret(str(raw["hfToken"])) if raw.get("hfToken") else None,
+        router=bool(raw.get("router")),
+        trace_content=bool(raw.get("traceContent")),
+        safety_shield=bool(raw.get("safetyShield")),
+        embedding_model=embedding_model,
+        embedding_dimension=EMBEDDING_DIMENSIONS.get(embedding_model, 0),
+        workload_job=workload_job,
+        workload_schedule=schedule,
+        load=LoadConfig(
+            request_rate=_fraction(raw, "loadRequestRate", 0.01, 1000.0, problems),
+            requests=_integer(raw, "loadRequests", 1, 100000, problems),
+            prompt_tokens=prompt_tokens,
+            output_tokens=output_tokens,
+            concurrency=_integer(raw, "loadConcurrency", 1, 1024, problems),
+        ),
+    )
+
+
 def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
     """Validate every setting and return the frozen config, or raise one error listing every problem."""
     problems: list[str] = []
@@ -508,6 +696,7 @@ def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
     monthly_budget = _decimal(raw, "monthlyBudgetUsd", problems)
     platform = _platform(raw, problems)
     cost_guards = _cost_guards(raw, cluster.backend, monthly_budget, problems)
+    workload = _workload(raw, instance, problems)
     if problems:
         raise ConfigError(problems)
     assert instance is not None
@@ -530,6 +719,7 @@ def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
         tags=tags,
         platform=platform,
         cost_guards=cost_guards,
+        workload=workload,
     )
 
 
@@ -538,7 +728,7 @@ def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
 # The program reads them as secrets and refuses a value that was not stored encrypted.
 # Secret settings are declared as plain strings (the CLI demands a secret-declared key in every stack,
 # and refuses one with a default), so the program itself refuses a value not set with --secret.
-SECRET_SETTINGS = ("alertReceiverUrl", "kubeconfig")
+SECRET_SETTINGS = ("alertReceiverUrl", "kubeconfig", "hfToken")
 
 
 def _refuse_plaintext_secrets(raw: Mapping[str, Any]) -> None:

@@ -113,3 +113,27 @@ IMAGES = (
 NVIDIA_DEVICE_PLUGIN_CHART = "nvidia-device-plugin"
 NVIDIA_DEVICE_PLUGIN_REPO = "https://nvidia.github.io/k8s-device-plugin"
 NVIDIA_DEVICE_PLUGIN_VERSION = "0.19.0"
+
+# --- AI workloads (namespace llm) ---------------------------------------------------------------------
+# vLLM: the model server image AND the metric catalogue the dashboards are written against
+# (../shared/reference/metrics/vllm-metrics.txt is read from this exact release). Change both together.
+VLLM = "v0.33.0"
+VLLM_IMAGE = f"docker.io/vllm/vllm-openai:{VLLM}"
+# llm-d's model-server chart (Deployment per role, tracing wiring, pvc+hf model cache). The Helm repo is
+# the one its README installs from.
+LLM_D_MODELSERVICE_CHART = "v0.4.12"
+LLM_D_MODELSERVICE_REPO = "https://llm-d-incubation.github.io/llm-d-modelservice/"
+# llm-d's vLLM simulator for the no-GPU mode: vLLM's OpenAI API and a subset of its metrics, on a CPU.
+LLM_D_INFERENCE_SIM = "v0.10.2"
+LLM_D_INFERENCE_SIM_IMAGE = f"ghcr.io/llm-d/llm-d-inference-sim:{LLM_D_INFERENCE_SIM}"
+# Llama Stack: the 0.7 line is the last before the OGX rename; its telemetry is plain OTLP (OTEL_* env).
+LLAMA_STACK = "0.7.3"
+LLAMA_STACK_IMAGE = f"docker.io/llamastack/distribution-starter:{LLAMA_STACK}"
+# The workload Job: a stock Python image plus the pinned client (same pins as requirements-dev.txt).
+WORKLOAD_PYTHON_IMAGE = "docker.io/library/python:3.12.10-slim"
+LLAMA_STACK_CLIENT = "0.7.5"
+HTTPX = "0.28.1"
+# llm-d's router (EPP) for the optional router=true: the chart and the EPP image are released together
+# under one tag; v0.10.0 is the version whose llm_d_epp_* metric catalogue the dashboards use.
+LLM_D_ROUTER = "v0.10.0"
+LLM_D_ROUTER_CHART = "oci://ghcr.io/llm-d/charts/llm-d-router-standalone"

@@ -29,9 +29,10 @@ SHARED_CHARTS = shared_dir() / "reference" / "charts"
 
 
 def releases(program: Program) -> dict[str, Declared]:
-    """Releases by chart name."""
-    found = {r.inputs["chart"]: r for r in program.of_type(RELEASE_TYPE)}
-    assert len(found) == len(program.of_type(RELEASE_TYPE)), "one release per chart expected"
+    """The platform's releases (namespace monitoring) by chart name."""
+    platform = [r for r in program.of_type(RELEASE_TYPE) if r.inputs.get("namespace") == "monitoring"]
+    found = {r.inputs["chart"]: r for r in platform}
+    assert len(found) == len(platform), "one release per chart expected"
     return found
 
 

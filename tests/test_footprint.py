@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from tests import footprint
-from tests.platform_support import RELEASE_TYPE, chart_reference, walk
+from tests.platform_support import chart_reference, releases, walk
 
 
 def _values(program) -> dict:
-    return {r.inputs["chart"]: r.inputs.get("values", {}) for r in program.of_type(RELEASE_TYPE)}
+    return {chart: release.inputs.get("values", {}) for chart, release in releases(program).items()}
 
 
 def test_every_container_has_cpu_and_memory_requests_and_limits(dev_program):

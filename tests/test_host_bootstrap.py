@@ -29,10 +29,10 @@ def test_user_data_is_valid_cloud_config(dev_program, tmp_path):
 
 
 def test_user_data_installs_the_pinned_tools_and_the_gpu_sysctl():
-    user_data = render_cloud_init("v1.37.0", "v1.34.0", "ubuntu")
+    user_data = render_cloud_init("v1.37.0", "v1.34.0", "ubuntu", 4)
     config = yaml.safe_load(user_data)
     assert user_data.startswith("#cloud-config\n")
-    assert config["runcmd"] == [["/usr/local/sbin/prepare-gpu-host", "v1.37.0", "v1.34.0", "ubuntu"]]
+    assert config["runcmd"] == [["/usr/local/sbin/prepare-gpu-host", "v1.37.0", "v1.34.0", "ubuntu", "4"]]
     files = {f["path"]: f["content"] for f in config["write_files"]}
     assert files["/etc/sysctl.d/99-minikube-gpu.conf"] == "net.core.bpf_jit_harden = 0\n"
     prepare = files["/usr/local/sbin/prepare-gpu-host"]

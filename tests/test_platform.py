@@ -82,7 +82,7 @@ def test_crds_chart_ships_the_operator_version_of_kube_prometheus_stack(dev_prog
 
 
 def test_the_platform_exposes_what_the_other_streams_need():
-    from stack.environment import Platform
+    from stack.platform import Platform
 
     fields = set(Platform.__dataclass_fields__)
     assert {"namespace", "crds_ready", "otlp_grpc_endpoint", "otlp_http_endpoint", "grafana_service",

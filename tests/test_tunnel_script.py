@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from components import metrics_stack, tempo
-from stack import environment
+from stack import platform as environment
 from tests.conftest import require_tool
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "tunnel.sh"

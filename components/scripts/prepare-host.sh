@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Prepares the GPU host for MiniKube; run once by cloud-init as root.
-# Usage: prepare-host.sh MINIKUBE_VERSION KUBECTL_VERSION SSH_USER
+# Usage: prepare-host.sh MINIKUBE_VERSION KUBECTL_VERSION SSH_USER GPU_COUNT
+# GPU_COUNT 0 (a CPU host, for the no-GPU simulator mode) skips the NVIDIA runtime and the GPU check.
 set -euo pipefail
 
 minikube_version="$1"
 kubectl_version="$2"
 ssh_user="$3"
+gpu_count="$4"
 ready_marker=/var/lib/llm-observability/host-ready
 
 # Downloads a release binary and checks it against the checksum its publisher serves beside it.
@@ -25,13 +27,17 @@ install_binary kubectl "https://dl.k8s.io/release/${kubectl_version}/bin/linux/a
 # MiniKube's GPU support needs BPF JIT hardening off (see /etc/sysctl.d/99-minikube-gpu.conf).
 sysctl --system >/dev/null
 
-# Docker gets the NVIDIA runtime so that `minikube start --gpus all` can hand the GPUs to the node.
-nvidia-ctk runtime configure --runtime=docker
-systemctl restart docker
+if [ "$gpu_count" != "0" ]; then
+  # Docker gets the NVIDIA runtime so that `minikube start --gpus all` can hand the GPUs to the node.
+  nvidia-ctk runtime configure --runtime=docker
+  systemctl restart docker
+fi
 usermod -aG docker "$ssh_user"
 
-# Fail here, not deep inside MiniKube, when the driver does not see the GPUs.
-nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
+if [ "$gpu_count" != "0" ]; then
+  # Fail here, not deep inside MiniKube, when the driver does not see the GPUs.
+  nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
+fi
 
 mkdir -p "$(dirname "$ready_marker")"
 date -u +%Y-%m-%dT%H:%M:%SZ >"$ready_marker"

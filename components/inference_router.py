@@ -1,0 +1,107 @@
+"""Optional: llm-d's inference scheduler (the Endpoint Picker, EPP) in front of the model servers.
+
+Standalone mode of llm-d-router: an Envoy sidecar takes the OpenAI traffic and asks the EPP which
+model server pod should answer, scoring pods by queue depth, KV-cache use and prefix-cache affinity
+(it scrapes their vLLM metrics itself). No Gateway API and no InferencePool CRDs are needed: the EPP
+finds the pods by label. Its own metrics (llm_d_epp_*) are scraped as job="llm-d-epp".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.children import child_options
+
+RELEASE = "router"
+# The chart names everything "<release>-epp".
+SERVICE = f"{RELEASE}-epp"
+PROXY_PORT = 8081
+METRICS_PORT_NAME = "http-metrics"
+SCRAPE_JOB = "llm-d-epp"
+
+
+@dataclass(frozen=True)
+class InferenceRouterArgs:
+    namespace: str
+    chart: str
+    chart_version: str
+    epp_image_tag: str
+    # Labels of the model server pods the EPP chooses among, and the port they serve on.
+    model_server_labels: Mapping[str, str]
+    model_server_port: int
+    otlp_traces_endpoint: str
+    monitoring_depends_on: Sequence[pulumi.Resource] = field(default_factory=tuple)
+
+
+def chart_values(args: InferenceRouterArgs) -> dict[str, Any]:
+    return {
+        "router": {
+            "modelServers": {
+                "type": "vllm",
+                "matchLabels": dict(args.model_server_labels),
+                "targetPorts": [{"number": args.model_server_port}],
+            },
+            # Standalone: the EPP selects pods by label (--endpoint-selector), no InferencePool CRD.
+            "inferencePool": {"create": False},
+            "proxy": {
+                "enabled": True,
+                "proxyType": "envoy",
+                "mode": "sidecar",
+                "resources": {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"memory": "2Gi"}},
+            },
+            "epp": {
+                "image": {"tag": args.epp_image_tag, "pullPolicy": "IfNotPresent"},
+                # The chart's defaults (8 CPUs, 8 GiB) are sized for large fleets, not one node.
+                "resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"memory": "4Gi"}},
+            },
+            # Our ServiceMonitor below sets job="llm-d-epp"; metrics stay inside the cluster, unauthenticated.
+            "monitoring": {"prometheus": {"enabled": False, "auth": {"enabled": False}}},
+            "tracing": {
+                "enabled": True,
+                "otelExporterEndpoint": args.otlp_traces_endpoint,
+                "sampling": {"sampler": "parentbased_traceidratio", "samplerArg": "1.0"},
+            },
+        }
+    }
+
+
+class InferenceRouter(pulumi.ComponentResource):
+    """llm-d-router-standalone (EPP + Envoy) and the ServiceMonitor for the EPP's metrics."""
+
+    endpoint: str
+
+    def __init__(self, name: str, args: InferenceRouterArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("llmobs:workloads:InferenceRouter", name, None, opts)
+        k8s.helm.v3.Release(
+            f"{name}-router",
+            name=RELEASE,
+            namespace=args.namespace,
+            chart=args.chart,
+            version=args.chart_version,
+            values=chart_values(args),
+            opts=child_options(self, opts),
+        )
+        k8s.apiextensions.CustomResource(
+            f"{name}-servicemonitor",
+            api_version="monitoring.coreos.com/v1",
+            kind="ServiceMonitor",
+            metadata={"name": SERVICE, "namespace": args.namespace},
+            spec={
+                "selector": {"matchLabels": {"app.kubernetes.io/name": SERVICE}},
+                "endpoints": [
+                    {
+                        "port": METRICS_PORT_NAME,
+                        "path": "/metrics",
+                        "interval": "15s",
+                        "relabelings": [{"targetLabel": "job", "replacement": SCRAPE_JOB, "action": "replace"}],
+                    }
+                ],
+            },
+            opts=child_options(self, opts, depends_on=args.monitoring_depends_on),
+        )
+        self.endpoint = f"http://{SERVICE}.{args.namespace}.svc.cluster.local:{PROXY_PORT}/v1"
+        self.register_outputs({"endpoint": self.endpoint})

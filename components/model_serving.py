@@ -1,0 +1,358 @@
+"""Model serving: vLLM (or llm-d's vLLM simulator) through llm-d's model-server chart, scraped and traced.
+
+The slow parts of a first start are the vLLM image (~10 GB) and the weights (~15 GB for a 7B model). A
+prefetch Job pulls the image and downloads the weights into the shared cache volume as soon as the
+cluster exists, in parallel with the observability platform; the model servers mount the same volume,
+so they start from a warm cache and a restarted pod never downloads again. Nothing here waits for
+Prometheus, Grafana or the collector: only the scrape object needs the prometheus-operator CRDs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.children import child_options
+
+# The model servers listen here (no routing sidecar: no prefill/decode split on one node).
+SERVING_PORT = 8000
+CACHE_MOUNT = "/model-cache"
+# pvc+hf:// puts the Hugging Face hub cache at <mount>/<path>; the chart hard-codes /model-cache.
+HUB_CACHE_PATH = "hub"
+CACHE_CLAIM = "model-cache"
+HF_SECRET = "hf-token"
+SERVER_NAME = "vllm"
+# The labels the chart puts on every model server pod (plus llm-d.ai/role: decode), and so the
+# selector of the Service and the PodMonitor.
+POD_LABELS = {"app.kubernetes.io/name": SERVER_NAME, "llm-d.ai/inference-serving": "true"}
+SCRAPE_JOB = "vllm"
+# What llm-d-inference-sim (v0.10.2, pkg/llm-d-inference-sim/metrics.go) exposes, by vLLM 0.33 family name
+# after metric_relabelings(): every other vLLM family is absent in the no-GPU mode.
+SIMULATOR_METRIC_FAMILIES = (
+    "vllm:num_requests_running",
+    "vllm:num_requests_waiting",
+    "vllm:kv_cache_usage_perc",
+    "vllm:cache_config_info",
+    "vllm:lora_requests_info",
+    "vllm:prefix_cache_hits",
+    "vllm:prefix_cache_queries",
+    "vllm:prompt_tokens",
+    "vllm:generation_tokens",
+    "vllm:request_success",
+    "vllm:request_prompt_tokens",
+    "vllm:request_generation_tokens",
+    "vllm:request_max_num_generation_tokens",
+    "vllm:request_params_max_tokens",
+    "vllm:time_to_first_token_seconds",
+    "vllm:inter_token_latency_seconds",
+    "vllm:e2e_request_latency_seconds",
+    "vllm:request_queue_time_seconds",
+    "vllm:request_inference_time_seconds",
+    "vllm:request_prefill_time_seconds",
+    "vllm:request_decode_time_seconds",
+)
+
+
+@dataclass(frozen=True)
+class ModelServingArgs:
+    namespace: str
+    simulated: bool
+    model_id: str
+    replicas: int
+    tensor_parallel_size: int
+    max_model_len: int
+    gpu_memory_utilization: float
+    tool_call_parser: str
+    cache_gib: int
+    hf_token: pulumi.Input[str] | None
+    vllm_image: str
+    simulator_image: str
+    chart_version: str
+    chart_repo: str
+    # gRPC OTLP endpoint of the collector (vLLM's --otlp-traces-endpoint).
+    otlp_traces_endpoint: str
+    # What must exist before a PodMonitor can be created (the prometheus-operator CRDs).
+    monitoring_depends_on: Sequence[pulumi.Resource] = field(default_factory=tuple)
+
+
+def vllm_args(args: ModelServingArgs) -> list[str]:
+    """Arguments after the ones the chart writes (model, --port, --served-model-name, tracing)."""
+    return [
+        "--max-model-len", str(args.max_model_len),
+        "--gpu-memory-utilization", f"{args.gpu_memory_utilization:g}",
+        "--enable-prefix-caching",
+        "--enable-auto-tool-choice",
+        "--tool-call-parser", args.tool_call_parser,
+    ]
+
+
+def simulator_args(args: ModelServingArgs) -> list[str]:
+    """Latencies of a small model on an L4, so the dashboards show believable shapes without a GPU."""
+    return [
+        "--max-model-len", str(args.max_model_len),
+        "--max-num-seqs", "32",
+        "--time-to-first-token", "150ms",
+        "--time-to-first-token-std-dev", "30ms",
+        "--inter-token-latency", "25ms",
+        "--inter-token-latency-std-dev", "5ms",
+        # KV-cache simulation drives vllm:kv_cache_usage_perc and the prefix-cache counters.
+        "--enable-kvcache",
+        "--kv-cache-size", "4096",
+        # A real model name would otherwise make the simulator call a vLLM render service to tokenize.
+        "--force-dummy-tokenizer",
+    ]
+
+
+def _probes() -> dict[str, Any]:
+    health = {"httpGet": {"path": "/health", "port": SERVING_PORT}}
+    return {
+        # Weights may still be downloading on the very first start: allow 30 minutes.
+        "startupProbe": {**health, "periodSeconds": 10, "failureThreshold": 180},
+        "readinessProbe": {**health, "periodSeconds": 5, "failureThreshold": 3},
+        "livenessProbe": {**health, "periodSeconds": 15, "failureThreshold": 4},
+    }
+
+
+def chart_values(args: ModelServingArgs, hf_secret: str | None) -> dict[str, Any]:
+    """Values for llm-d-modelservice: decode-only Deployment, no sidecar, our own scrape object."""
+    port = {"containerPort": SERVING_PORT, "name": "http", "protocol": "TCP"}
+    if args.simulated:
+        container: dict[str, Any] = {
+            "name": SERVER_NAME,
+            "image": args.simulator_image,
+            "modelCommand": "imageDefault",
+            "args": simulator_args(args),
+            "ports": [port],
+            "resources": {
+                "requests": {"cpu": "500m", "memory": "256Mi"},
+                "limits": {"memory": "1Gi"},
+            },
+            "mountModelVolume": False,
+            "extraConfig": _probes(),
+        }
+        volumes: list[dict[str, Any]] = []
+    else:
+        gpus = str(args.tensor_parallel_size)
+        container = {
+            "name": SERVER_NAME,
+            "image": args.vllm_image,
+            "modelCommand": "vllmServe",
+            "args": vllm_args(args),
+            "ports": [port],
+            "resources": {
+                "requests": {"cpu": "4", "memory": "24Gi", "nvidia.com/gpu": gpus},
+                "limits": {"memory": "48Gi", "nvidia.com/gpu": gpus},
+            },
+            "mountModelVolume": True,
+            "volumeMounts": [{"name": "shm", "mountPath": "/dev/shm"}],
+            "extraConfig": _probes(),
+        }
+        # Tensor parallel workers talk through shared memory.
+        volumes = [{"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "8Gi"}}]
+    values: dict[str, Any] = {
+        "fullnameOverride": SERVER_NAME,
+        "modelArtifacts": {
+            "name": args.model_id,
+            "labels": dict(POD_LABELS),
+            # Simulator: the name only. vLLM: the Hugging Face cache on the shared claim, writable so a
+            # pod can still fetch what the prefetch Job has not.
+            "uri": f"hf://{args.model_id}"
+            if args.simulated
+            else f"pvc+hf://{CACHE_CLAIM}/{HUB_CACHE_PATH}/{args.model_id}",
+            "authSecretName": hf_secret or "",
+            "mountPath": CACHE_MOUNT,
+            "readOnly": False,
+        },
+        "accelerator": {"type": "cpu" if args.simulated else "nvidia"},
+        "routing": {"servicePort": SERVING_PORT, "proxy": {"enabled": False}},
+        "tracing": {
+            # The simulator has no tracing flags.
+            "enabled": not args.simulated,
+            "otlpEndpoint": args.otlp_traces_endpoint,
+            "sampling": {"sampler": "parentbased_traceidratio", "samplerArg": "1.0"},
+            "serviceNames": {"vllmDecode": SERVER_NAME},
+            "vllm": {"collectDetailedTraces": "all"},
+        },
+        "decode": {
+            "create": True,
+            "replicas": args.replicas,
+            "parallelism": {"tensor": args.tensor_parallel_size},
+            "containers": [container],
+            "volumes": volumes,
+            # Our PodMonitor (below) sets job="vllm"; the chart's would wait on nothing and label nothing.
+            "monitoring": {"podmonitor": {"enabled": False}},
+        },
+        "prefill": {"create": False, "replicas": 0},
+    }
+    return values
+
+
+def metric_relabelings(simulated: bool) -> list[dict[str, Any]]:
+    """The simulator's naming differences from vLLM 0.33, fixed at scrape time so the dashboards match.
+
+    It is written in Go, so its prefix-cache counters lack prometheus_client's ``_total`` suffix; it
+    keeps an older name for the max-generation-tokens histogram and calls vLLM's ``finished_reason``
+    label ``finish_reason``; and it has no data-parallel ``engine`` label.
+    """
+    if not simulated:
+        return []
+
+    def rename(pattern: str, replacement: str) -> dict[str, Any]:
+        return {
+            "sourceLabels": ["__name__"],
+            "regex": pattern,
+            "targetLabel": "__name__",
+            "replacement": replacement,
+            "action": "replace",
+        }
+
+    return [
+        rename("vllm:(prefix_cache_hits|prefix_cache_queries)", "vllm:${1}_total"),
+        rename("vllm:max_num_generation_tokens_(bucket|sum|count)", "vllm:request_max_num_generation_tokens_${1}"),
+        {
+            "sourceLabels": ["finish_reason"],
+            "regex": "(.+)",
+            "targetLabel": "finished_reason",
+            "replacement": "${1}",
+            "action": "replace",
+        },
+        {"regex": "finish_reason", "action": "labeldrop"},
+        {"sourceLabels": ["engine"], "regex": "", "targetLabel": "engine", "replacement": "0", "action": "replace"},
+    ]
+
+
+def prefetch_script(model_id: str) -> str:
+    return (
+        "from huggingface_hub import snapshot_download\n"
+        f"path = snapshot_download({model_id!r}, allow_patterns=['*.json', '*.safetensors', '*.txt', "
+        "'*.model', '*.jinja', '*.tiktoken'])\n"
+        "print('weights cached in', path, flush=True)\n"
+    )
+
+
+class ModelServing(pulumi.ComponentResource):
+    """The model servers of namespace ``llm``, their weight cache, their Service and their scrape object."""
+
+    endpoint: str
+
+    def __init__(self, name: str, args: ModelServingArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("llmobs:workloads:ModelServing", name, None, opts)
+        child = child_options(self, opts)
+
+        def meta(resource: str) -> dict[str, str]:
+            return {"name": resource, "namespace": args.namespace}
+
+        # What the model servers (and the prefetch Job) mount or read must exist before they start.
+        release_depends: list[pulumi.Resource] = []
+        hf_secret = None
+        if args.hf_token is not None:
+            release_depends.append(
+                k8s.core.v1.Secret(
+                    f"{name}-hf-token",
+                    metadata=meta(HF_SECRET),
+                    string_data={"HF_TOKEN": pulumi.Output.secret(args.hf_token)},
+                    opts=child,
+                )
+            )
+            hf_secret = HF_SECRET
+        secret_env = (
+            [{"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": HF_SECRET, "key": "HF_TOKEN"}}}]
+            if hf_secret
+            else []
+        )
+
+        if not args.simulated:
+            cache = k8s.core.v1.PersistentVolumeClaim(
+                f"{name}-model-cache",
+                metadata=meta(CACHE_CLAIM),
+                spec={
+                    # One node: every model server pod mounts the same claim.
+                    "accessModes": ["ReadWriteOnce"],
+                    "resources": {"requests": {"storage": f"{args.cache_gib}Gi"}},
+                },
+                opts=child,
+            )
+            release_depends.append(cache)
+            # Pulls the vLLM image onto the node and fills the cache while the platform comes up. The
+            # model servers do not wait for it: a pod that starts first downloads the same files under
+            # huggingface_hub's file locks, so the work is never done twice.
+            k8s.batch.v1.Job(
+                f"{name}-prefetch",
+                metadata={"namespace": args.namespace, "labels": {"app.kubernetes.io/name": "model-prefetch"}},
+                spec={
+                    "backoffLimit": 4,
+                    "template": {
+                        "metadata": {"labels": {"app.kubernetes.io/name": "model-prefetch"}},
+                        "spec": {
+                            "restartPolicy": "OnFailure",
+                            "containers": [
+                                {
+                                    "name": "prefetch",
+                                    "image": args.vllm_image,
+                                    "command": ["python3", "-c", prefetch_script(args.model_id)],
+                                    "env": [
+                                        {"name": "HF_HUB_CACHE", "value": f"{CACHE_MOUNT}/{HUB_CACHE_PATH}"},
+                                        *secret_env,
+                                    ],
+                                    "resources": {"requests": {"cpu": "1", "memory": "2Gi"}},
+                                    "volumeMounts": [{"name": "cache", "mountPath": CACHE_MOUNT}],
+                                }
+                            ],
+                            "volumes": [{"name": "cache", "persistentVolumeClaim": {"claimName": CACHE_CLAIM}}],
+                        },
+                    },
+                },
+                # Image and weights on a slow link can take longer than the default ten minutes.
+                opts=child_options(
+                    self, opts, depends_on=release_depends, custom_timeouts=pulumi.CustomTimeouts(create="30m")
+                ),
+            )
+
+        k8s.helm.v3.Release(
+            f"{name}-modelservice",
+            name=SERVER_NAME,
+            namespace=args.namespace,
+            chart="llm-d-modelservice",
+            version=args.chart_version,
+            repository_opts={"repo": args.chart_repo},
+            values=chart_values(args, hf_secret),
+            # Loading a model takes minutes; readiness shows on the dashboards, not as a blocked `up`.
+            skip_await=True,
+            opts=child_options(self, opts, depends_on=release_depends),
+        )
+
+        selector = {**POD_LABELS, "llm-d.ai/role": "decode"}
+        k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=meta(SERVER_NAME),
+            spec={
+                "type": "ClusterIP",
+                "selector": selector,
+                "ports": [{"name": "http", "port": SERVING_PORT, "targetPort": "http"}],
+            },
+            opts=child,
+        )
+        k8s.apiextensions.CustomResource(
+            f"{name}-podmonitor",
+            api_version="monitoring.coreos.com/v1",
+            kind="PodMonitor",
+            metadata=meta(SERVER_NAME),
+            spec={
+                "selector": {"matchLabels": selector},
+                "podMetricsEndpoints": [
+                    {
+                        "port": "http",
+                        "path": "/metrics",
+                        "interval": "15s",
+                        "relabelings": [{"targetLabel": "job", "replacement": SCRAPE_JOB, "action": "replace"}],
+                        "metricRelabelings": metric_relabelings(args.simulated),
+                    }
+                ],
+            },
+            opts=child_options(self, opts, depends_on=args.monitoring_depends_on),
+        )
+        self.endpoint = f"http://{SERVER_NAME}.{args.namespace}.svc.cluster.local:{SERVING_PORT}/v1"
+        self.register_outputs({"endpoint": self.endpoint})

@@ -1,0 +1,139 @@
+"""The workload (python -m workload) as a Kubernetes Job, or a CronJob on a schedule.
+
+The package and its documents ship in a ConfigMap and run on a stock Python image with the pinned
+client installed at start, so no image has to be built or pushed. The pod waits for Llama Stack and the
+model servers itself, so nothing in the resource graph has to wait for them to be ready.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.children import child_options
+
+PACKAGE = Path(__file__).resolve().parent.parent / "workload"
+MOUNT = "/opt/workload-src"
+# How long the pod waits for the servers (a first start pulls images and downloads weights).
+WAIT_READY_SECONDS = 1800
+SOURCE_CONFIG_MAP = "workload-source"
+
+
+@dataclass(frozen=True)
+class WorkloadJobArgs:
+    namespace: str
+    image: str
+    requirements: tuple[str, ...]
+    llama_stack_url: str
+    model_url: str
+    model_id: str
+    shield_id: str
+    request_rate: float
+    requests: int
+    prompt_tokens: int
+    output_tokens: int
+    concurrency: int
+    # OTLP/HTTP endpoint for the root span of each agent session.
+    otlp_http_endpoint: str
+    # Empty: one Job now. A cron schedule: a CronJob.
+    schedule: str
+
+
+def package_files() -> dict[str, str]:
+    """ConfigMap key -> file text; keys cannot hold '/', so the path's separators become '__'."""
+    files = sorted(PACKAGE.glob("*.py")) + sorted((PACKAGE / "documents").glob("*.md"))
+    return {str(path.relative_to(PACKAGE.parent)).replace("/", "__"): path.read_text() for path in files}
+
+
+class WorkloadJob(pulumi.ComponentResource):
+    def __init__(self, name: str, args: WorkloadJobArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("llmobs:workloads:WorkloadJob", name, None, opts)
+        child = child_options(self, opts)
+        labels = {"app.kubernetes.io/name": "workload"}
+        files = package_files()
+        source = k8s.core.v1.ConfigMap(
+            f"{name}-source",
+            metadata={"name": SOURCE_CONFIG_MAP, "namespace": args.namespace, "labels": labels},
+            data=files,
+            opts=child,
+        )
+        needs_source = child_options(self, opts, depends_on=[source])
+        environment = {
+            "LLAMA_STACK_URL": args.llama_stack_url,
+            "MODEL_URL": args.model_url,
+            "MODEL_ID": args.model_id,
+            "SHIELD_ID": args.shield_id,
+            "LOAD_REQUEST_RATE": f"{args.request_rate:g}",
+            "LOAD_REQUESTS": str(args.requests),
+            "LOAD_PROMPT_TOKENS": str(args.prompt_tokens),
+            "LOAD_OUTPUT_TOKENS": str(args.output_tokens),
+            "LOAD_CONCURRENCY": str(args.concurrency),
+            "WAIT_READY_SECONDS": str(WAIT_READY_SECONDS),
+            "OTEL_EXPORTER_OTLP_ENDPOINT": args.otlp_http_endpoint,
+            "OTEL_SERVICE_NAME": "workload",
+            "PYTHONPATH": f"/tmp/deps:{MOUNT}",
+            "HOME": "/tmp",
+            "PYTHONUNBUFFERED": "1",
+        }
+        install = "pip install --quiet --no-cache-dir --disable-pip-version-check --target /tmp/deps " + " ".join(
+            args.requirements
+        )
+        pod_spec = {
+            "restartPolicy": "Never",
+            "securityContext": {"runAsNonRoot": True, "runAsUser": 65534, "runAsGroup": 65534},
+            "containers": [
+                {
+                    "name": "workload",
+                    "image": args.image,
+                    "command": ["sh", "-c", f"{install} && exec python -m workload all"],
+                    "env": [{"name": key, "value": value} for key, value in environment.items()],
+                    "resources": {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}},
+                    "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+                    "volumeMounts": [{"name": "source", "mountPath": MOUNT, "readOnly": True}],
+                }
+            ],
+            "volumes": [
+                {
+                    "name": "source",
+                    "configMap": {
+                        "name": SOURCE_CONFIG_MAP,
+                        "items": [{"key": key, "path": key.replace("__", "/")} for key in files],
+                    },
+                }
+            ],
+        }
+        job_spec = {
+            # A failed run is a finding to read, not something to repeat under load.
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": WAIT_READY_SECONDS + 3600,
+            "template": {"metadata": {"labels": labels}, "spec": pod_spec},
+        }
+        if args.schedule:
+            k8s.batch.v1.CronJob(
+                f"{name}-cronjob",
+                metadata={"namespace": args.namespace, "labels": labels},
+                spec={
+                    "schedule": args.schedule,
+                    "concurrencyPolicy": "Forbid",
+                    "successfulJobsHistoryLimit": 3,
+                    "failedJobsHistoryLimit": 3,
+                    "jobTemplate": {"spec": job_spec},
+                },
+                opts=needs_source,
+            )
+        else:
+            k8s.batch.v1.Job(
+                f"{name}-job",
+                metadata={
+                    "namespace": args.namespace,
+                    "labels": labels,
+                    # `pulumi up` must not sit through the whole run; follow it with kubectl logs.
+                    "annotations": {"pulumi.com/skipAwait": "true"},
+                },
+                spec=job_spec,
+                opts=needs_source,
+            )
+        self.register_outputs({})

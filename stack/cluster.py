@@ -1,0 +1,120 @@
+"""The cluster backend of one environment: MiniKube on a GPU host, a new EKS cluster, or an existing one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+
+from components.cluster import KubernetesCluster
+from components.eks_cluster import EksCluster, EksClusterArgs
+from components.existing_cluster import ExistingCluster, ExistingClusterArgs
+from components.gpu_host import GpuHost, GpuHostArgs
+from components.minikube_cluster import MinikubeCluster, MinikubeClusterArgs
+from stack import versions
+from stack.config import StackConfig
+from stack.teardown import cluster_objects_die_with
+
+
+@dataclass(frozen=True)
+class Host:
+    """What the cost guards watch: the one GPU instance of the minikube backend (none for the others)."""
+
+    instance_id: pulumi.Input[str] | None = None
+    spot_request_id: pulumi.Input[str | None] = None
+
+
+def _minikube(name: str, config: StackConfig) -> tuple[KubernetesCluster, dict[str, pulumi.Input], Host]:
+    host = GpuHost(
+        name,
+        GpuHostArgs(
+            instance_type=config.host.instance.name,
+            root_volume_gib=config.host.root_volume_gib,
+            allowed_cidrs=config.host.allowed_cidrs,
+            kube_api_port=config.cluster.api_port,
+            ami_id=config.host.ami_id,
+            ami_ssm_parameter=versions.GPU_AMI_SSM_PARAMETER,
+            subnet_id=config.host.subnet_id,
+            ssh_user=config.host.ssh_user,
+            minikube_version=config.cluster.minikube_version,
+            kubectl_version=config.cluster.kubernetes_version,
+            gpu_count=config.host.instance.gpu_count,
+            tags=config.tags,
+            spot_instances=config.cost_guards.spot_instances,
+        ),
+    )
+    # MiniKube's objects live and die with the host: destroy skips them (stack/teardown.py).
+    cluster_objects_die_with(host)
+    cluster = MinikubeCluster(
+        name,
+        MinikubeClusterArgs(
+            host_ip=host.public_ip,
+            ssh_user=host.ssh_user,
+            private_key=host.private_key_openssh,
+            host_id=host.instance_id,
+            vcpu=config.host.instance.vcpu,
+            memory_gib=config.host.instance.memory_gib,
+            gpu_count=config.host.instance.gpu_count,
+            kubernetes_version=config.cluster.kubernetes_version,
+            api_port=config.cluster.api_port,
+            storage_class=config.cluster.storage_class or "standard",
+        ),
+    )
+    key_file = f"~/.ssh/{name}.pem"
+    outputs: dict[str, pulumi.Input] = {
+        "instanceId": host.instance_id,
+        "publicIp": host.public_ip,
+        "sshPrivateKey": host.private_key_openssh,
+        "sshCommand": pulumi.Output.format(
+            "pulumi stack output sshPrivateKey --show-secrets > {0} && chmod 600 {0} && ssh -i {0} {1}@{2}",
+            key_file,
+            host.ssh_user,
+            host.public_ip,
+        ),
+    }
+    return cluster, outputs, Host(host.instance_id, host.spot_request_id)
+
+
+def _eks(name: str, config: StackConfig) -> tuple[KubernetesCluster, dict[str, pulumi.Input], Host]:
+    cluster = EksCluster(
+        name,
+        EksClusterArgs(
+            kubernetes_version=config.cluster.eks_kubernetes_version,
+            gpu_instance_type=config.host.instance.name,
+            gpu_nodes=config.cluster.gpu_nodes,
+            gpus_per_node=config.host.instance.gpu_count,
+            gpu_root_volume_gib=config.host.root_volume_gib,
+            system_instance_type=config.cluster.eks_system_instance.name,
+            system_nodes=config.cluster.eks_system_nodes,
+            subnet_ids=config.cluster.eks_subnet_ids,
+            allowed_cidrs=config.host.allowed_cidrs,
+            storage_class=config.cluster.storage_class or "gp3",
+            device_plugin_chart=versions.NVIDIA_DEVICE_PLUGIN_CHART,
+            device_plugin_repo=versions.NVIDIA_DEVICE_PLUGIN_REPO,
+            device_plugin_version=versions.NVIDIA_DEVICE_PLUGIN_VERSION,
+            tags=config.tags,
+        ),
+    )
+    return cluster, {"eksClusterName": cluster.cluster_name}, Host()
+
+
+def _existing(name: str, config: StackConfig) -> tuple[KubernetesCluster, dict[str, pulumi.Input], Host]:
+    assert config.cluster.kubeconfig is not None
+    cluster = ExistingCluster(
+        name,
+        ExistingClusterArgs(
+            kubeconfig=config.cluster.kubeconfig.output(),
+            gpu_nodes=config.cluster.gpu_nodes,
+            gpus_per_node=config.host.instance.gpu_count,
+            storage_class=config.cluster.storage_class,
+        ),
+    )
+    return cluster, {}, Host()
+
+
+_BACKENDS = {"minikube": _minikube, "eks": _eks, "kubeconfig": _existing}
+
+
+def build_cluster(name: str, config: StackConfig) -> tuple[KubernetesCluster, dict[str, pulumi.Input], Host]:
+    """The chosen backend's cluster, its own stack outputs, and the host the cost guards watch."""
+    return _BACKENDS[config.cluster.backend](name, config)

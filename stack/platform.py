@@ -1,0 +1,161 @@
+"""The observability platform of one environment, in namespace monitoring, and how users reach it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+
+from components import metrics_stack, tempo
+from components.cluster import KubernetesCluster
+from components.dcgm_exporter import DcgmExporter, DcgmExporterArgs
+from components.metrics_stack import MetricsStack, MetricsStackArgs
+from components.namespace import Namespace, NamespaceArgs
+from components.otel_collector import OtelCollector, OtelCollectorArgs
+from components.prometheus_crds import PrometheusCrds, PrometheusCrdsArgs
+from components.tempo import Tempo, TempoArgs
+from stack import versions
+from stack.config import PROJECT, StackConfig
+
+MONITORING_NAMESPACE = "monitoring"
+# The localhost port of each UI, for scripts/tunnel.sh and the port-forward outputs.
+LOCAL_PORTS = {"grafana": 3000, "prometheus": 9090, "alertmanager": 9093, "tempo": 3200}
+
+
+@dataclass(frozen=True)
+class Platform:
+    """What the other streams build on: names, the CRD dependency, the OTLP endpoints."""
+
+    namespace: str
+    # Depend on these before creating any ServiceMonitor, PodMonitor, PrometheusRule or Probe.
+    crds_ready: list[pulumi.Resource]
+    otlp_grpc_endpoint: str
+    otlp_http_endpoint: str
+    grafana_service: str
+    prometheus_service: str
+    alertmanager_service: str
+    tempo_service: str
+    metrics: MetricsStack
+
+
+
+def build_platform(name: str, config: StackConfig, cluster: KubernetesCluster) -> Platform:
+    """The observability platform in namespace monitoring, on the cluster's provider and system nodes."""
+    on_cluster = pulumi.ResourceOptions(provider=cluster.provider)
+    settings = config.platform
+    facts = cluster.facts
+    namespace = Namespace(
+        f"{name}-monitoring", NamespaceArgs(name=MONITORING_NAMESPACE), opts=on_cluster
+    )
+    crds = PrometheusCrds(
+        f"{name}-prometheus-crds",
+        PrometheusCrdsArgs(
+            chart=versions.PROMETHEUS_OPERATOR_CRDS, namespace=namespace.name, depends_on=[namespace.resource]
+        ),
+        opts=on_cluster,
+    )
+    prerequisites = [namespace.resource, *crds.ready]
+    traces = Tempo(
+        f"{name}-tempo",
+        TempoArgs(
+            namespace=namespace.name,
+            chart=versions.TEMPO,
+            image=versions.TEMPO_IMAGE,
+            retention=settings.trace_retention,
+            volume_gib=settings.tempo_volume_gib,
+            prometheus_remote_write_url=metrics_stack.prometheus_remote_write_url(namespace.name),
+            storage_class=facts.storage_class,
+            node_selector=facts.system_node_selector,
+            depends_on=prerequisites,
+        ),
+        opts=on_cluster,
+    )
+    metrics = MetricsStack(
+        f"{name}-metrics",
+        MetricsStackArgs(
+            namespace=namespace.name,
+            chart=versions.KUBE_PROMETHEUS_STACK,
+            prometheus_image=versions.PROMETHEUS_IMAGE,
+            alertmanager_image=versions.ALERTMANAGER_IMAGE,
+            grafana_image=versions.GRAFANA_IMAGE,
+            retention=settings.prometheus_retention,
+            retention_size=settings.prometheus_retention_size,
+            prometheus_volume_gib=settings.prometheus_volume_gib,
+            alert_receiver=settings.alert_receiver,
+            alert_receiver_url=settings.alert_receiver_url.output() if settings.alert_receiver_url else None,
+            tempo_query_url=tempo.query_url(namespace.name),
+            storage_class=facts.storage_class,
+            node_selector=facts.system_node_selector,
+            node_exporter_tolerations=facts.gpu_tolerations,
+            depends_on=prerequisites,
+        ),
+        opts=on_cluster,
+    )
+    collector = OtelCollector(
+        f"{name}-otel-collector",
+        OtelCollectorArgs(
+            namespace=namespace.name,
+            chart=versions.OPENTELEMETRY_COLLECTOR,
+            image=versions.OTEL_COLLECTOR_IMAGE,
+            tempo_otlp_grpc_endpoint=traces.otlp_grpc_endpoint,
+            node_selector=facts.system_node_selector,
+            depends_on=prerequisites,
+        ),
+        opts=on_cluster,
+    )
+    DcgmExporter(
+        f"{name}-dcgm-exporter",
+        DcgmExporterArgs(
+            namespace=namespace.name,
+            chart=versions.DCGM_EXPORTER,
+            image=versions.DCGM_EXPORTER_IMAGE,
+            gpu_node_selector=facts.gpu_node_selector,
+            gpu_tolerations=facts.gpu_tolerations,
+            depends_on=prerequisites,
+        ),
+        opts=on_cluster,
+    )
+    return Platform(
+        namespace=namespace.name,
+        crds_ready=crds.ready,
+        otlp_grpc_endpoint=collector.otlp_grpc_endpoint,
+        otlp_http_endpoint=collector.otlp_http_endpoint,
+        grafana_service=metrics.grafana_service,
+        prometheus_service=metrics.prometheus_service,
+        alertmanager_service=metrics.alertmanager_service,
+        tempo_service=traces.service,
+        metrics=metrics,
+    )
+
+
+def platform_outputs(stack: str, platform: Platform) -> dict[str, pulumi.Input]:
+    """How users reach the UIs (all ClusterIP): the tunnel script, or one port-forward per service."""
+    remote_ports = {
+        "grafana": (platform.grafana_service, metrics_stack.GRAFANA_PORT),
+        "prometheus": (platform.prometheus_service, metrics_stack.PROMETHEUS_PORT),
+        "alertmanager": (platform.alertmanager_service, metrics_stack.ALERTMANAGER_PORT),
+        "tempo": (platform.tempo_service, tempo.QUERY_PORT),
+    }
+    kubeconfig_file = f"$HOME/.kube/{PROJECT}-{stack}.yaml"
+    port_forwards = {
+        ui: (
+            f"kubectl --kubeconfig {kubeconfig_file} --namespace {platform.namespace} port-forward "
+            f"--address 127.0.0.1 svc/{service} {LOCAL_PORTS[ui]}:{port}"
+        )
+        for ui, (service, port) in remote_ports.items()
+    }
+    return {
+        "monitoringNamespace": platform.namespace,
+        "otlpGrpcEndpoint": platform.otlp_grpc_endpoint,
+        "otlpHttpEndpoint": platform.otlp_http_endpoint,
+        "grafanaUrl": f"http://localhost:{LOCAL_PORTS['grafana']}",
+        "prometheusUrl": f"http://localhost:{LOCAL_PORTS['prometheus']}",
+        "alertmanagerUrl": f"http://localhost:{LOCAL_PORTS['alertmanager']}",
+        "tempoUrl": f"http://localhost:{LOCAL_PORTS['tempo']}",
+        "grafanaAdminUser": platform.metrics.grafana_admin_user,
+        "grafanaAdminPassword": platform.metrics.grafana_admin_password,
+        "kubeconfigCommand": (
+            f"(umask 077 && pulumi stack output kubeconfig --show-secrets --stack {stack} > {kubeconfig_file})"
+        ),
+        "portForwardCommands": port_forwards,
+    }

@@ -1,0 +1,196 @@
+"""A fake Llama Stack + OpenAI-compatible server on loopback, for testing the workload over real HTTP.
+
+It speaks just enough of both APIs (health, files, vector stores, responses with function calls,
+file search and guardrails, streaming chat completions) for the workload's requests, records what it
+received, and can be told to misbehave (a tool call the tool cannot do, a failing file search).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Behaviour:
+    # The model asks the calculator for a division by zero.
+    bad_tool_call: bool = False
+    # File search fails inside Llama Stack: the response comes back with status "failed".
+    failing_file_search: bool = False
+    # The files API is broken (HTTP 500 on upload).
+    failing_upload: bool = False
+
+
+@dataclass
+class Recorded:
+    paths: list[str] = field(default_factory=list)
+    responses: list[dict[str, Any]] = field(default_factory=list)
+    files: int = 0
+    store_polls: int = 0
+    chat_completions: int = 0
+    traceparents: list[str] = field(default_factory=list)
+    spans: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _usage() -> dict[str, Any]:
+    return {
+        "input_tokens": 40,
+        "output_tokens": 12,
+        "total_tokens": 52,
+        "input_tokens_details": {"cached_tokens": 0},
+        "output_tokens_details": {"reasoning_tokens": 0},
+    }
+
+
+def _message(text: str, refusal: bool = False) -> dict[str, Any]:
+    part = {"type": "refusal", "refusal": text} if refusal else {"type": "output_text", "text": text, "annotations": []}
+    return {"type": "message", "role": "assistant", "id": "msg_1", "status": "completed", "content": [part]}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: "FakeServer"
+
+    def log_message(self, *args: Any) -> None:  # keep test output clean
+        pass
+
+    def _send(self, status: int, body: Any) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _body(self) -> bytes:
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.server.recorded.paths.append(f"GET {self.path}")
+        if self.path == "/v1/health":
+            self._send(200, {"status": "OK"})
+        elif self.path == "/v1/vector_stores/vs_1":
+            self.server.recorded.store_polls += 1
+            self._send(200, self.server.vector_store(indexing=False))
+        elif self.path == "/v1/shields":
+            self._send(200, {"data": [{"identifier": "llama-guard", "provider_id": "llama-guard", "type": "shield"}]})
+        elif self.path.rstrip("/").endswith("/models"):
+            self._send(200, {"object": "list", "data": [{"id": "test-model", "object": "model"}]})
+        else:
+            self._send(404, {"detail": f"no route {self.path}"})
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.server.recorded.paths.append(f"POST {self.path}")
+        body = self._body()
+        now = int(time.time())
+        if self.path == "/v1/files" and self.server.behaviour.failing_upload:
+            self._send(500, {"detail": "files provider unavailable"})
+        elif self.path == "/v1/files":
+            self.server.recorded.files += 1
+            number = self.server.recorded.files
+            self._send(200, {"id": f"file-{number}", "object": "file", "bytes": len(body), "created_at": now,
+                             "filename": f"doc-{number}.md", "purpose": "assistants"})
+        elif self.path == "/v1/vector_stores":
+            request = json.loads(body)
+            self.server.store_files = len(request.get("file_ids") or [])
+            self._send(200, self.server.vector_store(indexing=True))
+        elif self.path == "/v1/traces":  # the OTLP/HTTP receiver of a collector
+            for resource in json.loads(body)["resourceSpans"]:
+                for scope in resource["scopeSpans"]:
+                    self.server.recorded.spans.extend(scope["spans"])
+            self._send(200, {})
+        elif self.path == "/v1/responses":
+            self.server.recorded.traceparents.append(self.headers.get("traceparent", ""))
+            request = json.loads(body)
+            self.server.recorded.responses.append(request)
+            self._send(200, self.server.respond(request))
+        elif self.path == "/v1/chat/completions":
+            self.server.recorded.chat_completions += 1
+            self._stream_chat(json.loads(body))
+        else:
+            self._send(404, {"detail": f"no route {self.path}"})
+
+    def _stream_chat(self, request: dict[str, Any]) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        tokens = int(request.get("max_tokens") or 4)
+        for index in range(tokens):
+            chunk = {"id": "c1", "object": "chat.completion.chunk", "model": request["model"],
+                     "choices": [{"index": 0, "delta": {"content": f"t{index} "}, "finish_reason": None}]}
+            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+        usage = {"id": "c1", "object": "chat.completion.chunk", "model": request["model"], "choices": [],
+                 "usage": {"prompt_tokens": 100, "completion_tokens": tokens, "total_tokens": 100 + tokens}}
+        self.wfile.write(f"data: {json.dumps(usage)}\n\ndata: [DONE]\n\n".encode())
+
+
+class FakeServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, behaviour: Behaviour | None = None):
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.behaviour = behaviour or Behaviour()
+        self.recorded = Recorded()
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self._ids = 0
+        self.store_files = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def __enter__(self) -> "FakeServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.shutdown()
+        self.server_close()
+
+    def vector_store(self, indexing: bool) -> dict[str, Any]:
+        """Like Llama Stack: files are still being indexed when the create call returns."""
+        count = self.store_files
+        return {"id": "vs_1", "object": "vector_store", "created_at": int(time.time()), "name": "docs",
+                "status": "in_progress" if indexing else "completed", "usage_bytes": 0, "metadata": {},
+                "file_counts": {"cancelled": 0, "completed": 0 if indexing else count, "failed": 0,
+                                "in_progress": count if indexing else 0, "total": count}}
+
+    def respond(self, request: dict[str, Any]) -> dict[str, Any]:
+        """A scripted model: calls tools when offered, answers from file search, refuses under guardrails."""
+        self._ids += 1
+        response: dict[str, Any] = {"id": f"resp_{self._ids}", "object": "response", "created_at": int(time.time()),
+                                    "model": request["model"], "status": "completed", "store": True,
+                                    "usage": _usage(), "output": []}
+        tools = {tool["type"] for tool in request.get("tools") or []}
+        names = {tool.get("name") for tool in request.get("tools") or []}
+        prompt = request["input"]
+        if request.get("guardrails") and isinstance(prompt, str) and "bomb" in prompt:
+            response["output"] = [_message("I can't help with that: violent content (S1).", refusal=True)]
+        elif isinstance(prompt, list):  # function results: answer with them
+            results = "; ".join(item["output"] for item in prompt)
+            response["output"] = [_message(f"Based on the tools: {results}")]
+        elif "calculate" in names and "instance_price" in names:
+            expression = "1/0" if self.behaviour.bad_tool_call else "4.6016 * 4 * 24 * 30"
+            response["output"] = [
+                {"type": "function_call", "id": "fc_1", "call_id": f"call_{self._ids}a", "name": "instance_price",
+                 "arguments": json.dumps({"instance_type": "g6.12xlarge"}), "status": "completed"},
+                {"type": "function_call", "id": "fc_2", "call_id": f"call_{self._ids}b", "name": "calculate",
+                 "arguments": json.dumps({"expression": expression}), "status": "completed"},
+            ]
+        elif "file_search" in tools:
+            if self.behaviour.failing_file_search:
+                response["status"] = "failed"
+                response["error"] = {"code": "server_error", "message": "vector store query failed: sqlite-vec unavailable"}
+            else:
+                response["output"] = [
+                    {"type": "file_search_call", "id": "fs_1", "status": "completed", "queries": [prompt],
+                     "results": [{"file_id": "file-1", "filename": "serving-runbook.md", "score": 0.9,
+                                  "text": "Look at the queue.", "attributes": {}}]},
+                    _message("Check the queue first (serving-runbook.md)."),
+                ]
+        else:
+            response["output"] = [_message("I can answer that without tools.")]
+        return response

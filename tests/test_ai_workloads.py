@@ -1,0 +1,386 @@
+"""Namespace llm under mocks: model serving, Llama Stack, the workload Job, and the no-GPU simulator mode."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components import model_serving
+from stack import versions
+from stack.config import ConfigError, declared_settings
+from stack.workloads import LLM_NAMESPACE
+from tests.harness import Program, run_program
+
+OTLP_GRPC_ENDPOINT = "http://otel-collector.monitoring.svc.cluster.local:4317"
+OTLP_HTTP_ENDPOINT = "http://otel-collector.monitoring.svc.cluster.local:4318"
+
+RELEASE = "kubernetes:helm.sh/v3:Release"
+PODMONITOR = "kubernetes:monitoring.coreos.com/v1:PodMonitor"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+JOB = "kubernetes:batch/v1:Job"
+CRONJOB = "kubernetes:batch/v1:CronJob"
+CONFIGMAP = "kubernetes:core/v1:ConfigMap"
+SERVICE = "kubernetes:core/v1:Service"
+SIMULATOR = {"servingMode": "simulator", "instanceType": "m7i.2xlarge"}
+
+
+@pytest.fixture(scope="module")
+def simulator_program() -> Program:
+    return run_program("dev", SIMULATOR)
+
+
+def _server_container(program: Program) -> dict:
+    values = program.one(RELEASE, "modelservice").inputs["values"]
+    [container] = values["decode"]["containers"]
+    return container
+
+
+def _env(container: dict) -> dict[str, str]:
+    return {item["name"]: item.get("value") for item in container["env"]}
+
+
+def _llama_stack_config(program: Program) -> dict:
+    return yaml.safe_load(program.one(CONFIGMAP, "llama-stack-config").inputs["data"]["config.yaml"])
+
+
+def test_vllm_serves_the_default_model_on_every_gpu_through_llm_d_modelservice(dev_program):
+    release = dev_program.one(RELEASE, "modelservice")
+    assert release.inputs["chart"] == "llm-d-modelservice"
+    assert release.inputs["version"] == versions.LLM_D_MODELSERVICE_CHART
+    assert release.inputs["repositoryOpts"]["repo"] == versions.LLM_D_MODELSERVICE_REPO
+    assert release.inputs["namespace"] == LLM_NAMESPACE
+    values = release.inputs["values"]
+    assert values["modelArtifacts"]["name"] == "Qwen/Qwen2.5-7B-Instruct"
+    # One replica per L4 of the g6.12xlarge, one GPU each.
+    assert values["decode"]["replicas"] == 4
+    assert values["decode"]["parallelism"] == {"tensor": 1}
+    container = _server_container(dev_program)
+    assert container["image"] == versions.VLLM_IMAGE == "docker.io/vllm/vllm-openai:v0.33.0"
+    assert container["resources"]["requests"]["nvidia.com/gpu"] == "1"
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    args = container["args"]
+    assert args[args.index("--max-model-len") + 1] == "16384"
+    assert args[args.index("--gpu-memory-utilization") + 1] == "0.9"
+    assert args[args.index("--tool-call-parser") + 1] == "hermes"
+    assert "--enable-prefix-caching" in args and "--enable-auto-tool-choice" in args
+
+
+def test_vllm_sends_detailed_traces_to_the_collector_over_grpc(dev_program):
+    tracing = dev_program.one(RELEASE, "modelservice").inputs["values"]["tracing"]
+    assert tracing["enabled"] is True
+    assert tracing["otlpEndpoint"] == OTLP_GRPC_ENDPOINT
+    assert tracing["vllm"]["collectDetailedTraces"] == "all"
+
+
+def test_weights_are_prefetched_into_the_cache_volume_the_model_servers_mount(dev_program):
+    claim = dev_program.one("kubernetes:core/v1:PersistentVolumeClaim", "model-cache")
+    assert claim.inputs["metadata"]["name"] == model_serving.CACHE_CLAIM
+    assert claim.inputs["spec"]["resources"]["requests"]["storage"] == "100Gi"
+    artifacts = dev_program.one(RELEASE, "modelservice").inputs["values"]["modelArtifacts"]
+    assert artifacts["uri"] == "pvc+hf://model-cache/hub/Qwen/Qwen2.5-7B-Instruct"
+    assert artifacts["readOnly"] is False
+    prefetch = dev_program.one(JOB, "prefetch")
+    [container] = prefetch.inputs["spec"]["template"]["spec"]["containers"]
+    # Same image as the servers: the download also pre-pulls the image onto the node.
+    assert container["image"] == versions.VLLM_IMAGE
+    assert "Qwen/Qwen2.5-7B-Instruct" in container["command"][-1]
+    assert _env(container)["HF_HUB_CACHE"] == "/model-cache/hub"
+    assert "nvidia.com/gpu" not in container["resources"]["requests"]
+    # Serving does not wait for the download (nor for anything of the platform).
+    release = dev_program.one(RELEASE, "modelservice")
+    assert prefetch.urn not in release.dependencies
+
+
+def test_no_hugging_face_token_means_no_secret_and_a_token_becomes_a_kubernetes_secret(dev_program):
+    assert [s for s in dev_program.of_type("kubernetes:core/v1:Secret") if "hf-token" in s.name] == []
+    program = run_program("dev", {"hfToken": "hf_example_not_a_real_token"}, secret_keys=("hfToken",))
+    secret = program.one("kubernetes:core/v1:Secret", "hf-token")
+    assert secret.inputs["metadata"]["namespace"] == LLM_NAMESPACE
+    values = program.one(RELEASE, "modelservice").inputs["values"]
+    assert values["modelArtifacts"]["authSecretName"] == secret.inputs["metadata"]["name"]
+    assert "hf_example_not_a_real_token" not in str(values)
+
+
+def test_a_podmonitor_scrapes_every_model_server_pod_as_job_vllm(dev_program):
+    monitor = dev_program.one(PODMONITOR)
+    service = dev_program.one(SERVICE, "model-service")
+    spec = monitor.inputs["spec"]
+    assert spec["selector"]["matchLabels"] == service.inputs["spec"]["selector"]
+    assert spec["selector"]["matchLabels"]["llm-d.ai/role"] == "decode"
+    [endpoint] = spec["podMetricsEndpoints"]
+    assert endpoint["port"] == "http" and endpoint["path"] == "/metrics"
+    assert {"targetLabel": "job", "replacement": "vllm", "action": "replace"} in endpoint["relabelings"]
+    # The pods carry the labels the PodMonitor selects, and name the port it scrapes.
+    values = dev_program.one(RELEASE, "modelservice").inputs["values"]
+    assert model_serving.POD_LABELS.items() <= values["modelArtifacts"]["labels"].items()
+    assert {"containerPort": 8000, "name": "http", "protocol": "TCP"} in _server_container(dev_program)["ports"]
+    # The chart's own PodMonitor stays off: one scrape per pod.
+    assert values["decode"]["monitoring"]["podmonitor"]["enabled"] is False
+
+
+def test_model_service_is_cluster_ip_and_is_the_model_endpoint_output(dev_program):
+    service = dev_program.one(SERVICE, "model-service")
+    assert service.inputs["spec"]["type"] == "ClusterIP"
+    assert dev_program.outputs["modelEndpoint"] == "http://vllm.llm.svc.cluster.local:8000/v1"
+    assert dev_program.outputs["llamaStackEndpoint"] == "http://llama-stack.llm.svc.cluster.local:8321"
+    assert dev_program.outputs["workloadCommand"] == "scripts/run-workload.sh dev"
+
+
+def test_llama_stack_sends_otlp_over_http_to_the_collector_through_standard_env(dev_program):
+    deployment = dev_program.one(DEPLOYMENT, "llama-stack")
+    [container] = deployment.inputs["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == versions.LLAMA_STACK_IMAGE == "docker.io/llamastack/distribution-starter:0.7.3"
+    env = _env(container)
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == OTLP_HTTP_ENDPOINT
+    assert env["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf"
+    assert env["OTEL_SERVICE_NAME"] == "llama-stack"
+    assert env["RUN_CONFIG_PATH"] == "/etc/llama-stack/config.yaml"
+    # Removed in Llama Stack 0.4: setting it would only mislead.
+    assert "TELEMETRY_SINKS" not in env
+    # The dev stack records prompts and responses in spans.
+    assert env["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] == "SPAN_ONLY"
+    service = dev_program.one(SERVICE, "llama-stack")
+    assert service.inputs["spec"]["type"] == "ClusterIP"
+
+
+def test_trace_content_capture_is_off_unless_the_stack_turns_it_on():
+    program = run_program("dev", {"traceContent": False})
+    [container] = program.one(DEPLOYMENT, "llama-stack").inputs["spec"]["template"]["spec"]["containers"]
+    assert _env(container)["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] == "NO_CONTENT"
+
+
+def test_llama_stack_run_config_uses_vllm_a_vector_store_file_search_and_a_shield(dev_program):
+    config = _llama_stack_config(dev_program)
+    [vllm, embeddings] = config["providers"]["inference"]
+    assert vllm["provider_type"] == "remote::vllm"
+    assert vllm["config"]["base_url"] == dev_program.outputs["modelEndpoint"]
+    assert embeddings["provider_type"] == "inline::sentence-transformers"
+    assert [p["provider_type"] for p in config["providers"]["vector_io"]] == ["inline::sqlite-vec"]
+    assert [p["provider_type"] for p in config["providers"]["tool_runtime"]] == ["inline::file-search"]
+    models = {m["model_id"]: m for m in config["registered_resources"]["models"]}
+    assert models["Qwen/Qwen2.5-7B-Instruct"]["provider_id"] == "vllm"
+    assert models["sentence-transformers/all-MiniLM-L6-v2"]["metadata"] == {"embedding_dimension": 384}
+    [shield] = config["registered_resources"]["shields"]
+    assert shield == {"shield_id": "llama-guard", "provider_id": "llama-guard",
+                      "provider_shield_id": "Qwen/Qwen2.5-7B-Instruct"}
+    assert config["vector_stores"]["default_embedding_model"]["model_id"] == "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def test_the_workload_job_is_off_by_default(dev_program):
+    assert not [r for r in dev_program.of_type(JOB) if "workload" in r.name]
+    assert dev_program.of_type(CRONJOB) == []
+
+
+def test_the_workload_job_runs_the_bundled_package_against_the_stack_when_enabled():
+    program = run_program("dev", {"workloadJob": True, "loadRequestRate": "5", "loadRequests": 50})
+    job = program.one(JOB, "workload")
+    assert job.inputs["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
+    pod = job.inputs["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    assert container["image"] == versions.WORKLOAD_PYTHON_IMAGE
+    assert "llama-stack-client==0.7.5" in container["command"][-1]
+    assert container["command"][-1].endswith("python -m workload all")
+    env = _env(container)
+    assert env["LLAMA_STACK_URL"] == program.outputs["llamaStackEndpoint"]
+    assert env["MODEL_URL"] == program.outputs["modelEndpoint"]
+    assert env["LOAD_REQUEST_RATE"] == "5" and env["LOAD_REQUESTS"] == "50"
+    assert env["SHIELD_ID"] == "llama-guard"
+    # Each agent session's root span goes to the collector, so a session is one trace.
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == OTLP_HTTP_ENDPOINT
+    source = program.one(CONFIGMAP, "workload-source").inputs["data"]
+    assert "workload____main__.py" in source and "workload__documents__serving-runbook.md" in source
+    paths = {item["path"] for item in pod["volumes"][0]["configMap"]["items"]}
+    assert "workload/agent.py" in paths and "workload/documents/gpu-fleet.md" in paths
+
+
+def test_a_workload_schedule_makes_it_a_cronjob():
+    program = run_program("dev", {"workloadJob": True, "workloadSchedule": "0 */6 * * *"})
+    cronjob = program.one(CRONJOB)
+    assert cronjob.inputs["spec"]["schedule"] == "0 */6 * * *"
+    assert not [r for r in program.of_type(JOB) if "workload" in r.name]
+
+
+def _namespace_of(resource) -> str | None:
+    return resource.inputs.get("namespace") or resource.inputs.get("metadata", {}).get("namespace")
+
+
+def _llm_objects(program: Program) -> list:
+    """The workloads' Kubernetes objects: everything in namespace llm, besides the namespace itself."""
+    return [r for r in program.resources if r.type.startswith("kubernetes:") and _namespace_of(r) == LLM_NAMESPACE]
+
+
+def test_every_llm_resource_uses_the_cluster_provider_and_namespace_llm(dev_program):
+    provider = dev_program.one("pulumi:providers:kubernetes")
+    assert _llm_objects(dev_program)
+    for resource in _llm_objects(dev_program):
+        assert resource.provider.startswith(provider.urn), resource.name
+    assert dev_program.one("kubernetes:core/v1:Namespace", "-llm").inputs["metadata"]["name"] == "llm"
+
+
+def test_every_llm_resource_waits_for_its_namespace():
+    # Pulumi does not hand a component's depends_on to its children: each must name the namespace itself.
+    program = run_program("dev", {"workloadJob": True, "router": True, "hfToken": "hf_example"}, secret_keys=("hfToken",))
+    namespace = program.one("kubernetes:core/v1:Namespace", "-llm")
+    in_llm = _llm_objects(program)
+    assert len(in_llm) == 13
+    assert [r.name for r in in_llm if namespace.urn not in r.dependencies] == []
+
+
+def test_serving_waits_for_nothing_of_the_platform_or_of_llama_stack(dev_program):
+    namespace = dev_program.one("kubernetes:core/v1:Namespace", "-llm").urn
+    claim = dev_program.one("kubernetes:core/v1:PersistentVolumeClaim").urn
+    assert sorted(dev_program.one(RELEASE, "modelservice").dependencies) == sorted([namespace, claim])
+    config_map = dev_program.one(CONFIGMAP, "llama-stack-config").urn
+    assert sorted(dev_program.one(DEPLOYMENT, "llama-stack").dependencies) == sorted([namespace, config_map])
+
+
+# --- The no-GPU mode -----------------------------------------------------------------------------------
+
+
+def test_simulator_mode_runs_llm_d_inference_sim_on_a_cpu_instance(simulator_program):
+    instance = simulator_program.one("aws:ec2/instance:Instance")
+    assert instance.inputs["instanceType"] == "m7i.2xlarge"
+    values = simulator_program.one(RELEASE, "modelservice").inputs["values"]
+    container = _server_container(simulator_program)
+    assert container["image"] == versions.LLM_D_INFERENCE_SIM_IMAGE == "ghcr.io/llm-d/llm-d-inference-sim:v0.10.2"
+    assert container["modelCommand"] == "imageDefault"
+    assert "nvidia.com/gpu" not in str(container["resources"])
+    assert values["accelerator"]["type"] == "cpu"
+    assert values["decode"]["replicas"] == 2
+    # The simulator has no tracing flags and no weights to cache.
+    assert values["tracing"]["enabled"] is False
+    assert container["mountModelVolume"] is False
+    assert simulator_program.of_type("kubernetes:core/v1:PersistentVolumeClaim") == []
+    assert not [r for r in simulator_program.of_type(JOB) if "prefetch" in r.name]
+
+
+def test_simulator_metrics_are_renamed_to_vllms_at_scrape_time(simulator_program, dev_program):
+    [endpoint] = simulator_program.one(PODMONITOR).inputs["spec"]["podMetricsEndpoints"]
+    assert {"targetLabel": "job", "replacement": "vllm", "action": "replace"} in endpoint["relabelings"]
+    renames = {r["regex"]: r["replacement"] for r in endpoint["metricRelabelings"] if r.get("targetLabel") == "__name__"}
+    assert renames == {
+        "vllm:(prefix_cache_hits|prefix_cache_queries)": "vllm:${1}_total",
+        "vllm:max_num_generation_tokens_(bucket|sum|count)": "vllm:request_max_num_generation_tokens_${1}",
+    }
+    assert any(r.get("targetLabel") == "finished_reason" for r in endpoint["metricRelabelings"])
+    assert any(r.get("targetLabel") == "engine" and r["replacement"] == "0" for r in endpoint["metricRelabelings"])
+    # Real vLLM needs none of it.
+    [real] = dev_program.one(PODMONITOR).inputs["spec"]["podMetricsEndpoints"]
+    assert real["metricRelabelings"] == []
+
+
+def test_minikube_on_a_cpu_host_starts_without_gpus_and_skips_the_gpu_check(simulator_program, dev_program):
+    commands = {r.name.rsplit("-", 1)[-1]: r for r in simulator_program.of_type("command:remote:Command")}
+    assert "gpus" not in commands  # no verify-gpus step
+    # start-minikube.sh's last argument is the GPU count: 0 starts the node without --gpus.
+    assert commands["start"].inputs["create"].endswith(" 0")
+    user_data = simulator_program.one("aws:ec2/instance:Instance").inputs["userData"]
+    assert "- '0'" in user_data or "- \"0\"" in user_data
+    gpu_commands = {r.name.rsplit("-", 1)[-1] for r in dev_program.of_type("command:remote:Command")}
+    assert "gpus" in gpu_commands
+
+
+def _config_error(overrides: dict) -> str:
+    with pytest.raises(ConfigError) as error:
+        run_program("dev", overrides)
+    assert not [r for r in error.value.program.resources if r.custom]  # nothing half-created
+    return str(error.value)
+
+
+def test_simulator_refuses_tensor_parallelism():
+    message = _config_error({**SIMULATOR, "tensorParallelSize": 2})
+    assert "llm-observability:tensorParallelSize: 2" in message and "simulator" in message
+
+
+def test_real_serving_refuses_a_cpu_instance_type_naming_both_settings():
+    message = _config_error({"instanceType": "m7i.2xlarge"})
+    assert "llm-observability:instanceType: 'm7i.2xlarge' has no GPU" in message
+    assert "llm-observability:servingMode=simulator" in message
+
+
+def test_replicas_times_tensor_parallelism_must_fit_the_gpus():
+    message = _config_error({"modelReplicas": 3, "tensorParallelSize": 2})
+    assert "llm-observability:modelReplicas: 3 replicas x" in message and "allowed: 0" in message
+
+
+@pytest.mark.parametrize(
+    "overrides, expected",
+    [
+        ({"servingMode": "ollama"}, "llm-observability:servingMode: 'ollama' is not a serving mode; allowed: vllm, simulator"),
+        ({"gpuMemoryUtilization": "0.99"}, "llm-observability:gpuMemoryUtilization: '0.99' is out of range"),
+        ({"modelId": "not a model"}, "llm-observability:modelId: 'not a model' is not a Hugging Face model id"),
+        ({"modelId": "acme/secret-model"}, "llm-observability:toolCallParser: no parser known"),
+        ({"workloadSchedule": "hourly"}, "llm-observability:workloadSchedule: 'hourly' is not a cron schedule"),
+        ({"workloadSchedule": "0 * * * *"}, "llm-observability:workloadJob=true too"),
+        ({"loadPromptTokens": 16000, "loadOutputTokens": 1000}, "exceed llm-observability:maxModelLen 16384"),
+        ({"embeddingModel": "acme/embedder"}, "llm-observability:embeddingModel: 'acme/embedder' is not a known"),
+        ({"tensorParallelSize": 3}, "llm-observability:tensorParallelSize: 3 does not fit g6.12xlarge"),
+    ],
+)
+def test_bad_workload_settings_are_refused_with_the_key_and_what_is_allowed(overrides, expected):
+    assert expected in _config_error(overrides)
+
+
+# --- The optional router -------------------------------------------------------------------------------
+
+
+def test_the_router_is_off_by_default(dev_program):
+    assert [r.name for r in _llm_objects(dev_program) if r.type == RELEASE] == ["llm-observability-dev-model-modelservice"]
+    assert [r for r in _llm_objects(dev_program) if r.type.endswith(":ServiceMonitor")] == []
+
+
+def test_router_puts_llm_ds_epp_in_front_of_the_model_servers_and_is_scraped_as_llm_d_epp(dev_program):
+    program = run_program("dev", {"router": True})
+    router = program.one(RELEASE, "router")
+    assert router.inputs["chart"] == versions.LLM_D_ROUTER_CHART
+    assert router.inputs["version"] == versions.LLM_D_ROUTER == "v0.10.0"
+    values = router.inputs["values"]["router"]
+    pod_selector = program.one(PODMONITOR).inputs["spec"]["selector"]["matchLabels"]
+    assert values["modelServers"]["matchLabels"] == pod_selector
+    assert values["modelServers"]["targetPorts"] == [{"number": 8000}]
+    assert values["inferencePool"]["create"] is False
+    assert values["epp"]["image"]["tag"] == "v0.10.0"
+    assert values["tracing"]["otelExporterEndpoint"] == OTLP_GRPC_ENDPOINT
+    monitor = program.one("kubernetes:monitoring.coreos.com/v1:ServiceMonitor")
+    [endpoint] = monitor.inputs["spec"]["endpoints"]
+    assert endpoint["port"] == "http-metrics"
+    assert {"targetLabel": "job", "replacement": "llm-d-epp", "action": "replace"} in endpoint["relabelings"]
+    # Clients (Llama Stack, the workload, the output) go through the router.
+    assert program.outputs["modelEndpoint"] == "http://router-epp.llm.svc.cluster.local:8081/v1"
+    assert _llama_stack_config(program)["providers"]["inference"][0]["config"]["base_url"] == program.outputs["modelEndpoint"]
+
+
+@pytest.mark.parametrize("gpu_count, expect_gpus", [(4, True), (0, False)])
+def test_start_minikube_passes_gpus_only_when_the_host_has_them(tmp_path, gpu_count, expect_gpus):
+    """start-minikube.sh with a stand-in `sg` that records the MiniKube command it would run."""
+    (tmp_path / "sg").write_text(f'#!/usr/bin/env bash\necho "$3" > "{tmp_path}/command"\n')
+    (tmp_path / "sg").chmod(0o755)
+    script = Path(__file__).resolve().parent.parent / "components" / "scripts" / "start-minikube.sh"
+    subprocess.run(
+        ["bash", str(script), "46", "188416", "v1.34.0", "203.0.113.10", "8443", str(gpu_count)],
+        env={**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"},
+        check=True,
+    )
+    command = (tmp_path / "command").read_text()
+    assert command.startswith("minikube start") and "--cpus=46" in command
+    assert ("--gpus=all" in command) is expect_gpus
+
+
+WORKLOAD_SETTINGS = (
+    "servingMode", "modelId", "modelReplicas", "tensorParallelSize", "maxModelLen", "gpuMemoryUtilization",
+    "toolCallParser", "modelCacheGiB", "hfToken", "router", "traceContent", "safetyShield", "embeddingModel",
+    "workloadJob", "workloadSchedule", "loadRequestRate", "loadRequests", "loadPromptTokens", "loadOutputTokens",
+    "loadConcurrency",
+)
+
+
+@pytest.mark.parametrize("key", WORKLOAD_SETTINGS)
+def test_every_workload_setting_is_declared_once_with_type_default_and_description(key):
+    declaration = declared_settings()[key]
+    assert declaration["type"] in {"string", "integer", "boolean"}
+    assert "default" in declaration and declaration["description"].strip()
+    assert f"| `{key}` |" in (Path(__file__).resolve().parent.parent / "README.md").read_text()
