@@ -20,9 +20,10 @@ def rules(spec: SignalsSpec) -> list[Group]:
                    q.sum_by(["job", "receiver"], q.rate(q.selector("otelcol_receiver_refused_spans_total", col), "5m"))),
             Record("exporter:otelcol_exporter_sent_spans:rate5m",
                    q.sum_by(["job", "exporter"], q.rate(q.selector("otelcol_exporter_sent_spans_total", col), "5m"))),
-            Record("exporter:otelcol_exporter_failed_spans:rate5m",
-                   q.sum_by(["job", "exporter"], q.rate(q.selector("otelcol_exporter_send_failed_spans_total", col), "5m"))
-                   + " + " + q.sum_by(["job", "exporter"], q.rate(q.selector("otelcol_exporter_enqueue_failed_spans_total", col), "5m"))),
+            Record("exporter:otelcol_exporter_send_failed_spans:rate5m",
+                   q.sum_by(["job", "exporter"], q.rate(q.selector("otelcol_exporter_send_failed_spans_total", col), "5m"))),
+            Record("exporter:otelcol_exporter_enqueue_failed_spans:rate5m",
+                   q.sum_by(["job", "exporter"], q.rate(q.selector("otelcol_exporter_enqueue_failed_spans_total", col), "5m"))),
             Record("exporter:otelcol_exporter_queue:ratio", q.ratio(
                 q.sum_by(["job", "exporter"], q.selector("otelcol_exporter_queue_size", col)),
                 q.sum_by(["job", "exporter"], q.selector("otelcol_exporter_queue_capacity", col)))),
@@ -46,7 +47,8 @@ def alerts(spec: SignalsSpec) -> list[Alert]:
               "The OpenTelemetry Collector is refusing spans.",
               "Receiver {{ $labels.receiver }} refuses {{ $value | humanize }} spans/s: senders see errors and traces are "
               "lost (memory limiter or a malformed payload).", "5m"),
-        Alert("CollectorDroppingSpans", "exporter:otelcol_exporter_failed_spans:rate5m > 0", "warning",
+        Alert("CollectorDroppingSpans",
+              "exporter:otelcol_exporter_send_failed_spans:rate5m > 0 or exporter:otelcol_exporter_enqueue_failed_spans:rate5m > 0", "warning",
               "The OpenTelemetry Collector cannot deliver spans.",
               "Exporter {{ $labels.exporter }} fails or cannot queue {{ $value | humanize }} spans/s: traces are being "
               "dropped on the way to Tempo.", "5m"),
@@ -71,7 +73,8 @@ def panels(spec: SignalsSpec) -> dict[str, Panel]:
                                "Rate of otelcol_exporter_sent_spans_total, and of otelcol_exporter_send_failed_spans_total plus "
                                "otelcol_exporter_enqueue_failed_spans_total, per exporter.", "short",
                                (Query("exporter:otelcol_exporter_sent_spans:rate5m", "{{exporter}} sent"),
-                                Query("exporter:otelcol_exporter_failed_spans:rate5m", "{{exporter}} failed")), width=8),
+                                Query("exporter:otelcol_exporter_send_failed_spans:rate5m", "{{exporter}} send failed"),
+                                Query("exporter:otelcol_exporter_enqueue_failed_spans:rate5m", "{{exporter}} queue full")), width=8),
         "collector_queue": Panel("timeseries", "Collector: exporter queue fill",
                                  "otelcol_exporter_queue_size over otelcol_exporter_queue_capacity per exporter.", "percentunit",
                                  (Query("exporter:otelcol_exporter_queue:ratio", "{{exporter}}"),), width=8, min=0, max=1),

@@ -8,14 +8,20 @@ import pulumi
 
 from components.gpu_host import GpuHost, GpuHostArgs
 from components.minikube_cluster import MinikubeCluster, MinikubeClusterArgs
+from components.signals import Signals, SignalsArgs
+import dashboards
+from dashboards.config import from_stack as signals_spec
 from stack import versions
 from stack.config import PROJECT, StackConfig
+
+MONITORING_NAMESPACE = "monitoring"
 
 
 @dataclass(frozen=True)
 class Environment:
     host: GpuHost
     cluster: MinikubeCluster
+    signals: Signals
     outputs: dict[str, pulumi.Input]
 
 
@@ -51,6 +57,20 @@ def build(config: StackConfig) -> Environment:
             api_port=config.cluster.api_port,
         ),
     )
+    spec = signals_spec(config)
+    bundle = dashboards.build(spec)
+    signals = Signals(
+        name,
+        SignalsArgs(
+            namespace=MONITORING_NAMESPACE,
+            folder=spec.folder,
+            dashboards=bundle.dashboards,
+            rules=bundle.rules,
+            provider=cluster.provider,
+            # The lead connects the platform's prometheus-operator CRDs here at merge.
+            depends_on=[],
+        ),
+    )
     key_file = f"~/.ssh/{name}.pem"
     outputs: dict[str, pulumi.Input] = {
         "instanceId": host.instance_id,
@@ -64,5 +84,6 @@ def build(config: StackConfig) -> Environment:
         ),
         "kubeconfig": cluster.kubeconfig,
         "tunnelCommand": f"scripts/tunnel.sh {config.stack}",
+        "grafanaDashboardUids": signals.dashboard_uids,
     }
-    return Environment(host=host, cluster=cluster, outputs=outputs)
+    return Environment(host=host, cluster=cluster, signals=signals, outputs=outputs)
