@@ -52,7 +52,6 @@ def rules(spec: SignalsSpec) -> list[Group]:
         Record("cluster:dcgm_gpus:count", f"count({raw(spec, 'DCGM_FI_DEV_GPU_UTIL')})"),
         Record("cluster:dcgm_gpus_allocated:count", f"count({raw(spec, 'DCGM_FI_DEV_GPU_UTIL', **workload)}) or vector(0)"),
         Record("cluster:dcgm_gpu_utilization:avg", f"avg({raw(spec, 'DCGM_FI_DEV_GPU_UTIL')}) / 100"),
-        Record("cluster:dcgm_power_usage_watts:sum", f"sum({raw(spec, 'DCGM_FI_DEV_POWER_USAGE')})"),
         Record("cluster:dcgm_energy_joules:rate5m", "sum(gpu:dcgm_energy_joules:rate5m)"),
         Record("gpu:dcgm_gpu_utilization:avg1h", f"avg_over_time({raw(spec, 'DCGM_FI_DEV_GPU_UTIL')}[1h])"),
         Record("pod:dcgm_gpu_utilization:avg", q.sum_by(["namespace", "pod"], as_workload(raw(spec, "DCGM_FI_DEV_GPU_UTIL", **workload)), op="avg")),
@@ -99,13 +98,18 @@ def panels(spec: SignalsSpec) -> dict[str, Panel]:
                      (Query(raw(spec, metric, **G) + scale, LEG),), **kw)
 
     return {
+        "in_use": Panel("stat", "GPUs in use", "GPUs reporting DCGM_FI_DEV_GPU_UTIL, and those held by a pod (exported_pod "
+                        "set; recorded cluster:dcgm_gpus:count and cluster:dcgm_gpus_allocated:count).", "none",
+                        (Query("cluster:dcgm_gpus_allocated:count", "held by pods", instant=True),
+                         Query("cluster:dcgm_gpus:count", "total", instant=True)), width=4),
         "util": per_gpu("DCGM_FI_DEV_GPU_UTIL", "GPU utilisation", "percent", "share of time a kernel ran.", width=8, max=100, min=0),
+        "util_narrow": per_gpu("DCGM_FI_DEV_GPU_UTIL", "GPU utilisation", "percent", "share of time a kernel ran.", width=6, max=100, min=0),
         "memory": Panel("timeseries", "Framebuffer memory used", "DCGM_FI_DEV_FB_USED over FB_USED + DCGM_FI_DEV_FB_FREE per GPU "
                         "(recorded gpu:dcgm_fb_used:ratio).", "percentunit",
-                        (Query(q.selector("gpu:dcgm_fb_used:ratio", G), LEG),), width=8, min=0, max=1),
+                        (Query(q.selector("gpu:dcgm_fb_used:ratio", G), LEG),), width=7, min=0, max=1),
         "memory_bytes": Panel("timeseries", "Framebuffer used and free", "DCGM_FI_DEV_FB_USED and DCGM_FI_DEV_FB_FREE per GPU (MiB).",
                               "mbytes", (Query(raw(spec, "DCGM_FI_DEV_FB_USED", **G), LEG + " used"),
-                                         Query(raw(spec, "DCGM_FI_DEV_FB_FREE", **G), LEG + " free")), width=8),
+                                         Query(raw(spec, "DCGM_FI_DEV_FB_FREE", **G), LEG + " free")), width=7),
         "power": per_gpu("DCGM_FI_DEV_POWER_USAGE", "Power draw", "watt", "instantaneous board power.", width=8),
         "energy": Panel("timeseries", "Energy use", "Rate of DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION (mJ counter) as watts averaged "
                         "over 5 minutes (recorded gpu:dcgm_energy_joules:rate5m).", "watt",
@@ -157,7 +161,7 @@ def dashboards(spec: SignalsSpec) -> list[Dashboard]:
         "NVIDIA GPUs through DCGM-Exporter: utilisation, memory, power, heat, clocks, throttling and errors, "
         "per GPU and per workload pod.",
         (
-            Row("Utilisation and memory", (p["util"], p["memory"], p["memory_bytes"])),
+            Row("Utilisation and memory", (p["in_use"], p["util_narrow"], p["memory"], p["memory_bytes"])),
             Row("Power, heat and clocks", (p["power"], p["energy"], p["temperature"], p["clocks"], p["throttle"], p["xid"])),
             Row("Activity", (p["activity"], p["per_pod"])),
             Row("GPUs and the engines on them", (p["engine_util"], p["engine_vs_gpu"])),

@@ -106,6 +106,10 @@ def panels(spec: SignalsSpec) -> dict[str, Panel]:
                          (Query(q.sum_by(["span_name"], "shield:llama_stack_shield_calls:rate5m"), "{{span_name}} calls"),
                           Query(q.sum_by(["span_name", SHIELD_VIOLATION_LABEL], "shield:llama_stack_shield_violations:rate5m"),
                                 "{{span_name}} violation {{" + SHIELD_VIOLATION_LABEL + "}}")), width=8),
+        "inference_rate": Panel("timeseries", "Inference requests through Llama Stack",
+                                "Rate of llama_stack_inference_duration_seconds_count by provider, model and status "
+                                "(recorded provider:llama_stack_inference:rate5m).", "reqps",
+                                (Query("provider:llama_stack_inference:rate5m", "{{provider}} {{model}} {{status}}"),), width=8),
         "inference_errors": Panel("timeseries", "Inference errors by provider",
                                   "Share of llama_stack_inference_duration_seconds_count with status=error, per provider and model.",
                                   "percentunit", (Query("provider:llama_stack_inference_errors:ratio_rate5m", "{{provider}} {{model}}"),),
@@ -136,7 +140,8 @@ def dashboards(spec: SignalsSpec) -> list[Dashboard]:
         (
             Row("Tools", (p["tools"], p["tool_errors"], p["tool_latency"])),
             Row("Retrieval (RAG)", (p["retrievals"], p["retrieval_latency"], p["failed_retrievals"])),
-            Row("Safety and inference", (p["shields"], p["inference_errors"], p["inference_latency"])),
+            Row("Safety", (p["shields"],)),
+            Row("Inference", (p["inference_rate"], p["inference_errors"], p["inference_latency"])),
             Row("Spans", (p["span_latency"], p["span_errors"])),
         ),
         variables(spec), ("quality", "llama-stack"),

@@ -18,6 +18,7 @@ LATENCIES = {
     "request_prefill_time_seconds": "Prefill time",
     "request_decode_time_seconds": "Decode time",
 }
+PHASES = ("request_queue_time_seconds", "request_prefill_time_seconds", "request_decode_time_seconds")
 QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
 # SLO burn windows (SRE workbook): a long window with a short one that confirms it is still burning.
 BURN_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d")
@@ -25,10 +26,10 @@ BURN_TIERS = {  # severity -> [(burn factor, long window, short window)], and it
     "critical": ([(14.4, "1h", "5m"), (6.0, "6h", "30m")], "2m"),
     "warning": ([(3.0, "1d", "2h")], "15m"),
 }
-SLIS = {  # name -> (histogram, target attribute)
-    "ttft": ("time_to_first_token_seconds", "ttft_seconds"),
-    "itl": ("inter_token_latency_seconds", "itl_seconds"),
-    "e2e": ("e2e_request_latency_seconds", "e2e_seconds"),
+SLIS = {  # name -> (histogram, target attribute, windows recorded: every burn window where alerted on)
+    "ttft": ("time_to_first_token_seconds", "ttft_seconds", BURN_WINDOWS),
+    "itl": ("inter_token_latency_seconds", "itl_seconds", ("1h",)),
+    "e2e": ("e2e_request_latency_seconds", "e2e_seconds", BURN_WINDOWS),
 }
 
 
@@ -59,14 +60,15 @@ def rules(spec: SignalsSpec) -> list[Group]:
     records: list[Record] = []
     for name in LATENCIES:
         records.append(Record(bucket_rates(name), q.sum_by([*MODEL, "le"], q.rate(raw(spec, f"vllm:{name}_bucket"), w))))
-        for suffix in ("count", "sum"):
+        for suffix in ("count", "sum") if name in PHASES else ():
             records.append(Record(f"model:vllm_{name}_{suffix}:rate5m", q.sum_by(MODEL, q.rate(raw(spec, f"vllm:{name}_{suffix}"), w))))
         for label, value in QUANTILES.items():
             records.append(Record(f"model:vllm_{name}:{label}_5m", f"histogram_quantile({value}, {bucket_rates(name)})"))
     for name in ("request_prompt_tokens", "request_generation_tokens"):
         records.append(Record(bucket_rates(name), q.sum_by([*MODEL, "le"], q.rate(raw(spec, f"vllm:{name}_bucket"), w))))
-    for counter in ("prompt_tokens", "generation_tokens", "num_preemptions", "prefix_cache_hits", "prefix_cache_queries"):
+    for counter in ("prompt_tokens", "generation_tokens", "prefix_cache_hits", "prefix_cache_queries"):
         records.append(Record(f"model:vllm_{counter}:rate5m", q.sum_by(MODEL, q.rate(raw(spec, f"vllm:{counter}_total"), w))))
+    for counter in ("generation_tokens", "num_preemptions"):
         records.append(Record(f"pod:vllm_{counter}:rate5m", q.sum_by(ENGINE, q.rate(raw(spec, f"vllm:{counter}_total"), w))))
     records += [
         Record("model_reason:vllm_request_success:rate5m",
@@ -77,14 +79,11 @@ def rules(spec: SignalsSpec) -> list[Group]:
         Record("model:vllm_request_errors:ratio_rate5m", q.ratio(
             q.sum_by(MODEL, 'model_reason:vllm_request_success:rate5m{finished_reason=~"error|abort"}'),
             "model:vllm_requests:rate5m")),
-        Record("model:vllm_num_requests_running:sum", q.sum_by(MODEL, raw(spec, "vllm:num_requests_running"))),
-        Record("model:vllm_num_requests_waiting:sum", q.sum_by(MODEL, raw(spec, "vllm:num_requests_waiting"))),
-        Record("model:vllm_kv_cache_usage:max", q.sum_by(MODEL, raw(spec, "vllm:kv_cache_usage_perc"), op="max")),
     ]
     slo: list[Record] = []
-    for sli, (histogram, attribute) in SLIS.items():
+    for sli, (histogram, attribute, windows) in SLIS.items():
         target = getattr(spec.slo, attribute)
-        for window in BURN_WINDOWS:
+        for window in windows:
             good = q.sum_by(MODEL, q.rate(raw(spec, f"vllm:{histogram}_bucket", le=q.le(target)), window))
             total = q.sum_by(MODEL, q.rate(raw(spec, f"vllm:{histogram}_count"), window))
             slo.append(Record(slo_error_ratio(sli, window), f"1 - {q.ratio(good, total)}"))

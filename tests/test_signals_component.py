@@ -1,0 +1,50 @@
+"""The Signals component under the real program: sidecar ConfigMaps and PrometheusRules in
+`monitoring`, on the cluster's provider, parented to the component."""
+
+from __future__ import annotations
+
+import json
+
+from tests.harness import run_program
+
+RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
+CONFIGMAP = "kubernetes:core/v1:ConfigMap"
+
+
+def _signals_children(program, type_):
+    return [r for r in program.of_type(type_) if any(a.type == "llmobs:signals:Signals" for a in program.ancestors(r))]
+
+
+def test_dashboards_are_sidecar_configmaps_in_a_folder(dev_program):
+    maps = _signals_children(dev_program, CONFIGMAP)
+    assert len(maps) == 9
+    for resource in maps:
+        metadata = resource.inputs["metadata"]
+        assert metadata["namespace"] == "monitoring"
+        assert metadata["labels"]["grafana_dashboard"] == "1"
+        assert metadata["annotations"]["grafana_folder"] == "LLM Observability"
+        (key, body), = resource.inputs["data"].items()
+        assert json.loads(body)["uid"] + ".json" == key
+    assert sorted(dev_program.outputs["grafanaDashboardUids"]) == sorted(
+        json.loads(next(iter(m.inputs["data"].values())))["uid"] for m in maps
+    )
+
+
+def test_rules_are_prometheus_rules_on_the_cluster_provider(dev_program):
+    rules = _signals_children(dev_program, RULE)
+    assert {r.inputs["metadata"]["name"] for r in rules} == {
+        "llmobs-vllm", "llmobs-gpu", "llmobs-cost", "llmobs-quality", "llmobs-platform"}
+    provider = dev_program.one("pulumi:providers:kubernetes").urn
+    for resource in [*rules, *_signals_children(dev_program, CONFIGMAP)]:
+        assert resource.provider.startswith(provider)
+        assert resource.inputs["metadata"]["namespace"] == "monitoring"
+    for resource in rules:
+        assert resource.inputs["apiVersion"] == "monitoring.coreos.com/v1"
+        assert resource.inputs["spec"]["groups"]
+
+
+def test_price_change_is_a_config_change():
+    program = run_program("dev", {"hourlyPriceUsd": "9.25"})
+    cost = next(r for r in _signals_children(program, RULE) if r.inputs["metadata"]["name"] == "llmobs-cost")
+    config_group = cost.inputs["spec"]["groups"][0]
+    assert {"record": "cluster:instance_price_usd_per_hour:config", "expr": "vector(9.25)"} in config_group["rules"]
