@@ -217,6 +217,20 @@ def panels(spec: SignalsSpec) -> dict[str, Panel]:
                      f"{slo.e2e_seconds}s, from the le buckets of vllm:time_to_first_token_seconds, "
                      f"vllm:inter_token_latency_seconds and vllm:e2e_request_latency_seconds (model:vllm_*_slo:error_ratio_rate1h). "
                      f"Objective {slo.objective}.", "percentunit", attainment, width=8, max=1),
+        "router_pool": Panel("timeseries", "Router: ready endpoints, queue and KV cache",
+                             "llm-d EPP (optional, job llm-d-epp): llm_d_epp_ready_endpoints, llm_d_epp_average_queue_size and "
+                             "llm_d_epp_average_kv_cache_utilization per InferencePool.", "short",
+                             (Query(q.selector("llm_d_epp_ready_endpoints", spec.selectors.epp), "{{name}} ready endpoints"),
+                              Query(q.selector("llm_d_epp_average_queue_size", spec.selectors.epp), "{{name}} mean queue"),
+                              Query(q.selector("llm_d_epp_average_kv_cache_utilization", spec.selectors.epp), "{{name}} mean KV cache")),
+                             width=12),
+        "router_requests": Panel("timeseries", "Router: requests and errors",
+                                 "Rate of llm_d_epp_request_total per model and of llm_d_epp_request_error_total per error_code "
+                                 "(llm-d EPP, optional).", "reqps",
+                                 (Query(q.sum_by(["model_name"], q.rate(q.selector("llm_d_epp_request_total", spec.selectors.epp), "5m")),
+                                        "{{model_name}}"),
+                                  Query(q.sum_by(["error_code"], q.rate(q.selector("llm_d_epp_request_error_total", spec.selectors.epp), "5m")),
+                                        "error {{error_code}}")), width=12),
         "slo_stat": Panel("stat", "SLO attainment, TTFT (1 d)",
                           f"Share of requests with vllm:time_to_first_token_seconds <= {slo.ttft_seconds}s over a day "
                           "(model:vllm_ttft_slo:error_ratio_rate1d).", "percentunit",
@@ -234,6 +248,7 @@ def dashboards(spec: SignalsSpec) -> list[Dashboard]:
             Row("Latency", (p["ttft"], p["itl"], p["e2e"], p["phases"], p["phase_p95"])),
             Row("Tokens and caches", (p["tokens"], p["kv_cache"], p["prefix_cache"], p["preemptions"])),
             Row("Errors, lengths and SLOs", (p["errors"], p["slo"], p["prompt_len"], p["gen_len"])),
+            Row("Router (llm-d EPP, when deployed)", (p["router_pool"], p["router_requests"])),
         ),
         variables(spec), ("vllm", "performance"),
     )]
