@@ -31,10 +31,8 @@ class Selectors:
 class Thresholds:
     kv_cache_full_fraction: float = 0.9
     gpu_memory_full_fraction: float = 0.95
-    gpu_temperature_celsius: float = 85.0
     gpu_idle_utilisation_percent: int = 5
     queue_requests: int = 10
-    tool_error_fraction: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -63,8 +61,6 @@ class SignalsSpec:
     cost: Cost = field(default_factory=Cost)
     runbook_url: str = "https://github.com/llm-observability/llm-observability/blob/main/docs/runbook.md"
     folder: str = "LLM Observability"
-    # Rate window for dashboards and rules: four scrapes at the 15 s interval the platform uses.
-    rate_window: str = "5m"
     tempo_datasource_uid: str = "tempo"
 
 

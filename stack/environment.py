@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import pulumi
 
+import dashboards
 from components.gpu_host import GpuHost, GpuHostArgs
 from components.minikube_cluster import MinikubeCluster, MinikubeClusterArgs
 from components.signals import Signals, SignalsArgs
-import dashboards
 from dashboards.config import from_stack as signals_spec
 from stack import versions
 from stack.config import PROJECT, StackConfig

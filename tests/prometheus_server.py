@@ -64,8 +64,9 @@ class Prometheus:
             self.process.wait()
 
 
-def start(binary: str, workdir: Path, config: dict, rule_files: list[Path], extra_args: list[str] = ()) -> Prometheus:
-    """Start Prometheus with this config and these rule files; return once it reports ready."""
+def start(binary: str, workdir: Path, config: dict, rule_files: list[Path], data: Path | None = None) -> Prometheus:
+    """Start Prometheus with this config and these rule files (data in ``data``, default a folder of
+    ``workdir``); return once it reports ready."""
     workdir.mkdir(parents=True, exist_ok=True)
     config = {**config, "rule_files": [str(p) for p in rule_files]}
     config_path = workdir / "prometheus.yml"
@@ -73,8 +74,8 @@ def start(binary: str, workdir: Path, config: dict, rule_files: list[Path], extr
     port = free_port()
     log = workdir / "prometheus.log"
     process = subprocess.Popen(
-        [binary, f"--config.file={config_path}", f"--storage.tsdb.path={workdir / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=30d", *extra_args],
+        [binary, f"--config.file={config_path}", f"--storage.tsdb.path={data or workdir / 'data'}",
+         f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=30d"],
         stdout=subprocess.DEVNULL, stderr=log.open("w"),
     )
     url = f"http://127.0.0.1:{port}"
