@@ -48,6 +48,7 @@ GRAFANA = {"$__rate_interval": "2m", "${__rate_interval}": "2m", "$__interval": 
 class Timing:
     dashboard: str
     panel: str
+    panel_index: int
     seconds: float
     has_data: bool
 
@@ -163,16 +164,16 @@ def prometheus_targets(dashboard: dict):
             yield panel
             yield from walk(panel.get("panels", []))
 
-    for panel in walk(dashboard.get("panels", [])):
+    for index, panel in enumerate(walk(dashboard.get("panels", []))):
         for target in panel.get("targets", []):
             if target.get("expr") and not target.get("hide"):
-                yield panel.get("title", "?"), target["expr"]
+                yield index, panel.get("title", "?"), target["expr"]
 
 
 def measure(prometheus, name: str, dashboard: dict, start: int, end: int, repeat: int) -> list[Timing]:
     values = resolve(prometheus, dashboard, start, end)
     timings = []
-    for title, expr in prometheus_targets(dashboard):
+    for index, title, expr in prometheus_targets(dashboard):
         query = _substitute(expr, values)
         best, result = float("inf"), []
         for _ in range(repeat):
@@ -182,7 +183,7 @@ def measure(prometheus, name: str, dashboard: dict, start: int, end: int, repeat
             except RuntimeError:
                 result = []
             best = min(best, time.perf_counter() - began)
-        timings.append(Timing(name, title, best, bool(result)))
+        timings.append(Timing(name, title, index, best, bool(result)))
     return timings
 
 
@@ -190,21 +191,33 @@ def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20, method="inclusive")[18] if len(values) > 1 else values[0]
 
 
+def _panels(timings: list[Timing]) -> dict[tuple[str, int], bool]:
+    panels: dict[tuple[str, int], bool] = {}
+    for t in timings:
+        panels[(t.dashboard, t.panel_index)] = panels.get((t.dashboard, t.panel_index), False) or t.has_data
+    return panels
+
+
 def report(ours: list[Timing], peers: list[Timing]) -> str:
-    lines = ["| Dashboard | Panels (queries) | Queries with data | Total s | Slowest query s |", "|---|---|---|---|---|"]
+    lines = ["| Dashboard | Panels | Panels with data | Queries | Queries with data | Total s | Slowest query s |",
+             "|---|---|---|---|---|---|---|"]
     summary: dict[str, dict[str, float]] = {}
     for side, timings in (("ours", ours), ("peers", peers)):
         by_dashboard: dict[str, list[Timing]] = {}
         for t in timings:
             by_dashboard.setdefault(t.dashboard, []).append(t)
         for dashboard, items in sorted(by_dashboard.items()):
-            lines.append(f"| {side}: {dashboard} | {len(items)} | {sum(t.has_data for t in items)} | "
-                         f"{sum(t.seconds for t in items):.3f} | {max(t.seconds for t in items):.3f} |")
+            panels = _panels(items)
+            lines.append(f"| {side}: {dashboard} | {len(panels)} | {sum(panels.values())} | {len(items)} | "
+                         f"{sum(t.has_data for t in items)} | {sum(t.seconds for t in items):.3f} | "
+                         f"{max(t.seconds for t in items):.3f} |")
         summary[side] = {
             "slowest_dashboard": max(sum(t.seconds for t in items) for items in by_dashboard.values()),
             "p95_query": p95([t.seconds for t in timings]),
             "with_data": sum(t.has_data for t in timings),
             "queries": len(timings),
+            "panels": len(_panels(timings)),
+            "panels_with_data": sum(_panels(timings).values()),
         }
     o, p = summary["ours"], summary["peers"]
     lines += [
@@ -214,6 +227,8 @@ def report(ours: list[Timing], peers: list[Timing]) -> str:
         f"p95 query: ours {o['p95_query'] * 1000:.1f} ms, peers {p['p95_query'] * 1000:.1f} ms, "
         f"ratio {o['p95_query'] / p['p95_query']:.2f}",
         f"Queries finding data: ours {o['with_data']}/{o['queries']}, peers {p['with_data']}/{p['queries']}",
+        f"Panels finding data (any query): ours {o['panels_with_data']}/{o['panels']}, "
+        f"peers {p['panels_with_data']}/{p['panels']}",
     ]
     return "\n".join(lines)
 

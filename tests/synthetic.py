@@ -30,6 +30,10 @@ ITL = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 
 REQUEST_LATENCY = (0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0, 240.0,
                    480.0, 960.0, 1920.0, 7680.0)
 REQUEST_TOKENS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000)
+ITERATION_TOKENS = (1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384)
+EPP_REQUEST = (0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 45, 60, 120,
+               180, 240, 300, 360, 480, 600, 900, 1200, 1800, 2700, 3600)
+EPP_SCHEDULER = (0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1)
 # Llama Stack vector_io advisory buckets; the collector's spanmetrics default buckets (seconds).
 VECTOR_IO = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 SPAN = (0.002, 0.004, 0.006, 0.008, 0.01, 0.05, 0.1, 0.2, 0.4, 0.8, 1, 1.4, 2, 5, 10, 15)
@@ -83,6 +87,30 @@ def vllm_engine(index: int, t: float) -> list[Sample]:
     out += histogram("vllm:request_decode_time_seconds", base, n, 5.0, REQUEST_LATENCY)
     out += histogram("vllm:request_prompt_tokens", base, n, 900, REQUEST_TOKENS)
     out += histogram("vllm:request_generation_tokens", base, n, 250, REQUEST_TOKENS)
+    # The rest of what 0.33 always exports, which we do not chart but the peer dashboards do.
+    out += [("vllm:engine_sleep_state", {**base, "sleep_state": s}, float(s == "awake"))
+            for s in ("awake", "weights_offloaded", "discard_all")]
+    out += [(f"vllm:{c}_total", base, 0.0) for c in ("external_prefix_cache_queries", "external_prefix_cache_hits",
+                                                     "mm_cache_queries", "mm_cache_hits", "estimated_flops_per_gpu",
+                                                     "estimated_read_bytes_per_gpu", "estimated_write_bytes_per_gpu")]
+    out += [("vllm:prompt_tokens_by_source_total", {**base, "source": src}, share * n)
+            for src, share in (("local_compute", 600), ("local_cache_hit", 300), ("external_kv_transfer", 0))]
+    out.append(("vllm:prompt_tokens_cached_total", base, 300 * n))
+    out += [("vllm:prompt_tokens_cached_by_source_total", {**base, "source": src}, 300 * n if src == "device" else 0.0)
+            for src in ("device", "host", "p2p", "disk", "external_unspecified")]
+    out += [("vllm:admission_rejections_total", {"model_name": base["model_name"], "reason": r}, 0.0)
+            for r in ("max_num_queued_reqs", "max_num_queued_tokens")]
+    out += histogram("vllm:iteration_tokens_total", base, 20 * n, 256, ITERATION_TOKENS)
+    out += histogram("vllm:request_max_num_generation_tokens", base, n, 1000, REQUEST_TOKENS)
+    out += histogram("vllm:request_params_n", base, n, 0.3, (1, 2, 5, 10, 20))
+    out += histogram("vllm:request_params_max_tokens", base, n, 1000, REQUEST_TOKENS)
+    out += histogram("vllm:request_time_per_output_token_seconds", base, n, 0.03, ITL)
+    out += histogram("vllm:request_inference_time_seconds", base, n, 5.3, REQUEST_LATENCY)
+    out += histogram("vllm:request_num_preemptions", base, n, 0.05, (1, 2, 3, 4, 5, 10, 20))
+    out += histogram("vllm:request_prefill_kv_computed_tokens", base, n, 600, REQUEST_TOKENS)
+    http = {"handler": "/v1/chat/completions", "method": "POST"}
+    out += [("http_requests_total", {**http, "status": status}, share * n) for status, share in (("2xx", 0.99), ("5xx", 0.01))]
+    out += histogram("http_request_duration_seconds", http, n, 6.0, (0.1, 0.5, 1))
     return out
 
 
@@ -119,6 +147,10 @@ def epp(t: float) -> list[Sample]:
         labels = {"model_name": model, "target_model_name": model, "fairness_id": "default", "priority": "0"}
         out.append(("llm_d_epp_request_total", labels, 5 * t))
         out.append(("llm_d_epp_request_error_total", {**labels, "error_code": "ServiceUnavailable"}, 0.01 * t))
+        out += histogram("llm_d_epp_request_duration_seconds", labels, 5 * t, 6.0, EPP_REQUEST, _go_le)
+    out += histogram("llm_d_epp_scheduler_e2e_duration_seconds", {}, 10 * t, 0.001, EPP_SCHEDULER, _go_le)
+    out += histogram("llm_d_epp_plugin_duration_seconds", {"extension_point": "Scorer", "plugin_type": "prefix-cache-scorer",
+                     "plugin_name": "prefix-cache-scorer"}, 10 * t, 0.0005, EPP_SCHEDULER, _go_le)
     return out
 
 

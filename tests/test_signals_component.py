@@ -25,6 +25,7 @@ def test_dashboards_are_sidecar_configmaps_in_a_folder(dev_program):
         assert metadata["annotations"]["grafana_folder"] == "LLM Observability"
         (key, body), = resource.inputs["data"].items()
         assert json.loads(body)["uid"] + ".json" == key
+        assert len(body) < 256 * 1024, "a ConfigMap holds at most 1 MiB, and the sidecar reads it whole"
     assert sorted(dev_program.outputs["grafanaDashboardUids"]) == sorted(
         json.loads(next(iter(m.inputs["data"].values())))["uid"] for m in maps
     )
