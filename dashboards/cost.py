@@ -82,15 +82,19 @@ def panels(spec: SignalsSpec) -> dict[str, Panel]:
     price_doc = f"(the {PRICE} recording rule, ${spec.cost.usd_per_hour}/h from the stack's hourlyPriceUsd)"
     result = {
         "spend_hour": Panel("stat", "Spend per hour", f"Instance price per hour {price_doc}.", "currencyUSD",
-                            (Query(PRICE, "USD/h", instant=True),), width=6),
+                            (Query(PRICE, "USD/h", instant=True),), width=5),
+        "spend_today": Panel("stat", "Spend today", f"Sum of {PRICE} since midnight (browser time), one sample per minute: "
+                             f"sum_over_time over the panel's range of today.", "currencyUSD",
+                             (Query(f"sum_over_time({PRICE}[$__range]) / {SAMPLES_PER_HOUR}", "USD", instant=True),),
+                             width=4, time_from="now/d"),
         "spend_day": Panel("stat", "Spend, last 24 h", f"Sum of {PRICE} over the last day, one sample per minute "
-                           f"(recorded {SPEND_1D}).", "currencyUSD", (Query(SPEND_1D, "USD", instant=True),), width=6),
+                           f"(recorded {SPEND_1D}).", "currencyUSD", (Query(SPEND_1D, "USD", instant=True),), width=5),
         "spend_month": Panel("stat", "Projected month", "The last 24 hours of spend times 30 (recorded "
                              "cluster:spend_usd:projected_30d).", "currencyUSD",
-                             (Query("cluster:spend_usd:projected_30d", "USD", instant=True),), width=6),
+                             (Query("cluster:spend_usd:projected_30d", "USD", instant=True),), width=5),
         "gpu_hours": Panel("stat", "GPU-hours, last 24 h", "GPUs in the instance (cluster:instance_gpus:config, from the "
                            "instance catalogue) times hours running (recorded cluster:gpu_hours:sum1d).", "short",
-                           (Query("cluster:gpu_hours:sum1d", "GPU-hours", instant=True),), width=6),
+                           (Query("cluster:gpu_hours:sum1d", "GPU-hours", instant=True),), width=5),
         "per_million": Panel("timeseries", "Dollars per million tokens",
                              f"Hourly price {price_doc} over the last hour's vllm:prompt_tokens_total, "
                              "vllm:generation_tokens_total and both (each carries the whole bill).", "currencyUSD",
@@ -131,7 +135,7 @@ def dashboards(spec: SignalsSpec) -> list[Dashboard]:
     p = panels(spec)
     usage = [p["per_million"], p["tokens_per_usd"], p["idle_cost"], p["energy"], p["util_vs_cost"]]
     compare = [p[k] for k in ("apis", "budget") if k in p]
-    rows = [Row("Spend", (p["spend_hour"], p["spend_day"], p["spend_month"], p["gpu_hours"])),
+    rows = [Row("Spend", (p["spend_hour"], p["spend_today"], p["spend_day"], p["spend_month"], p["gpu_hours"])),
             Row("Unit economics", tuple(usage))]
     if compare:
         rows.append(Row("Budget and alternatives", tuple(compare)))

@@ -15,6 +15,7 @@ from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
+from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
 GRID_WIDTH = 24
 PROMETHEUS = model.DataSourceRef(type_val="prometheus", uid="${datasource}")
@@ -54,6 +55,7 @@ class Panel:
     links: tuple[tuple[str, str], ...] = ()  # (title, url) data links, e.g. to Tempo
     min: float | None = None
     max: float | None = None
+    time_from: str | None = None  # a panel-relative range, like "now/d" for "today so far"
 
     def __post_init__(self) -> None:
         if not self.description or not self.unit:
@@ -95,8 +97,12 @@ class _Grid:
         return panel_id, pos
 
 
-def _prometheus_target(query: Query, ref: str) -> prometheus.Dataquery:
+def _prometheus_target(query: Query, ref: str, kind: str) -> prometheus.Dataquery:
     target = prometheus.Dataquery().expr(query.expr).ref_id(ref).legend_format(query.legend or "__auto")
+    if kind == "heatmap":
+        target = target.format(PromQueryFormat.HEATMAP)
+    elif kind == "table":
+        target = target.format(PromQueryFormat.TABLE)
     if query.instant:
         target = target.instant()
     else:
@@ -139,6 +145,8 @@ def _panel(panel: Panel, panel_id: int, pos: model.GridPos):
         builder = builder.min(panel.min)
     if panel.max is not None:
         builder = builder.max(panel.max)
+    if panel.time_from:
+        builder = builder.time_from(panel.time_from)
     if panel.kind == "traces":
         builder = builder.datasource(TEMPO)
         for index, search in enumerate(panel.targets):
@@ -149,7 +157,7 @@ def _panel(panel: Panel, panel_id: int, pos: model.GridPos):
     else:
         builder = builder.datasource(PROMETHEUS)
         for index, query in enumerate(panel.queries):
-            builder = builder.with_target(_prometheus_target(query, chr(65 + index)))
+            builder = builder.with_target(_prometheus_target(query, chr(65 + index), panel.kind))
         if panel.kind == "table":
             builder = builder.with_transformation(model.DataTransformerConfig(id_val="merge", options={}))
     if panel.links:

@@ -20,7 +20,7 @@ def dashboards(spec: SignalsSpec) -> list[Dashboard]:
     v, g, c, pl, qu = (m.panels(spec) for m in (vllm, gpu, cost, platform, quality))
     links = (("vLLM performance", "/d/llmobs-vllm"), ("GPUs", "/d/llmobs-gpu"), ("Cost", "/d/llmobs-cost"))
     business_rows = [
-        Row("Money", (c["spend_hour"], c["spend_day"], c["spend_month"], c["gpu_hours"])),
+        Row("Money", (c["spend_hour"], c["spend_today"], c["spend_day"], c["spend_month"], c["gpu_hours"])),
         Row("What it buys", (c["per_million"], c["tokens_per_usd"], replace(v["tokens"], width=6))),
         Row("Service level", (v["slo_stat"], replace(v["slo"], width=9), replace(v["requests"], width=9))),
     ]

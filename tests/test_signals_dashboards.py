@@ -13,7 +13,7 @@ import pytest
 
 from dashboards import catalogue
 from tests.conftest import ROOT
-from tests.signals_support import bundle_for, metric_names, recorded_names
+from tests.signals_support import bundle_for, metric_names, recorded_names, substitute
 
 EXPECTED_UIDS = {
     "llmobs-vllm", "llmobs-gpu", "llmobs-cost", "llmobs-quality", "llmobs-traces", "llmobs-platform",
@@ -81,7 +81,7 @@ def test_every_panel_has_a_unit_and_a_description_naming_its_metric(bundle):
             assert panel["fieldConfig"]["defaults"].get("unit"), f"{uid}: {panel['title']} has no unit"
             assert panel.get("description"), f"{uid}: {panel['title']} has no description"
         for panel in dash.panels:
-            read = set().union(*(metric_names(q.expr.replace("$", "")) for q in panel.queries)) if panel.queries else set()
+            read = set().union(*(metric_names(substitute(q.expr)) for q in panel.queries)) if panel.queries else set()
             mentioned = {n for n in names if n in panel.description}
             if panel.kind == "traces":
                 assert "TraceQL" in panel.description
