@@ -35,23 +35,33 @@ VLLM = (
 
 # DCGM-Exporter 4.5.3-4.8.2: metric name = DCGM field name. Every counter here must be in the
 # counters CSV the platform installs (several are off in the chart's default list).
-DCGM_COUNTERS = (
-    "DCGM_FI_DEV_GPU_UTIL",
-    "DCGM_FI_DEV_FB_USED",
-    "DCGM_FI_DEV_FB_FREE",
-    "DCGM_FI_DEV_POWER_USAGE",
-    "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION",
-    "DCGM_FI_DEV_GPU_TEMP",
-    "DCGM_FI_DEV_MEMORY_TEMP",
-    "DCGM_FI_DEV_SM_CLOCK",
-    "DCGM_FI_DEV_MEM_CLOCK",
-    "DCGM_FI_DEV_XID_ERRORS",
-    "DCGM_FI_DEV_CLOCKS_EVENT_REASONS",
-    "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE",
-    "DCGM_FI_PROF_DRAM_ACTIVE",
-    "DCGM_FI_PROF_GR_ENGINE_ACTIVE",
-    "DCGM_FI_PROF_SM_ACTIVE",
-)
+DCGM_COUNTER_HELP = {  # name -> (Prometheus type, help), as dcgm-exporter's counters CSV wants them
+    "DCGM_FI_DEV_GPU_UTIL": ("gauge", "Share of time a kernel was running, percent."),
+    "DCGM_FI_DEV_FB_USED": ("gauge", "GPU memory in use, MiB."),
+    "DCGM_FI_DEV_FB_FREE": ("gauge", "GPU memory free, MiB."),
+    "DCGM_FI_DEV_POWER_USAGE": ("gauge", "Board power, watts."),
+    "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION": ("counter", "Energy used since the driver loaded, millijoules."),
+    "DCGM_FI_DEV_GPU_TEMP": ("gauge", "Core temperature, degrees Celsius."),
+    "DCGM_FI_DEV_MEMORY_TEMP": ("gauge", "HBM/GDDR temperature, degrees Celsius."),
+    "DCGM_FI_DEV_SM_CLOCK": ("gauge", "Streaming-multiprocessor clock, MHz."),
+    "DCGM_FI_DEV_MEM_CLOCK": ("gauge", "Memory clock, MHz."),
+    "DCGM_FI_DEV_XID_ERRORS": ("gauge", "Code of the most recent XID error, 0 when none."),
+    "DCGM_FI_DEV_CLOCKS_EVENT_REASONS": ("gauge", "Why clocks are held down now (NVML clocks-event bitmask)."),
+    "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE": ("gauge", "Fraction of cycles the tensor cores were busy."),
+    "DCGM_FI_PROF_DRAM_ACTIVE": ("gauge", "Fraction of cycles device memory was moving data."),
+    "DCGM_FI_PROF_GR_ENGINE_ACTIVE": ("gauge", "Fraction of time the graphics/compute engine was busy."),
+    "DCGM_FI_PROF_SM_ACTIVE": ("gauge", "Fraction of cycles an SM had work resident."),
+}
+DCGM_COUNTERS = tuple(DCGM_COUNTER_HELP)
+
+
+def dcgm_counters_csv() -> str:
+    """The counters file for dcgm-exporter (`-f`): every field the dashboards and rules read."""
+    lines = ["# Generated from dashboards/catalogue.py: the DCGM fields the dashboards and alerts read.",
+             "# Format: DCGM field, Prometheus metric type, help message"]
+    lines += [f"{name}, {kind}, {text}" for name, (kind, text) in DCGM_COUNTER_HELP.items()]
+    return "\n".join(lines) + "\n"
+
 
 # llm-d router / EPP v0.10.0 (optional; only when the router is deployed).
 EPP = (

@@ -98,6 +98,8 @@ def rule_groups(groups: list[Group], spec: SignalsSpec) -> dict[str, Any]:
     """A Prometheus rule file (also the spec of a PrometheusRule), runbook links added here only."""
     rendered = []
     for group in groups:
+        if not group.rules:
+            continue
         rules = []
         for rule in group.rules:
             if isinstance(rule, Record):

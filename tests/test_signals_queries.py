@@ -105,3 +105,9 @@ def test_dcgm_counters_the_dashboards_need_are_all_in_the_catalogue():
     for _, expr in rule_exprs(bundle):
         used |= metric_names(expr)
     assert {m for m in used if m.startswith("DCGM_")} <= set(catalogue.DCGM_COUNTERS)
+
+
+def test_dcgm_counters_csv_lists_every_counter_in_exporter_format():
+    rows = [line for line in catalogue.dcgm_counters_csv().splitlines() if not line.startswith("#")]
+    assert [row.split(", ")[0] for row in rows] == list(catalogue.DCGM_COUNTERS)
+    assert all(row.split(", ")[1] in ("gauge", "counter") for row in rows)
