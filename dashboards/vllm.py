@@ -12,15 +12,8 @@ from dashboards.mixin import Alert, Dashboard, Group, Record, Variable
 RATE_WINDOW = "5m"
 MODEL = ("namespace", "model_name")
 ENGINE = ("namespace", "model_name", "pod")
-LATENCIES = {
-    "time_to_first_token_seconds": "Time to first token",
-    "inter_token_latency_seconds": "Inter-token latency",
-    "e2e_request_latency_seconds": "End-to-end latency",
-    "request_queue_time_seconds": "Queue time",
-    "request_prefill_time_seconds": "Prefill time",
-    "request_decode_time_seconds": "Decode time",
-}
 PHASES = ("request_queue_time_seconds", "request_prefill_time_seconds", "request_decode_time_seconds")
+LATENCIES = ("time_to_first_token_seconds", "inter_token_latency_seconds", "e2e_request_latency_seconds", *PHASES)
 QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
 # SLO burn windows (SRE workbook): a long window with a short one that confirms it is still burning.
 BURN_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d")
