@@ -115,12 +115,8 @@ TEMPO = (
     "tempo_discarded_spans_total",
 )
 
-# Standard series every Prometheus / kube-prometheus-stack has.
-STANDARD = (
-    "up",
-    "ALERTS",
-    "kube_pod_container_status_restarts_total",
-)
+# Standard series every Prometheus has.
+STANDARD = ("up",)
 
 EXPORTED: dict[str, tuple[str, ...]] = {
     "vllm": VLLM,

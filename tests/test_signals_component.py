@@ -3,9 +3,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import json
 
-from tests.harness import run_program
+import pulumi
+import pulumi_kubernetes as k8s
+from pulumi.runtime.stack import run_pulumi_func
+
+from components.signals import Signals, SignalsArgs
+from tests.harness import Program, _Mocks, _RecordingMonitor, run_program
 
 RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
 CONFIGMAP = "kubernetes:core/v1:ConfigMap"
@@ -49,3 +56,31 @@ def test_price_change_is_a_config_change():
     cost = next(r for r in _signals_children(program, RULE) if r.inputs["metadata"]["name"] == "llmobs-cost")
     config_group = cost.inputs["spec"]["groups"][0]
     assert {"record": "cluster:instance_price_usd_per_hour:config", "expr": "vector(9.25)"} in config_group["rules"]
+
+
+def test_every_signals_resource_waits_for_the_dependencies_it_is_given():
+    """The lead passes the platform's prometheus-operator CRDs as SignalsArgs.depends_on."""
+    program = Program()
+
+    def declare() -> None:
+        provider = k8s.Provider("cluster", kubeconfig="{}")
+        crds = k8s.core.v1.Namespace("crds", opts=pulumi.ResourceOptions(provider=provider))
+        Signals("signals", SignalsArgs(
+            namespace="monitoring", folder="LLM Observability", dashboards={"d": {"uid": "d"}},
+            rules={"vllm": {"groups": []}}, provider=provider, depends_on=[crds]))
+
+    def run() -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        pulumi.runtime.set_mocks(_Mocks(), project="p", stack="s", preview=False, monitor=_RecordingMonitor(program))
+        try:
+            loop.run_until_complete(run_pulumi_func(declare))
+        finally:
+            loop.close()
+            asyncio.set_event_loop(None)
+
+    contextvars.Context().run(run)
+    crds = program.one("kubernetes:core/v1:Namespace").urn
+    children = [*program.of_type(CONFIGMAP), *program.of_type(RULE)]
+    assert len(children) == 2
+    assert all(crds in child.dependencies for child in children)
