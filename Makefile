@@ -3,7 +3,7 @@ STACK ?= dev
 VENV ?= .venv
 PYTHON ?= $(shell scripts/find-python.sh)
 
-.PHONY: test deploy
+.PHONY: test deploy signals
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,3 +16,7 @@ test: $(VENV)/.installed
 
 deploy:
 	scripts/deploy.sh $(STACK)
+
+# Every dashboard JSON and rule file of $(STACK), for review or import elsewhere (see README).
+signals: $(VENV)/.installed
+	$(VENV)/bin/python -m dashboards.render --stack $(STACK) --out build/signals
