@@ -42,6 +42,9 @@ def stop_action_arn(region: str) -> str:
 
 
 def budget_notifications(emails: tuple[str, ...]) -> list[dict]:
+    """E-mails at 80% spent and 100% forecast; none without addresses (the DailySpendOverBudget alert still fires)."""
+    if not emails:
+        return []
     return [
         {
             "comparison_operator": "GREATER_THAN",

@@ -192,11 +192,34 @@ class WorkloadConfig:
 
 
 @dataclass(frozen=True)
+class ApiPrice:
+    """A commercial API's list price per million tokens, to compare the self-hosted cost against."""
+
+    name: str
+    input_usd_per_million: float
+    output_usd_per_million: float
+
+
+@dataclass(frozen=True)
+class SignalsConfig:
+    """What the dashboards, recording rules and alerts are tuned by (latency targets, thresholds)."""
+
+    ttft_target_seconds: float
+    itl_target_seconds: float
+    e2e_target_seconds: float
+    slo_objective: float
+    commercial_api_prices: tuple[ApiPrice, ...]
+    gpu_idle_utilisation_percent: int
+    queue_alert_requests: int
+
+
+@dataclass(frozen=True)
 class StackConfig:
     stack: str
     host: HostConfig
     cluster: ClusterConfig
     cost: CostConfig
+    signals: SignalsConfig
     tags: Mapping[str, str]
     platform: PlatformConfig
     cost_guards: CostGuardsConfig
@@ -431,6 +454,55 @@ def _tags(stack: str, raw: Mapping[str, Any], problems: list[str]) -> dict[str, 
     return tags
 
 
+# The bucket bounds vLLM 0.33 exports for its latency histograms (vllm/v1/metrics/buckets.py): an SLO
+# target must be one of them, so attainment is read exactly from the `le` series.
+TTFT_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+                20.0, 40.0, 80.0, 160.0, 640.0, 2560.0)
+ITL_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0,
+               40.0, 80.0)
+REQUEST_LATENCY_BUCKETS = (0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0,
+                           120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0)
+_API_PRICE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]{0,62})=(\d+(?:\.\d+)?)/(\d+(?:\.\d+)?)$")
+
+
+def _bucket_target(raw: Mapping[str, Any], key: str, buckets: tuple[float, ...], problems: list[str]) -> float:
+    allowed = ", ".join(repr(b) for b in buckets)
+    value = _decimal(raw, key, problems)
+    if value is None:
+        if raw.get(key) in (None, ""):
+            problems.append(f"{_key(key)} is required; allowed: {allowed}")
+        return buckets[0]
+    if value not in buckets:
+        problems.append(f"{_key(key)}: {raw.get(key)!r} is not a bucket bound of the vLLM histogram; allowed: {allowed}")
+    return value
+
+
+def _slo_objective(raw: Mapping[str, Any], problems: list[str]) -> float:
+    value = _decimal(raw, "sloObjective", problems)
+    if value is None or not 0.5 <= value <= 0.9999:
+        problems.append(f"{_key('sloObjective')}: {raw.get('sloObjective')!r} is out of range; allowed: a decimal string from \"0.5\" to \"0.9999\"")
+        return 0.99
+    return value
+
+
+def _api_prices(raw: Mapping[str, Any], problems: list[str]) -> tuple[ApiPrice, ...]:
+    entries = raw.get("commercialApiPrices") or []
+    prices: list[ApiPrice] = []
+    for entry in entries if isinstance(entries, list) else [entries]:
+        match = _API_PRICE.match(str(entry))
+        if not match:
+            problems.append(
+                f"{_key('commercialApiPrices')}: {entry!r} is not a price; allowed: name=inputUsd/outputUsd "
+                "per million tokens, like gpt-4o=2.50/10.00"
+            )
+            continue
+        prices.append(ApiPrice(match.group(1), float(match.group(2)), float(match.group(3))))
+    names = [p.name for p in prices]
+    if len(set(names)) != len(names):
+        problems.append(f"{_key('commercialApiPrices')}: names must be unique, got {names}")
+    return tuple(prices)
+
+
 def _integer(raw: Mapping[str, Any], key: str, low: int, high: int, problems: list[str]) -> int:
     value = raw.get(key)
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
@@ -548,11 +620,6 @@ def _cost_guards(
         problems.append(
             f"{_key('budgetAlertEmails')}: {len(emails)} addresses; "
             f"allowed: at most {MAX_BUDGET_SUBSCRIBERS} (AWS Budgets' limit)"
-        )
-    if budget is not None and not emails:
-        problems.append(
-            f"{_key('budgetAlertEmails')} is required when {_key('monthlyBudgetUsd')} is set: a budget "
-            "nobody hears about guards nothing; allowed: a list of e-mail addresses"
         )
     # Spot capacity and the idle stop act on the one GPU host: other backends leave them aside (a stack
     # file keeps working when its backend is switched); the budget covers every backend.
@@ -678,6 +745,18 @@ def _workload(raw: Mapping[str, Any], instance: InstanceType | None, problems: l
     )
 
 
+def _signals(raw: Mapping[str, Any], problems: list[str]) -> SignalsConfig:
+    return SignalsConfig(
+        ttft_target_seconds=_bucket_target(raw, "ttftTargetSeconds", TTFT_BUCKETS, problems),
+        itl_target_seconds=_bucket_target(raw, "itlTargetSeconds", ITL_BUCKETS, problems),
+        e2e_target_seconds=_bucket_target(raw, "e2eLatencyTargetSeconds", REQUEST_LATENCY_BUCKETS, problems),
+        slo_objective=_slo_objective(raw, problems),
+        commercial_api_prices=_api_prices(raw, problems),
+        gpu_idle_utilisation_percent=_integer(raw, "gpuIdleUtilisationPercent", 0, 100, problems),
+        queue_alert_requests=_integer(raw, "queueAlertRequests", 1, 100000, problems),
+    )
+
+
 def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
     """Validate every setting and return the frozen config, or raise one error listing every problem."""
     problems: list[str] = []
@@ -697,6 +776,7 @@ def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
     platform = _platform(raw, problems)
     cost_guards = _cost_guards(raw, cluster.backend, monthly_budget, problems)
     workload = _workload(raw, instance, problems)
+    signals = _signals(raw, problems)
     if problems:
         raise ConfigError(problems)
     assert instance is not None
@@ -716,6 +796,7 @@ def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
             gpu_count=instance.gpu_count * cluster.gpu_nodes,
             monthly_budget_usd=monthly_budget,
         ),
+        signals=signals,
         tags=tags,
         platform=platform,
         cost_guards=cost_guards,

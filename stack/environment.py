@@ -8,9 +8,11 @@ import pulumi
 
 from components.cluster import KubernetesCluster
 from components.cost_guards import CostGuards, CostGuardsArgs
+from components.signals import Signals
 from stack.cluster import build_cluster
 from stack.config import PROJECT, StackConfig
 from stack.platform import Platform, build_platform, platform_outputs
+from stack.signals import build_signals
 from stack.workloads import AiWorkloads, build_ai_workloads, workload_outputs
 
 
@@ -19,6 +21,7 @@ class Environment:
     cluster: KubernetesCluster
     platform: Platform
     workloads: AiWorkloads
+    signals: Signals
     cost_guards: CostGuards
     outputs: dict[str, pulumi.Input]
 
@@ -28,6 +31,7 @@ def build(config: StackConfig) -> Environment:
     cluster, outputs, host = build_cluster(name, config)
     platform = build_platform(name, config, cluster)
     workloads = build_ai_workloads(name, config, cluster, platform)
+    signals = build_signals(name, config, cluster, platform)
     cost_guards = CostGuards(
         name,
         CostGuardsArgs(
@@ -53,7 +57,13 @@ def build(config: StackConfig) -> Environment:
         "tunnelCommand": f"scripts/tunnel.sh {config.stack}",
         **platform_outputs(config.stack, platform),
         **workload_outputs(config.stack, workloads),
+        "grafanaDashboardUids": signals.dashboard_uids,
     }
     return Environment(
-        cluster=cluster, platform=platform, workloads=workloads, cost_guards=cost_guards, outputs=outputs
+        cluster=cluster,
+        platform=platform,
+        workloads=workloads,
+        signals=signals,
+        cost_guards=cost_guards,
+        outputs=outputs,
     )

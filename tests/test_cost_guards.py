@@ -72,10 +72,14 @@ def test_monthly_budget_emails_at_80_percent_spent_and_100_percent_forecast():
     assert "budgetName" in program.outputs
 
 
+def test_a_budget_without_addresses_is_kept_but_mails_nobody():
+    program = run_program("dev", {"monthlyBudgetUsd": "1500"})
+    assert program.one(BUDGET).inputs.get("notifications", []) == []
+
+
 @pytest.mark.parametrize(
     "overrides,message",
     [
-        ({"monthlyBudgetUsd": "1500"}, "budgetAlertEmails is required"),
         ({"budgetAlertEmails": ["not-an-address"]}, "not an e-mail address"),
         ({"budgetAlertEmails": [f"u{i}@example.org" for i in range(11)]}, "at most 10"),
         ({"idleStopMinutes": 7}, "multiple of 5"),

@@ -1,0 +1,86 @@
+"""The one config every domain reads: selectors per scrape job, thresholds, SLO targets, cost inputs.
+
+Like kubernetes-mixin's ``_config``: change the job of the model servers here and every panel,
+recording rule and alert follows. Built from the validated stack config, so a price or a target is
+a `pulumi config set`, never an edit of a query.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from stack.config import ApiPrice, StackConfig
+
+
+@dataclass(frozen=True)
+class Selectors:
+    """Label matchers per source, exactly as the scrape configs in CONTRACT.md attach them."""
+
+    vllm: dict[str, str] = field(default_factory=lambda: {"job": "vllm"})
+    epp: dict[str, str] = field(default_factory=lambda: {"job": "llm-d-epp"})
+    dcgm: dict[str, str] = field(default_factory=lambda: {"job": "dcgm-exporter"})
+    collector: dict[str, str] = field(default_factory=lambda: {"job": "otel-collector"})
+    tempo: dict[str, str] = field(default_factory=lambda: {"job": "tempo"})
+    # Llama Stack's OTLP metrics arrive through the collector with honorLabels: job = service.name.
+    llama_stack: dict[str, str] = field(default_factory=lambda: {"job": "llama-stack"})
+    # Span metrics from the collector's spanmetrics connector carry the span's service as a label.
+    llama_stack_spans: dict[str, str] = field(default_factory=lambda: {"service_name": "llama-stack"})
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    kv_cache_full_fraction: float = 0.9
+    gpu_memory_full_fraction: float = 0.95
+    gpu_idle_utilisation_percent: int = 5
+    queue_requests: int = 10
+
+
+@dataclass(frozen=True)
+class Slo:
+    ttft_seconds: float = 0.5
+    itl_seconds: float = 0.1
+    e2e_seconds: float = 20.0
+    objective: float = 0.99
+
+
+@dataclass(frozen=True)
+class Cost:
+    usd_per_hour: float = 4.6016
+    gpu_count: int = 4
+    monthly_budget_usd: float | None = None
+    commercial_apis: tuple[ApiPrice, ...] = ()
+
+
+@dataclass(frozen=True)
+class SignalsSpec:
+    """Everything the domains need; pure data, so every module is a pure function of it."""
+
+    selectors: Selectors = field(default_factory=Selectors)
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    slo: Slo = field(default_factory=Slo)
+    cost: Cost = field(default_factory=Cost)
+    runbook_url: str = "https://github.com/llm-observability/llm-observability/blob/main/docs/runbook.md"
+    folder: str = "LLM Observability"
+    tempo_datasource_uid: str = "tempo"
+
+
+def from_stack(config: StackConfig) -> SignalsSpec:
+    signals = config.signals
+    return SignalsSpec(
+        thresholds=Thresholds(
+            gpu_idle_utilisation_percent=signals.gpu_idle_utilisation_percent,
+            queue_requests=signals.queue_alert_requests,
+        ),
+        slo=Slo(
+            ttft_seconds=signals.ttft_target_seconds,
+            itl_seconds=signals.itl_target_seconds,
+            e2e_seconds=signals.e2e_target_seconds,
+            objective=signals.slo_objective,
+        ),
+        cost=Cost(
+            usd_per_hour=config.cost.usd_per_hour,
+            gpu_count=config.cost.gpu_count,
+            monthly_budget_usd=config.cost.monthly_budget_usd,
+            commercial_apis=signals.commercial_api_prices,
+        ),
+    )

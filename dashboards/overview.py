@@ -1,0 +1,57 @@
+"""One page per role, built from the domains' own panels: the developer (prefill vs decode, caches),
+the SRE (saturation, errors, GPU health, pipeline health) and the business (spend, tokens, cost per
+token, SLO attainment)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from dashboards import cost, gpu, platform, quality, vllm
+from dashboards.config import SignalsSpec
+from dashboards.layout import Row
+from dashboards.mixin import Dashboard, Group
+
+
+def rules(spec: SignalsSpec) -> list[Group]:
+    return []  # every panel here reads a domain's recorded series
+
+
+def dashboards(spec: SignalsSpec) -> list[Dashboard]:
+    v, g, c, pl, qu = (m.panels(spec) for m in (vllm, gpu, cost, platform, quality))
+    links = (("vLLM performance", "/d/llmobs-vllm"), ("GPUs", "/d/llmobs-gpu"), ("Cost", "/d/llmobs-cost"))
+    business_rows = [
+        Row("Money", (c["spend_hour"], c["spend_today"], c["spend_day"], c["spend_month"], c["gpu_hours"])),
+        Row("What it buys", (c["per_million"], c["tokens_per_usd"], replace(v["tokens"], width=6))),
+        Row("Service level", (v["slo_stat"], replace(v["slo"], width=9), replace(v["requests"], width=9))),
+    ]
+    if "apis" in c:
+        business_rows.append(Row("Compared with APIs", (c["apis"],)))
+    return [
+        Dashboard(
+            "llmobs-developer", "Overview: developer",
+            "Where a request's time goes (queue, prefill, decode), token latency and cache behaviour.",
+            (
+                Row("Latency", (v["ttft"], v["itl"], v["e2e"])),
+                Row("Prefill vs decode", (v["phases"], v["phase_p95"])),
+                Row("Caches", (v["kv_cache"], v["prefix_cache"], v["preemptions"])),
+                Row("Requests", (v["prompt_len"], v["gen_len"], v["errors"])),
+            ),
+            vllm.variables(spec), ("overview", "developer"), extra_links=links,
+        ),
+        Dashboard(
+            "llmobs-sre", "Overview: SRE",
+            "Saturation, errors, GPU health and the telemetry pipeline, on one page.",
+            (
+                Row("Saturation", (v["running_waiting"], v["kv_cache"], g["util"])),
+                Row("Errors", (v["errors"], qu["inference_errors"], qu["tool_errors"])),
+                Row("GPU health", (g["temperature"], g["throttle"], g["xid"])),
+                Row("Pipeline", (pl["targets"], pl["collector_out"], pl["tempo_in"])),
+            ),
+            (*vllm.variables(spec), *gpu.variables(spec)), ("overview", "sre"), extra_links=links,
+        ),
+        Dashboard(
+            "llmobs-business", "Overview: business",
+            "Spend, tokens produced, cost per token and whether users got the service level promised.",
+            tuple(business_rows), vllm.variables(spec), ("overview", "business"), time_from="now-24h", extra_links=links,
+        ),
+    ]

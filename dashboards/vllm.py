@@ -1,0 +1,249 @@
+"""vLLM performance: latency (TTFT, ITL, end-to-end and its queue/prefill/decode split), throughput,
+KV and prefix cache, preemptions, finish reasons, SLO attainment and burn (vLLM 0.33 names)."""
+
+from __future__ import annotations
+
+from dashboards import promql as q
+from dashboards.config import SignalsSpec
+from dashboards.layout import Panel, Query, Row
+from dashboards.mixin import Alert, Dashboard, Group, Record, Variable
+
+# Rate window of the recorded series (their names say `rate5m`): 20 scrapes at the platform's 15 s.
+RATE_WINDOW = "5m"
+MODEL = ("namespace", "model_name")
+ENGINE = ("namespace", "model_name", "pod")
+PHASES = ("request_queue_time_seconds", "request_prefill_time_seconds", "request_decode_time_seconds")
+LATENCIES = ("time_to_first_token_seconds", "inter_token_latency_seconds", "e2e_request_latency_seconds", *PHASES)
+QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
+# SLO burn windows (SRE workbook): a long window with a short one that confirms it is still burning.
+BURN_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d")
+BURN_TIERS = {  # severity -> [(burn factor, long window, short window)], and its `for`
+    "critical": ([(14.4, "1h", "5m"), (6.0, "6h", "30m")], "2m"),
+    "warning": ([(3.0, "1d", "2h")], "15m"),
+}
+SLIS = {  # name -> (histogram, target attribute, windows recorded: every burn window where alerted on)
+    "ttft": ("time_to_first_token_seconds", "ttft_seconds", BURN_WINDOWS),
+    "itl": ("inter_token_latency_seconds", "itl_seconds", ("1h",)),
+    "e2e": ("e2e_request_latency_seconds", "e2e_seconds", BURN_WINDOWS),
+}
+
+
+def variables(spec: SignalsSpec) -> tuple[Variable, ...]:
+    job = tuple(spec.selectors.vllm.items())
+    return (
+        Variable("namespace", "Namespace", "vllm:num_requests_running", "namespace", job),
+        Variable("model_name", "Model", "vllm:num_requests_running", "model_name", job, ("namespace",)),
+        Variable("pod", "Engine pod", "vllm:num_requests_running", "pod", job, ("namespace", "model_name")),
+    )
+
+
+def raw(spec: SignalsSpec, metric: str, **extra: str) -> str:
+    return q.selector(metric, spec.selectors.vllm, **extra)
+
+
+def bucket_rates(name: str) -> str:
+    """Recorded per-model bucket rates of one vLLM histogram."""
+    return f"model_le:vllm_{name}_bucket:rate5m"
+
+
+def slo_error_ratio(sli: str, window: str) -> str:
+    return f"model:vllm_{sli}_slo:error_ratio_rate{window}"
+
+
+def rules(spec: SignalsSpec) -> list[Group]:
+    w = RATE_WINDOW
+    records: list[Record] = []
+    for name in LATENCIES:
+        records.append(Record(bucket_rates(name), q.sum_by([*MODEL, "le"], q.rate(raw(spec, f"vllm:{name}_bucket"), w))))
+        for suffix in ("count", "sum") if name in PHASES else ():
+            records.append(Record(f"model:vllm_{name}_{suffix}:rate5m", q.sum_by(MODEL, q.rate(raw(spec, f"vllm:{name}_{suffix}"), w))))
+        for label, value in QUANTILES.items():
+            records.append(Record(f"model:vllm_{name}:{label}_5m", f"histogram_quantile({value}, {bucket_rates(name)})"))
+    for name in ("request_prompt_tokens", "request_generation_tokens"):
+        records.append(Record(bucket_rates(name), q.sum_by([*MODEL, "le"], q.rate(raw(spec, f"vllm:{name}_bucket"), w))))
+    for counter in ("prompt_tokens", "generation_tokens", "prefix_cache_hits", "prefix_cache_queries"):
+        records.append(Record(f"model:vllm_{counter}:rate5m", q.sum_by(MODEL, q.rate(raw(spec, f"vllm:{counter}_total"), w))))
+    for counter in ("generation_tokens", "num_preemptions"):
+        records.append(Record(f"pod:vllm_{counter}:rate5m", q.sum_by(ENGINE, q.rate(raw(spec, f"vllm:{counter}_total"), w))))
+    records += [
+        Record("model_reason:vllm_request_success:rate5m",
+               q.sum_by([*MODEL, "finished_reason"], q.rate(raw(spec, "vllm:request_success_total"), w))),
+        Record("model:vllm_requests:rate5m", q.sum_by(MODEL, q.rate(raw(spec, "vllm:request_success_total"), w))),
+        Record("model:vllm_prefix_cache_hit:ratio_rate5m",
+               q.ratio("model:vllm_prefix_cache_hits:rate5m", "model:vllm_prefix_cache_queries:rate5m")),
+        Record("model:vllm_request_errors:ratio_rate5m", q.ratio(
+            q.sum_by(MODEL, 'model_reason:vllm_request_success:rate5m{finished_reason=~"error|abort"}'),
+            "model:vllm_requests:rate5m")),
+    ]
+    slo: list[Record] = []
+    for sli, (histogram, attribute, windows) in SLIS.items():
+        target = getattr(spec.slo, attribute)
+        for window in windows:
+            good = q.sum_by(MODEL, q.rate(raw(spec, f"vllm:{histogram}_bucket", le=q.le(target)), window))
+            total = q.sum_by(MODEL, q.rate(raw(spec, f"vllm:{histogram}_count"), window))
+            slo.append(Record(slo_error_ratio(sli, window), f"1 - {q.ratio(good, total)}"))
+    return [
+        Group("llmobs-vllm.rules", tuple(records)),
+        Group("llmobs-vllm-slo.rules", tuple(slo)),
+        Group("llmobs-vllm.alerts", tuple(alerts(spec))),
+    ]
+
+
+def _burn_alert(spec: SignalsSpec, sli: str, alert: str, what: str, target: float) -> list[Alert]:
+    """Multi-window, multi-burn-rate alerts: each pair needs the long window (it matters) and the short
+    one (it is still happening) above the same burn rate."""
+    budget = round(1 - spec.slo.objective, 6)
+    out = []
+    for severity, (pairs, for_) in BURN_TIERS.items():
+        expr = "\nor\n".join(
+            f"({slo_error_ratio(sli, long)} > ({factor} * {budget}) and {slo_error_ratio(sli, short)} > ({factor} * {budget}))"
+            for factor, long, short in pairs
+        )
+        fastest = pairs[0]
+        out.append(Alert(
+            alert, expr, severity,
+            summary=f"{what.capitalize()} SLO error budget burning at least {pairs[-1][0]}x too fast.",
+            description=(
+                f"{{{{ $labels.model_name }}}} in {{{{ $labels.namespace }}}}: {{{{ $value | humanizePercentage }}}} of requests "
+                f"missed the {what} target of {target}s over the last {fastest[1]} or longer, against an objective of "
+                f"{spec.slo.objective:.2%}: at this rate the 30-day error budget runs out early."
+            ),
+            for_=for_,
+        ))
+    return out
+
+
+def alerts(spec: SignalsSpec) -> list[Alert]:
+    t = spec.thresholds
+    return [
+        *_burn_alert(spec, "ttft", "VllmTtftSloBurn", "time-to-first-token", spec.slo.ttft_seconds),
+        *_burn_alert(spec, "e2e", "VllmE2eLatencySloBurn", "end-to-end latency", spec.slo.e2e_seconds),
+        Alert("VllmQueueBuildUp", f"max by (namespace, model_name, pod) ({raw(spec, 'vllm:num_requests_waiting')}) > {t.queue_requests}",
+              "warning", "Requests are queueing in a vLLM engine.",
+              f"{{{{ $labels.pod }}}} ({{{{ $labels.model_name }}}}) has had more than {t.queue_requests} requests waiting for 10 minutes "
+              "({{ $value }} now): the engine is saturated.", "10m"),
+        Alert("VllmKvCacheNearFull", f"max by (namespace, model_name, pod) ({raw(spec, 'vllm:kv_cache_usage_perc')}) > {t.kv_cache_full_fraction}",
+              "warning", "vLLM KV cache is nearly full.",
+              "{{ $labels.pod }} ({{ $labels.model_name }}) uses {{ $value | humanizePercentage }} of its KV cache; "
+              "new requests will wait or preempt running ones.", "10m"),
+        Alert("VllmPreemptions", f"sum by (namespace, model_name, pod) ({q.rate(raw(spec, 'vllm:num_preemptions_total'), '5m')}) > 0",
+              "warning", "vLLM is preempting requests.",
+              "{{ $labels.pod }} ({{ $labels.model_name }}) preempts {{ $value | humanize }} requests/s: the KV cache is "
+              "too small for the load, and preempted requests are recomputed.", "15m"),
+        Alert("VllmEngineDown", q.selector("up", spec.selectors.vllm) + " == 0",
+              "critical", "A vLLM engine cannot be scraped.",
+              "Prometheus has failed to scrape {{ $labels.pod }} in {{ $labels.namespace }} for 5 minutes: the engine "
+              "is down or hung.", "5m"),
+    ]
+
+
+M = {"namespace": "$namespace", "model_name": "$model_name"}
+P = {**M, "pod": "$pod"}
+LEG = "{{model_name}}"
+
+
+def _latency_panel(name: str, title: str) -> Panel:
+    return Panel(
+        "timeseries", f"{title} (p50 / p95 / p99)",
+        f"Quantiles of vllm:{name} per model, from the recorded series model:vllm_{name}:p50_5m/p95_5m/p99_5m.",
+        "s",
+        tuple(Query(q.selector(f"model:vllm_{name}:{label}_5m", M), f"{LEG} {label}") for label in QUANTILES),
+        width=8,
+    )
+
+
+def panels(spec: SignalsSpec) -> dict[str, Panel]:
+    """Every vLLM panel, by key, so the role overviews reuse them."""
+    slo = spec.slo
+    attainment = tuple(
+        Query(f"1 - {q.selector(slo_error_ratio(sli, '1h'), M)}", f"{LEG} {sli}") for sli in SLIS
+    )
+    return {
+        "requests": Panel("timeseries", "Finished requests by reason",
+                          "Rate of vllm:request_success_total by finished_reason (stop, length, abort, error, repetition).",
+                          "reqps", (Query(q.sum_by(["finished_reason"], q.selector("model_reason:vllm_request_success:rate5m", M)), "{{finished_reason}}"),),
+                          stack=True, width=8),
+        "running_waiting": Panel("timeseries", "Running and waiting requests",
+                                 "vllm:num_requests_running and vllm:num_requests_waiting per engine pod.", "short",
+                                 (Query(q.selector("vllm:num_requests_running", spec.selectors.vllm, **P), "{{pod}} running"),
+                                  Query(q.selector("vllm:num_requests_waiting", spec.selectors.vllm, **P), "{{pod}} waiting")), width=8),
+        "waiting_reason": Panel("timeseries", "Waiting requests by reason",
+                                "vllm:num_requests_waiting_by_reason: capacity (no KV space) vs deferred.", "short",
+                                (Query(q.sum_by(["reason"], q.selector("vllm:num_requests_waiting_by_reason", spec.selectors.vllm, **P)), "{{reason}}"),),
+                                stack=True, width=8),
+        "ttft": _latency_panel("time_to_first_token_seconds", "Time to first token"),
+        "itl": _latency_panel("inter_token_latency_seconds", "Inter-token latency"),
+        "e2e": _latency_panel("e2e_request_latency_seconds", "End-to-end latency"),
+        "phases": Panel("timeseries", "Where request time goes: queue, prefill, decode",
+                        "Mean seconds per request in each phase: rate of vllm:request_queue_time_seconds_sum, "
+                        "vllm:request_prefill_time_seconds_sum, vllm:request_decode_time_seconds_sum over their _count.",
+                        "s", tuple(Query(q.ratio(q.selector(f"model:vllm_request_{p}_time_seconds_sum:rate5m", M),
+                                                 q.selector(f"model:vllm_request_{p}_time_seconds_count:rate5m", M)), f"{LEG} {p}")
+                                   for p in ("queue", "prefill", "decode")), stack=True),
+        "phase_p95": Panel("timeseries", "Queue, prefill and decode time p95",
+                           "p95 of vllm:request_queue_time_seconds, vllm:request_prefill_time_seconds and "
+                           "vllm:request_decode_time_seconds (recorded model:vllm_request_*_time_seconds:p95_5m).", "s",
+                           tuple(Query(q.selector(f"model:vllm_request_{p}_time_seconds:p95_5m", M), f"{LEG} {p}")
+                                 for p in ("queue", "prefill", "decode"))),
+        "tokens": Panel("timeseries", "Prompt and generation tokens per second",
+                        "Rate of vllm:prompt_tokens_total and vllm:generation_tokens_total per model.", "short",
+                        (Query(q.selector("model:vllm_prompt_tokens:rate5m", M), f"{LEG} prompt"),
+                         Query(q.selector("model:vllm_generation_tokens:rate5m", M), f"{LEG} generated"))),
+        "kv_cache": Panel("timeseries", "KV-cache use",
+                          "vllm:kv_cache_usage_perc per engine: a 0-1 fraction despite its name (1 = full).", "percentunit",
+                          (Query(q.selector("vllm:kv_cache_usage_perc", spec.selectors.vllm, **P), "{{pod}}"),), width=8, min=0, max=1),
+        "prefix_cache": Panel("timeseries", "Prefix-cache hit rate",
+                              "Rate of vllm:prefix_cache_hits_total over vllm:prefix_cache_queries_total (tokens).",
+                              "percentunit", (Query(q.selector("model:vllm_prefix_cache_hit:ratio_rate5m", M), LEG),), width=8, min=0, max=1),
+        "preemptions": Panel("timeseries", "Preemptions",
+                             "Rate of vllm:num_preemptions_total per engine: requests evicted for lack of KV cache.", "short",
+                             (Query(q.selector("pod:vllm_num_preemptions:rate5m", P), "{{pod}}"),), width=8),
+        "errors": Panel("timeseries", "Aborted and failed requests",
+                        "Share of vllm:request_success_total with finished_reason error or abort.", "percentunit",
+                        (Query(q.selector("model:vllm_request_errors:ratio_rate5m", M), LEG),), width=8, min=0),
+        "prompt_len": Panel("heatmap", "Prompt length distribution",
+                            "Buckets of vllm:request_prompt_tokens (recorded model_le:vllm_request_prompt_tokens_bucket:rate5m).",
+                            "short", (Query(q.sum_by(["le"], q.selector(bucket_rates("request_prompt_tokens"), M)), "{{le}}"),), width=8),
+        "gen_len": Panel("heatmap", "Generation length distribution",
+                         "Buckets of vllm:request_generation_tokens (recorded model_le:vllm_request_generation_tokens_bucket:rate5m).",
+                         "short", (Query(q.sum_by(["le"], q.selector(bucket_rates("request_generation_tokens"), M)), "{{le}}"),), width=8),
+        "slo": Panel("timeseries", "SLO attainment (1 h)",
+                     f"Share of requests meeting TTFT <= {slo.ttft_seconds}s, ITL <= {slo.itl_seconds}s and end-to-end <= "
+                     f"{slo.e2e_seconds}s, from the le buckets of vllm:time_to_first_token_seconds, "
+                     f"vllm:inter_token_latency_seconds and vllm:e2e_request_latency_seconds (model:vllm_*_slo:error_ratio_rate1h). "
+                     f"Objective {slo.objective}.", "percentunit", attainment, width=8, max=1),
+        "router_pool": Panel("timeseries", "Router: ready endpoints, queue and KV cache",
+                             "llm-d EPP (optional, job llm-d-epp): llm_d_epp_ready_endpoints, llm_d_epp_average_queue_size and "
+                             "llm_d_epp_average_kv_cache_utilization per InferencePool.", "short",
+                             (Query(q.selector("llm_d_epp_ready_endpoints", spec.selectors.epp), "{{name}} ready endpoints"),
+                              Query(q.selector("llm_d_epp_average_queue_size", spec.selectors.epp), "{{name}} mean queue"),
+                              Query(q.selector("llm_d_epp_average_kv_cache_utilization", spec.selectors.epp), "{{name}} mean KV cache")),
+                             width=12),
+        "router_requests": Panel("timeseries", "Router: requests and errors",
+                                 "Rate of llm_d_epp_request_total per model and of llm_d_epp_request_error_total per error_code "
+                                 "(llm-d EPP, optional).", "reqps",
+                                 (Query(q.sum_by(["model_name"], q.rate(q.selector("llm_d_epp_request_total", spec.selectors.epp), "5m")),
+                                        "{{model_name}}"),
+                                  Query(q.sum_by(["error_code"], q.rate(q.selector("llm_d_epp_request_error_total", spec.selectors.epp), "5m")),
+                                        "error {{error_code}}")), width=12),
+        "slo_stat": Panel("stat", "SLO attainment, TTFT (1 d)",
+                          f"Share of requests with vllm:time_to_first_token_seconds <= {slo.ttft_seconds}s over a day "
+                          "(model:vllm_ttft_slo:error_ratio_rate1d).", "percentunit",
+                          (Query(f"1 - max({q.selector(slo_error_ratio('ttft', '1d'), M)})", "TTFT"),), width=6),
+    }
+
+
+def dashboards(spec: SignalsSpec) -> list[Dashboard]:
+    p = panels(spec)
+    return [Dashboard(
+        "llmobs-vllm", "vLLM performance",
+        "Latency, throughput, caches and SLOs of the vLLM engines (vLLM 0.33 metrics).",
+        (
+            Row("Requests", (p["requests"], p["running_waiting"], p["waiting_reason"])),
+            Row("Latency", (p["ttft"], p["itl"], p["e2e"], p["phases"], p["phase_p95"])),
+            Row("Tokens and caches", (p["tokens"], p["kv_cache"], p["prefix_cache"], p["preemptions"])),
+            Row("Errors, lengths and SLOs", (p["errors"], p["slo"], p["prompt_len"], p["gen_len"])),
+            Row("Router (llm-d EPP, when deployed)", (p["router_pool"], p["router_requests"])),
+        ),
+        variables(spec), ("vllm", "performance"),
+    )]

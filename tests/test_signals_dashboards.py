@@ -1,0 +1,159 @@
+"""The dashboards: fixed uids, deterministic JSON, current panel types, a datasource variable (no
+hard-coded datasource uid), the namespace/model/GPU variables, units and a description naming the
+metric on every panel, links between dashboards; and the render command with its --check mode."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from dashboards import catalogue
+from tests.conftest import ROOT
+from tests.signals_support import bundle_for, metric_names, recorded_names, substitute
+
+EXPECTED_UIDS = {
+    "llmobs-vllm", "llmobs-gpu", "llmobs-cost", "llmobs-quality", "llmobs-traces", "llmobs-platform",
+    "llmobs-developer", "llmobs-sre", "llmobs-business",
+}
+CURRENT_PANEL_TYPES = {"timeseries", "stat", "bargauge", "table", "heatmap", "row"}
+
+
+@pytest.fixture(scope="module")
+def bundle():
+    return bundle_for(monthlyBudgetUsd="1500")
+
+
+def _panels(body):
+    return [p for p in body["panels"] if p["type"] != "row"]
+
+
+def test_dashboards_have_fixed_uids(bundle):
+    assert set(bundle.dashboards) == EXPECTED_UIDS
+    assert all(body["uid"] == uid for uid, body in bundle.dashboards.items())
+
+
+def test_rendering_is_deterministic():
+    assert bundle_for().files() == bundle_for().files()
+
+
+def test_only_current_panel_types(bundle):
+    for body in bundle.dashboards.values():
+        assert {p["type"] for p in body["panels"]} <= CURRENT_PANEL_TYPES
+
+
+def test_no_hard_coded_datasource_uid(bundle):
+    for uid, body in bundle.dashboards.items():
+        for panel in _panels(body):
+            assert panel["datasource"]["uid"] in ("${datasource}", "${traces}"), f"{uid}: {panel['title']}"
+            for target in panel.get("targets", []):
+                assert "datasource" not in target or target["datasource"]["uid"].startswith("${")
+        variable_types = {v["name"]: v for v in body["templating"]["list"]}
+        assert variable_types["datasource"]["type"] == "datasource"
+        assert variable_types["datasource"]["query"] == "prometheus"
+        for variable in body["templating"]["list"]:
+            if variable["type"] == "query":
+                assert variable["datasource"]["uid"] == "${datasource}"
+
+
+def test_only_trace_links_name_the_tempo_uid(bundle):
+    for uid, body in bundle.dashboards.items():
+        text = json.dumps(body)
+        for panel in _panels(body):
+            for link in panel.get("fieldConfig", {}).get("defaults", {}).get("links", []):
+                assert link["url"].startswith("/explore?")
+        stripped = text.replace('\\"datasource\\":\\"tempo\\"', "")
+        for panel in _panels(body):
+            for link in panel.get("fieldConfig", {}).get("defaults", {}).get("links", []):
+                stripped = stripped.replace(json.dumps(link["url"])[1:-1], "")
+        assert '"uid": "tempo"' not in stripped and '"uid": "prometheus"' not in stripped, uid
+
+
+def test_every_panel_has_a_unit_and_a_description_naming_its_metric(bundle):
+    names = catalogue.all_exported() | recorded_names(bundle)
+    names |= {re.sub(r"_(bucket|sum|count)$", "", n) for n in names}
+    for uid, dash in bundle.specs.items():
+        rendered = {p["id"]: p for p in _panels(bundle.dashboards[uid])}
+        for panel in rendered.values():
+            assert panel["fieldConfig"]["defaults"].get("unit"), f"{uid}: {panel['title']} has no unit"
+            assert panel.get("description"), f"{uid}: {panel['title']} has no description"
+        for panel in dash.panels:
+            read = set().union(*(metric_names(substitute(q.expr)) for q in panel.queries)) if panel.queries else set()
+            mentioned = {n for n in names if n in panel.description}
+            if panel.kind == "traces":
+                assert "TraceQL" in panel.description
+            else:
+                assert mentioned, f"{uid}: {panel.title} description names no metric"
+                assert read, f"{uid}: {panel.title} reads nothing"
+
+
+def test_variables_for_namespace_model_and_gpu(bundle):
+    def names(uid):
+        return {v["name"] for v in bundle.dashboards[uid]["templating"]["list"]}
+
+    for uid in ("llmobs-vllm", "llmobs-developer", "llmobs-sre", "llmobs-business"):
+        assert {"datasource", "namespace", "model_name", "pod"} <= names(uid)
+    for uid in ("llmobs-gpu", "llmobs-sre"):
+        assert {"Hostname", "gpu"} <= names(uid)
+    assert {"traces", "service_name", "min_duration"} <= names("llmobs-traces")
+
+
+def test_dashboards_link_to_each_other(bundle):
+    for body in bundle.dashboards.values():
+        link = body["links"][0]
+        assert link["type"] == "dashboards" and link["tags"] == ["llm-observability"]
+        assert link["includeVars"] and link["keepTime"]
+        assert "llm-observability" in body["tags"]
+
+
+def test_panels_sit_on_the_grid_without_overlap(bundle):
+    for uid, body in bundle.dashboards.items():
+        cells = set()
+        for panel in body["panels"]:
+            pos = panel["gridPos"]
+            assert 0 <= pos["x"] and pos["x"] + pos["w"] <= 24
+            for x in range(pos["x"], pos["x"] + pos["w"]):
+                for y in range(pos["y"], pos["y"] + pos["h"]):
+                    assert (x, y) not in cells, f"{uid}: {panel['title']} overlaps"
+                    cells.add((x, y))
+        assert len({p["id"] for p in body["panels"]}) == len(body["panels"])
+
+
+def test_cost_panels_follow_the_stack_config():
+    with_apis = bundle_for()
+    text = json.dumps(with_apis.dashboards["llmobs-cost"])
+    assert "Same tokens on commercial APIs" in text and "4.6016" in text
+    assert "Daily spend against budget" not in text
+    without = bundle_for(commercialApiPrices=[], monthlyBudgetUsd="900", hourlyPriceUsd="2.5")
+    text = json.dumps(without.dashboards["llmobs-cost"])
+    assert "Same tokens on commercial APIs" not in text and "Daily spend against budget" in text
+    rules = json.dumps(without.rules["cost"])
+    assert "vector(2.5)" in rules and "vector(30.0)" in rules
+
+
+def _render(*args):
+    return subprocess.run([sys.executable, "-m", "dashboards.render", *args], cwd=ROOT, capture_output=True, text=True)
+
+
+def test_render_command_writes_every_file_and_check_catches_drift(tmp_path):
+    out = tmp_path / "signals"
+    result = _render("--stack", "dev", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    files = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
+    assert {f"dashboards/{uid}.json" for uid in EXPECTED_UIDS} <= files
+    assert {"rules/vllm.yaml", "rules/gpu.yaml", "rules/cost.yaml", "rules/quality.yaml", "rules/platform.yaml"} <= files
+    assert _render("--stack", "dev", "--out", str(out), "--check").returncode == 0
+    (out / "dashboards" / "llmobs-gpu.json").write_text("{}")
+    (out / "dashboards" / "hand-made.json").write_text("{}")
+    check = _render("--stack", "dev", "--out", str(out), "--check")
+    assert check.returncode == 1
+    assert "stale: dashboards/llmobs-gpu.json" in check.stderr
+    assert "not produced by the code: dashboards/hand-made.json" in check.stderr
+
+
+def test_render_command_reports_bad_settings():
+    result = _render("--stack", "nosuchstack", "--out", "build/x")
+    assert result.returncode == 2

@@ -1,0 +1,113 @@
+"""Every PromQL expression (panels, variables, rules) parses, and every metric it reads is one the
+pinned versions export (dashboards/catalogue.py), one of our recording rules, or a standard series.
+The catalogue itself is cross-checked against the upstream catalogues in ../shared when present."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from dashboards import catalogue
+from tests.conftest import ROOT
+from tests.signals_support import bundle_for, metric_names, panel_queries, recorded_names, rule_exprs, substitute
+
+REFERENCE = ROOT.parent / "shared" / "reference" / "metrics"
+if not REFERENCE.exists():
+    REFERENCE = Path("/work/shared/reference/metrics")
+
+VARIANTS = ({}, {"monthlyBudgetUsd": "1500"}, {"commercialApiPrices": []})
+
+
+def _variable_selectors(bundle):
+    for uid, body in bundle.dashboards.items():
+        for variable in body["templating"]["list"]:
+            if variable["type"] == "query":
+                match = re.fullmatch(r"label_values\((.+), (\w+)\)", variable["query"])
+                assert match, f"{uid}: variable {variable['name']} is not label_values(selector, label)"
+                yield uid, variable["name"], match.group(1)
+
+
+@pytest.mark.parametrize("overrides", VARIANTS)
+def test_every_expression_parses_and_reads_only_known_metrics(overrides):
+    bundle = bundle_for(**overrides)
+    known = catalogue.all_exported() | recorded_names(bundle)
+    unknown = []
+    expressions = [(f"{uid} / {title}", expr) for uid, title, expr in panel_queries(bundle)]
+    expressions += [(f"{uid} / variable {name}", expr) for uid, name, expr in _variable_selectors(bundle)]
+    expressions += [(f"rule {name}", expr) for name, expr in rule_exprs(bundle)]
+    assert len(expressions) > 150
+    for where, expr in expressions:
+        names = metric_names(substitute(expr))
+        assert names or expr.startswith("vector("), f"{where}: reads no metric"
+        unknown += [f"{where}: {name}" for name in names - known]
+    assert unknown == []
+
+
+def test_every_recording_rule_is_read_by_a_panel_or_a_rule():
+    bundle = bundle_for(monthlyBudgetUsd="1500")
+    read = set()
+    for _, _, expr in panel_queries(bundle):
+        read |= metric_names(substitute(expr))
+    for _, expr in rule_exprs(bundle):
+        read |= metric_names(expr)
+    unused = recorded_names(bundle) - read
+    # Quantile siblings (p50/p99 next to a used p95) are kept for ad-hoc queries and alert tuning.
+    unused = {name for name in unused if not re.search(r":p(50|99)_5m$", name)}
+    assert unused == set()
+
+
+def test_dashboards_query_recorded_series_for_histograms():
+    """Heavy expressions (histogram quantiles over raw buckets) are recorded, except exemplar panels,
+    which must read raw buckets because recorded series carry no exemplars."""
+    for uid, title, expr in panel_queries(bundle_for()):
+        if "histogram_quantile" in expr and "_bucket{" in expr:
+            assert "traces_span_metrics_duration_seconds_bucket" in expr, f"{uid} / {title} computes a quantile from raw buckets"
+
+
+def _reference_tokens(name: str) -> str:
+    path = REFERENCE / name
+    if not path.exists():
+        pytest.skip(f"{path} is absent (../shared/reference is only present in development and CI)")
+    return path.read_text()
+
+
+def _mentioned(text: str, metric: str) -> bool:
+    base = re.sub(r"_(bucket|sum|count)$", "", metric)
+    candidates = (metric, base, f"{base}_bucket")
+    return any(re.search(rf"(?<![\w:]){re.escape(candidate)}(?![\w:])", text) for candidate in candidates)
+
+
+@pytest.mark.parametrize(
+    ("source", "reference", "not_listed"),
+    [
+        ("vllm", "vllm-metrics.txt", set()),
+        # DCGM field 112, named CLOCKS_EVENT_REASONS since DCGM 3.3; not in the exporter's default CSVs,
+        # so the platform's counters CSV adds it.
+        ("dcgm", "dcgm-exporter-counters.txt", {"DCGM_FI_DEV_CLOCKS_EVENT_REASONS"}),
+        ("llm-d-epp", "llm-d-metrics.txt", set()),
+        ("llama-stack", "llama-stack-telemetry.txt", set()),
+    ],
+)
+def test_catalogue_matches_the_upstream_reference(source, reference, not_listed):
+    text = _reference_tokens(reference)
+    missing = [m for m in catalogue.EXPORTED[source] if m not in not_listed and not _mentioned(text, m)]
+    assert missing == [], f"names in dashboards/catalogue.py that {reference} does not list"
+
+
+def test_dcgm_counters_the_dashboards_need_are_all_in_the_catalogue():
+    """The platform's counters CSV is generated from catalogue.DCGM_COUNTERS: every DCGM name queried must be there."""
+    bundle = bundle_for(monthlyBudgetUsd="1500")
+    used = set()
+    for _, _, expr in panel_queries(bundle):
+        used |= metric_names(substitute(expr))
+    for _, expr in rule_exprs(bundle):
+        used |= metric_names(expr)
+    assert {m for m in used if m.startswith("DCGM_")} <= set(catalogue.DCGM_COUNTERS)
+
+
+def test_dcgm_counters_csv_lists_every_counter_in_exporter_format():
+    rows = [line for line in catalogue.dcgm_counters_csv().splitlines() if not line.startswith("#")]
+    assert [row.split(", ")[0] for row in rows] == list(catalogue.DCGM_COUNTERS)
+    assert all(row.split(", ")[1] in ("gauge", "counter") for row in rows)
