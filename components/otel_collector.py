@@ -48,13 +48,15 @@ class OtelCollectorArgs:
     chart: HelmChart
     image: Image
     tempo_otlp_grpc_endpoint: str
+    # Span attributes the span metrics carry as labels, beyond service, span name, kind and status.
+    span_dimensions: tuple[str, ...] = ()
     # Where the pod runs (the system nodes, where the cluster has them).
     node_selector: Mapping[str, str] = field(default_factory=dict)
     # The prometheus-operator CRDs (the chart's ServiceMonitor) and the namespace.
     depends_on: Sequence[pulumi.Resource] = ()
 
 
-def collector_config(tempo_otlp_grpc_endpoint: str) -> dict[str, Any]:
+def collector_config(tempo_otlp_grpc_endpoint: str, span_dimensions: tuple[str, ...]) -> dict[str, Any]:
     """The collector's configuration, complete (it is not merged with the chart's defaults)."""
     pod_ip = "${env:MY_POD_IP}"
     return {
@@ -95,6 +97,7 @@ def collector_config(tempo_otlp_grpc_endpoint: str) -> dict[str, Any]:
                 "namespace": "traces.span.metrics",
                 "histogram": {"unit": "s", "explicit": {"buckets": list(SPAN_DURATION_BUCKETS)}},
                 "exemplars": {"enabled": True},
+                "dimensions": [{"name": name} for name in span_dimensions],
                 "metrics_flush_interval": "15s",
             }
         },
@@ -145,7 +148,7 @@ def collector_values(args: OtelCollectorArgs) -> dict[str, Any]:
         "mode": "deployment",
         "fullnameOverride": SERVICE,
         "image": {"repository": f"{args.image.registry}/{args.image.repository}", "tag": args.image.tag},
-        "alternateConfig": collector_config(args.tempo_otlp_grpc_endpoint),
+        "alternateConfig": collector_config(args.tempo_otlp_grpc_endpoint, args.span_dimensions),
         "clusterRole": {"create": True, "rules": [dict(rule) for rule in K8S_ATTRIBUTES_RULES]},
         "ports": ports,
         "resources": resources("200m", "256Mi", "1", "512Mi"),

@@ -14,6 +14,7 @@ from components.namespace import Namespace, NamespaceArgs
 from components.otel_collector import OtelCollector, OtelCollectorArgs
 from components.prometheus_crds import PrometheusCrds, PrometheusCrdsArgs
 from components.tempo import Tempo, TempoArgs
+from dashboards.catalogue import SPANMETRICS_DIMENSIONS, dcgm_counters_csv
 from stack import versions
 from stack.config import PROJECT, StackConfig
 
@@ -98,6 +99,7 @@ def build_platform(name: str, config: StackConfig, cluster: KubernetesCluster) -
             chart=versions.OPENTELEMETRY_COLLECTOR,
             image=versions.OTEL_COLLECTOR_IMAGE,
             tempo_otlp_grpc_endpoint=traces.otlp_grpc_endpoint,
+            span_dimensions=SPANMETRICS_DIMENSIONS,
             node_selector=facts.system_node_selector,
             depends_on=prerequisites,
         ),
@@ -109,6 +111,7 @@ def build_platform(name: str, config: StackConfig, cluster: KubernetesCluster) -
             namespace=namespace.name,
             chart=versions.DCGM_EXPORTER,
             image=versions.DCGM_EXPORTER_IMAGE,
+            counters_csv=dcgm_counters_csv(),
             gpu_node_selector=facts.gpu_node_selector,
             gpu_tolerations=facts.gpu_tolerations,
             depends_on=prerequisites,

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from components import dcgm_exporter, metrics_stack, otel_collector, tempo
+from dashboards import catalogue as signals_catalogue
 from stack import versions
 from stack.config import ConfigError, parse, raw_from_files
 from tests.harness import Program, run_program
@@ -301,13 +302,6 @@ def test_tempo_receives_otlp_keeps_traces_and_generates_metrics_into_prometheus(
 
 # --- DCGM-Exporter -----------------------------------------------------------------------------------
 
-REQUIRED_GPU_COUNTERS = {
-    "DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_FB_FREE", "DCGM_FI_DEV_POWER_USAGE",
-    "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", "DCGM_FI_DEV_GPU_TEMP", "DCGM_FI_DEV_MEMORY_TEMP",
-    "DCGM_FI_DEV_SM_CLOCK", "DCGM_FI_DEV_MEM_CLOCK", "DCGM_FI_DEV_XID_ERRORS", "DCGM_FI_DEV_CLOCKS_EVENT_REASONS",
-    "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE", "DCGM_FI_PROF_DRAM_ACTIVE", "DCGM_FI_PROF_GR_ENGINE_ACTIVE",
-    "DCGM_FI_PROF_SM_ACTIVE",
-}
 
 
 def test_dcgm_exporter_is_scraped_as_its_own_job_with_pod_attribution(dev_program):
@@ -318,13 +312,11 @@ def test_dcgm_exporter_is_scraped_as_its_own_job_with_pod_attribution(dev_progra
     assert values["image"]["tag"] == versions.DCGM_EXPORTER_IMAGE.tag
 
 
-def test_dcgm_exporter_counters_csv_has_every_counter_the_dashboards_need(dev_program):
+def test_dcgm_exporter_installs_exactly_the_counters_the_dashboards_read(dev_program):
     csv = values_of(dev_program, "dcgm-exporter")["customMetrics"]
     rows = [line.split(",") for line in csv.splitlines() if line and not line.startswith("#")]
-    fields = {row[0].strip() for row in rows}
-    assert REQUIRED_GPU_COUNTERS <= fields
+    assert {row[0].strip() for row in rows} == set(signals_catalogue.DCGM_COUNTERS)
     assert all(row[1].strip() in {"gauge", "counter"} and row[2].strip() for row in rows)
-    assert set(dcgm_exporter.EXPORTED_METRICS) == fields
 
 
 def test_dcgm_counter_names_are_the_exporters_own():
@@ -335,7 +327,7 @@ def test_dcgm_counter_names_are_the_exporters_own():
     # DCGM 4 renamed the clock-throttle field; the exporter reads it (clock_events_collector.go) but
     # no default counter list names it, so the catalogue lacks it.
     known.add("DCGM_FI_DEV_CLOCKS_EVENT_REASONS")
-    assert set(dcgm_exporter.EXPORTED_METRICS) <= known
+    assert set(signals_catalogue.DCGM_COUNTERS) <= known
 
 
 def test_exactly_one_device_plugin_the_minikube_addon(dev_program):
@@ -384,6 +376,8 @@ def test_collector_span_metrics_have_the_contract_names_and_exemplars(dev_progra
     assert connector["namespace"] == "traces.span.metrics"
     assert connector["histogram"]["unit"] == "s"
     assert connector["exemplars"]["enabled"] is True
+    # The shield-violation panel reads this span attribute as a label.
+    assert connector["dimensions"] == [{"name": name} for name in signals_catalogue.SPANMETRICS_DIMENSIONS]
 
 
 def test_collector_sends_traces_to_tempo(dev_program):
