@@ -9,8 +9,8 @@ nothing.) So the whole telemetry setup is the standard environment below.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -42,6 +42,8 @@ class LlamaStackArgs:
     # OTLP over HTTP (the collector's :4318), as Llama Stack's own metric exporter requires.
     otlp_http_endpoint: str
     trace_content: bool
+    # Where the pod runs: the nodes without GPUs, where the cluster has them.
+    node_selector: Mapping[str, str] = field(default_factory=dict)
 
 
 def run_config(args: LlamaStackArgs) -> dict[str, Any]:
@@ -204,6 +206,7 @@ class LlamaStack(pulumi.ComponentResource):
                         },
                     },
                     "spec": {
+                        "nodeSelector": dict(args.node_selector),
                         "containers": [
                             {
                                 "name": NAME,

@@ -10,7 +10,7 @@ Prometheus, Grafana or the collector: only the scrape object needs the prometheu
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -76,6 +76,16 @@ class ModelServingArgs:
     otlp_traces_endpoint: str
     # What must exist before a PodMonitor can be created (the prometheus-operator CRDs).
     monitoring_depends_on: Sequence[pulumi.Resource] = field(default_factory=tuple)
+    # Where the model servers run: the GPU nodes and their taint (empty on MiniKube's one node); the
+    # simulator needs no GPU and runs where the system pods do.
+    gpu_node_selector: Mapping[str, str] = field(default_factory=dict)
+    gpu_tolerations: tuple[Mapping[str, str], ...] = ()
+    system_node_selector: Mapping[str, str] = field(default_factory=dict)
+    # None: the cluster's default storage class.
+    storage_class: str | None = None
+    # One weight cache for every pod needs every pod on one node (a ReadWriteOnce volume): true on
+    # MiniKube; on several GPU nodes each pod downloads into its own scratch space instead.
+    shared_cache: bool = True
 
 
 def vllm_args(args: ModelServingArgs) -> list[str]:
@@ -159,9 +169,9 @@ def chart_values(args: ModelServingArgs, hf_secret: str | None) -> dict[str, Any
             "labels": dict(POD_LABELS),
             # Simulator: the name only. vLLM: the Hugging Face cache on the shared claim, writable so a
             # pod can still fetch what the prefetch Job has not.
-            "uri": f"hf://{args.model_id}"
-            if args.simulated
-            else f"pvc+hf://{CACHE_CLAIM}/{HUB_CACHE_PATH}/{args.model_id}",
+            "uri": f"pvc+hf://{CACHE_CLAIM}/{HUB_CACHE_PATH}/{args.model_id}"
+            if uses_cache_claim(args)
+            else f"hf://{args.model_id}",
             "authSecretName": hf_secret or "",
             "mountPath": CACHE_MOUNT,
             "readOnly": False,
@@ -179,6 +189,7 @@ def chart_values(args: ModelServingArgs, hf_secret: str | None) -> dict[str, Any
         "decode": {
             "create": True,
             "replicas": args.replicas,
+            **placement(args),
             "parallelism": {"tensor": args.tensor_parallel_size},
             "containers": [container],
             "volumes": volumes,
@@ -188,6 +199,21 @@ def chart_values(args: ModelServingArgs, hf_secret: str | None) -> dict[str, Any
         "prefill": {"create": False, "replicas": 0},
     }
     return values
+
+
+def placement(args: ModelServingArgs) -> dict[str, Any]:
+    """decode.nodeSelector and decode.tolerations, set only where the cluster has node pools."""
+    selector = args.system_node_selector if args.simulated else args.gpu_node_selector
+    tolerations = [] if args.simulated else [dict(t) for t in args.gpu_tolerations]
+    return {
+        **({"nodeSelector": dict(selector)} if selector else {}),
+        **({"tolerations": tolerations} if tolerations else {}),
+    }
+
+
+def uses_cache_claim(args: ModelServingArgs) -> bool:
+    """vLLM on one node shares a persistent weight cache; the simulator needs no weights."""
+    return args.shared_cache and not args.simulated
 
 
 def metric_relabelings(simulated: bool) -> list[dict[str, Any]]:
@@ -264,7 +290,7 @@ class ModelServing(pulumi.ComponentResource):
             else []
         )
 
-        if not args.simulated:
+        if uses_cache_claim(args):
             cache = k8s.core.v1.PersistentVolumeClaim(
                 f"{name}-model-cache",
                 metadata=meta(CACHE_CLAIM),
@@ -272,6 +298,7 @@ class ModelServing(pulumi.ComponentResource):
                     # One node: every model server pod mounts the same claim.
                     "accessModes": ["ReadWriteOnce"],
                     "resources": {"requests": {"storage": f"{args.cache_gib}Gi"}},
+                    **({"storageClassName": args.storage_class} if args.storage_class else {}),
                 },
                 opts=child,
             )

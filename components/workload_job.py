@@ -7,8 +7,9 @@ model servers itself, so nothing in the resource graph has to wait for them to b
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -40,6 +41,8 @@ class WorkloadJobArgs:
     otlp_http_endpoint: str
     # Empty: one Job now. A cron schedule: a CronJob.
     schedule: str
+    # Where the pod runs: the nodes without GPUs, where the cluster has them.
+    node_selector: Mapping[str, str] = field(default_factory=dict)
 
 
 def package_files() -> dict[str, str]:
@@ -83,6 +86,7 @@ class WorkloadJob(pulumi.ComponentResource):
         )
         pod_spec = {
             "restartPolicy": "Never",
+            "nodeSelector": dict(args.node_selector),
             "securityContext": {"runAsNonRoot": True, "runAsUser": 65534, "runAsGroup": 65534},
             "containers": [
                 {

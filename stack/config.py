@@ -660,7 +660,9 @@ def _tool_call_parser(model_id: str, raw: Mapping[str, Any], problems: list[str]
     return ""
 
 
-def _workload(raw: Mapping[str, Any], instance: InstanceType | None, problems: list[str]) -> WorkloadConfig:
+def _workload(
+    raw: Mapping[str, Any], instance: InstanceType | None, gpu_nodes: int, problems: list[str]
+) -> WorkloadConfig:
     mode = str(raw.get("servingMode"))
     if mode not in SERVING_MODES:
         problems.append(f"{_key('servingMode')}: {mode!r} is not a serving mode; allowed: {', '.join(SERVING_MODES)}")
@@ -671,7 +673,8 @@ def _workload(raw: Mapping[str, Any], instance: InstanceType | None, problems: l
         )
     tensor_parallel = _integer(raw, "tensorParallelSize", 1, 8, problems)
     replicas = _integer(raw, "modelReplicas", 0, 16, problems)
-    gpus = instance.gpu_count if instance else 0
+    # Every GPU of every GPU node: replicas spread over the nodes, one per tensorParallelSize GPUs.
+    gpus = instance.gpu_count * gpu_nodes if instance else 0
     if mode == SIMULATOR:
         if tensor_parallel != 1:
             problems.append(
@@ -680,18 +683,20 @@ def _workload(raw: Mapping[str, Any], instance: InstanceType | None, problems: l
             )
         replicas = replicas or SIMULATOR_REPLICAS
     elif mode == VLLM and instance is not None and instance.has_gpus:
-        if tensor_parallel not in (1, 2, 4, 8) or tensor_parallel > gpus:
+        # A pod's GPUs are on one node; the replicas share every node's GPUs.
+        per_node = instance.gpu_count
+        if tensor_parallel not in (1, 2, 4, 8) or tensor_parallel > per_node:
             problems.append(
-                f"{_key('tensorParallelSize')}: {tensor_parallel} does not fit {instance.name} ({gpus} GPUs); "
-                f"allowed: 1, 2, 4 or 8 and at most {gpus}"
+                f"{_key('tensorParallelSize')}: {tensor_parallel} does not fit {instance.name} ({per_node} GPUs); "
+                f"allowed: 1, 2, 4 or 8 and at most {per_node}"
             )
         elif replicas * tensor_parallel > gpus:
             problems.append(
                 f"{_key('modelReplicas')}: {replicas} replicas x {_key('tensorParallelSize')} {tensor_parallel} need "
-                f"{replicas * tensor_parallel} GPUs, {instance.name} has {gpus}; allowed: 0 (one replica per "
+                f"{replicas * tensor_parallel} GPUs, the cluster has {gpus}; allowed: 0 (one replica per "
                 f"{tensor_parallel} GPU(s)) to {gpus // tensor_parallel}"
             )
-        replicas = replicas or max(1, gpus // max(1, tensor_parallel))
+        replicas = replicas or max(1, (per_node // max(1, tensor_parallel)) * gpu_nodes)
     schedule = str(raw.get("workloadSchedule") or "")
     if schedule and not _CRON.match(schedule):
         problems.append(
@@ -775,7 +780,7 @@ def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
     monthly_budget = _decimal(raw, "monthlyBudgetUsd", problems)
     platform = _platform(raw, problems)
     cost_guards = _cost_guards(raw, cluster.backend, monthly_budget, problems)
-    workload = _workload(raw, instance, problems)
+    workload = _workload(raw, instance, cluster.gpu_nodes, problems)
     signals = _signals(raw, problems)
     if problems:
         raise ConfigError(problems)

@@ -69,6 +69,11 @@ def build_ai_workloads(name: str, config: StackConfig, cluster: KubernetesCluste
             chart_repo=versions.LLM_D_MODELSERVICE_REPO,
             otlp_traces_endpoint=otlp_grpc_endpoint,
             monitoring_depends_on=monitoring_crds,
+            gpu_node_selector=cluster.facts.gpu_node_selector,
+            gpu_tolerations=cluster.facts.gpu_tolerations,
+            system_node_selector=cluster.facts.system_node_selector,
+            storage_class=cluster.facts.storage_class,
+            shared_cache=cluster.facts.gpu_nodes == 1,
         ),
         opts=in_namespace,
     )
@@ -104,6 +109,7 @@ def build_ai_workloads(name: str, config: StackConfig, cluster: KubernetesCluste
             safety_shield=workload.safety_shield,
             otlp_http_endpoint=platform.otlp_http_endpoint,
             trace_content=workload.trace_content,
+            node_selector=cluster.facts.system_node_selector,
         ),
         opts=in_namespace,
     )
@@ -125,6 +131,7 @@ def build_ai_workloads(name: str, config: StackConfig, cluster: KubernetesCluste
                 concurrency=workload.load.concurrency,
                 otlp_http_endpoint=platform.otlp_http_endpoint,
                 schedule=workload.workload_schedule,
+                node_selector=cluster.facts.system_node_selector,
             ),
             opts=in_namespace,
         )

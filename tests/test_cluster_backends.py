@@ -116,3 +116,44 @@ def test_cost_counts_every_gpu_node_and_on_eks_the_system_nodes_and_control_plan
     assert eks.cost.gpu_count == 8
     existing = parse("dev", {**raw, **EXISTING})
     assert existing.cost.usd_per_hour == pytest.approx(3 * 4.6016)
+
+
+def _modelservice_values(program):
+    return program.one("kubernetes:helm.sh/v3:Release", "modelservice").inputs["values"]
+
+
+def test_every_backend_installs_the_same_platform_workloads_and_signals(eks_program, existing_program, dev_program):
+    def installed(program):
+        releases = {r.inputs["chart"] for r in program.of_type("kubernetes:helm.sh/v3:Release")}
+        dashboards = {r.name for r in program.of_type("kubernetes:core/v1:ConfigMap") if "dashboard" in r.name}
+        rules = {r.name for r in program.of_type("kubernetes:monitoring.coreos.com/v1:PrometheusRule")}
+        return releases - {"nvidia-device-plugin"}, dashboards, rules
+
+    assert installed(eks_program) == installed(existing_program) == installed(dev_program)
+    assert installed(dev_program)[1] and installed(dev_program)[2]
+
+
+def test_on_several_gpu_nodes_model_servers_go_to_the_gpu_nodes_one_per_gpu(eks_program):
+    decode = _modelservice_values(eks_program)["decode"]
+    assert decode["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
+    assert decode["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    assert decode["replicas"] == 8, "every GPU of both g6.12xlarge nodes"
+
+
+def test_on_several_gpu_nodes_each_model_server_fetches_its_own_weights(eks_program, dev_program):
+    assert _modelservice_values(eks_program)["modelArtifacts"]["uri"] == "hf://Qwen/Qwen2.5-7B-Instruct"
+    assert not [r for r in eks_program.of_type("kubernetes:core/v1:PersistentVolumeClaim") if "model-cache" in r.name]
+    # One node shares one persistent cache, on the backend's storage class.
+    assert _modelservice_values(dev_program)["modelArtifacts"]["uri"].startswith("pvc+hf://")
+    claim = dev_program.one("kubernetes:core/v1:PersistentVolumeClaim", "model-cache")
+    assert claim.inputs["spec"]["storageClassName"] == "standard"
+
+
+def test_everything_without_a_gpu_runs_on_the_system_nodes(eks_program):
+    llama_stack = eks_program.one("kubernetes:apps/v1:Deployment", "llama-stack")
+    assert llama_stack.inputs["spec"]["template"]["spec"]["nodeSelector"] == {"llm-observability/pool": "system"}
+
+
+def test_a_tensor_parallel_pod_must_fit_one_node_even_on_many():
+    with pytest.raises(ConfigError, match="tensorParallelSize: 8 does not fit g6.12xlarge"):
+        run_program("dev", {**EKS, "tensorParallelSize": 8})
