@@ -29,36 +29,38 @@ class Selectors:
 
 @dataclass(frozen=True)
 class Thresholds:
+    # From the stack's settings (Pulumi.yaml holds their defaults).
+    gpu_idle_utilisation_percent: int
+    queue_requests: int
+    # The mixin's own judgement: near full is near full on any stack.
     kv_cache_full_fraction: float = 0.9
     gpu_memory_full_fraction: float = 0.95
-    gpu_idle_utilisation_percent: int = 5
-    queue_requests: int = 10
 
 
 @dataclass(frozen=True)
 class Slo:
-    ttft_seconds: float = 0.5
-    itl_seconds: float = 0.1
-    e2e_seconds: float = 20.0
-    objective: float = 0.99
+    ttft_seconds: float
+    itl_seconds: float
+    e2e_seconds: float
+    objective: float
 
 
 @dataclass(frozen=True)
 class Cost:
-    usd_per_hour: float = 4.6016
-    gpu_count: int = 4
-    monthly_budget_usd: float | None = None
-    commercial_apis: tuple[ApiPrice, ...] = ()
+    usd_per_hour: float
+    gpu_count: int
+    monthly_budget_usd: float | None
+    commercial_apis: tuple[ApiPrice, ...]
 
 
 @dataclass(frozen=True)
 class SignalsSpec:
     """Everything the domains need; pure data, so every module is a pure function of it."""
 
+    thresholds: Thresholds
+    slo: Slo
+    cost: Cost
     selectors: Selectors = field(default_factory=Selectors)
-    thresholds: Thresholds = field(default_factory=Thresholds)
-    slo: Slo = field(default_factory=Slo)
-    cost: Cost = field(default_factory=Cost)
     runbook_url: str = "https://github.com/llm-observability/llm-observability/blob/main/docs/runbook.md"
     folder: str = "LLM Observability"
     tempo_datasource_uid: str = "tempo"
