@@ -1,7 +1,8 @@
 """Every version the stack installs, pinned in one place.
 
 A version written anywhere else drifts from this one; components receive these values through the
-stack wiring. The README's versions table is checked against this module by the tests.
+stack wiring. The README's versions tables (charts, images, host tools, packages) are checked against this
+module by the tests.
 """
 
 from __future__ import annotations
