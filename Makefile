@@ -29,7 +29,7 @@ destroy:
 start:
 	scripts/start-host.sh $(STACK)
 
-# Grafana, Prometheus and Tempo on localhost through an SSH tunnel (nothing is exposed on the host).
+# Grafana, Prometheus, Alertmanager and Tempo on localhost through kubectl port-forward (all ClusterIP).
 tunnel:
 	scripts/tunnel.sh $(STACK)
 

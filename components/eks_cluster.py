@@ -12,6 +12,8 @@ import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
 from components.cluster import GPU_NODE_LABELS, GPU_TOLERATIONS, SYSTEM_NODE_LABELS, ClusterFacts
+from components.helm import chart_source
+from stack.versions import HelmChart
 
 NODE_POLICIES = (
     "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
@@ -38,9 +40,7 @@ class EksClusterArgs:
     subnet_ids: tuple[str, ...]
     allowed_cidrs: tuple[str, ...]
     storage_class: str
-    device_plugin_chart: str
-    device_plugin_repo: str
-    device_plugin_version: str
+    device_plugin_chart: HelmChart
     tags: Mapping[str, str]
 
 
@@ -195,9 +195,7 @@ class EksCluster(pulumi.ComponentResource):
         # defaults already select nodes labelled nvidia.com/gpu.present=true and tolerate the GPU taint.
         k8s.helm.v3.Release(
             f"{name}-device-plugin",
-            chart=args.device_plugin_chart,
-            version=args.device_plugin_version,
-            repository_opts={"repo": args.device_plugin_repo},
+            **chart_source(args.device_plugin_chart),
             namespace="kube-system",
             values={"resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}}},
             opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[gpu_nodes]),

@@ -30,6 +30,20 @@ def placement(
     return values
 
 
+def chart_source(chart: HelmChart) -> dict[str, Any]:
+    """The Release arguments that say which chart to install: a repository's chart, or an OCI reference.
+
+    An oci:// chart is named by its full reference and must not get repository_opts (there is no index).
+    """
+    if chart.is_oci:
+        return {"chart": chart.reference, "version": chart.version}
+    return {
+        "chart": chart.name,
+        "version": chart.version,
+        "repository_opts": k8s.helm.v3.RepositoryOptsArgs(repo=chart.repo),
+    }
+
+
 def release(
     resource_name: str,
     chart: HelmChart,
@@ -47,9 +61,7 @@ def release(
         resource_name,
         k8s.helm.v3.ReleaseArgs(
             name=release_name,
-            chart=chart.name,
-            version=chart.version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repo),
+            **chart_source(chart),
             namespace=namespace,
             create_namespace=False,
             values=dict(values),

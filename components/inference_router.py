@@ -15,6 +15,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.children import child_options
+from components.helm import chart_source
+from stack.versions import HelmChart, Image
 
 RELEASE = "router"
 # The chart names everything "<release>-epp".
@@ -27,9 +29,9 @@ SCRAPE_JOB = "llm-d-epp"
 @dataclass(frozen=True)
 class InferenceRouterArgs:
     namespace: str
-    chart: str
-    chart_version: str
-    epp_image_tag: str
+    chart: HelmChart
+    # Only the tag is set: the chart keeps its registry and repository for the EPP.
+    epp_image: Image
     # Labels of the model server pods the EPP chooses among, and the port they serve on.
     model_server_labels: Mapping[str, str]
     model_server_port: int
@@ -54,7 +56,7 @@ def chart_values(args: InferenceRouterArgs) -> dict[str, Any]:
                 "resources": {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"memory": "2Gi"}},
             },
             "epp": {
-                "image": {"tag": args.epp_image_tag, "pullPolicy": "IfNotPresent"},
+                "image": {"tag": args.epp_image.tag, "pullPolicy": "IfNotPresent"},
                 # The chart's defaults (8 CPUs, 8 GiB) are sized for large fleets, not one node.
                 "resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"memory": "4Gi"}},
             },
@@ -80,8 +82,7 @@ class InferenceRouter(pulumi.ComponentResource):
             f"{name}-router",
             name=RELEASE,
             namespace=args.namespace,
-            chart=args.chart,
-            version=args.chart_version,
+            **chart_source(args.chart),
             values=chart_values(args),
             opts=child_options(self, opts),
         )

@@ -17,6 +17,7 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from components.children import child_options
+from stack.versions import Image
 
 NAME = "llama-stack"
 PORT = 8321
@@ -30,7 +31,7 @@ EMBEDDING_PROVIDER = "sentence-transformers"
 @dataclass(frozen=True)
 class LlamaStackArgs:
     namespace: str
-    image: str
+    image: Image
     stack: str
     # The model servers' OpenAI-compatible base URL (…/v1).
     inference_url: str
@@ -210,7 +211,7 @@ class LlamaStack(pulumi.ComponentResource):
                         "containers": [
                             {
                                 "name": NAME,
-                                "image": args.image,
+                                "image": args.image.reference,
                                 "env": [
                                     {"name": "RUN_CONFIG_PATH", "value": f"{CONFIG_DIR}/config.yaml"},
                                     {"name": "HF_HOME", "value": f"{STATE_DIR}/huggingface"},

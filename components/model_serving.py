@@ -16,6 +16,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.children import child_options
+from components.helm import chart_source
+from stack.versions import HelmChart, Image
 
 # The model servers listen here (no routing sidecar: no prefill/decode split on one node).
 SERVING_PORT = 8000
@@ -68,10 +70,9 @@ class ModelServingArgs:
     tool_call_parser: str
     cache_gib: int
     hf_token: pulumi.Input[str] | None
-    vllm_image: str
-    simulator_image: str
-    chart_version: str
-    chart_repo: str
+    vllm_image: Image
+    simulator_image: Image
+    chart: HelmChart
     # gRPC OTLP endpoint of the collector (vLLM's --otlp-traces-endpoint).
     otlp_traces_endpoint: str
     # What must exist before a PodMonitor can be created (the prometheus-operator CRDs).
@@ -132,7 +133,7 @@ def chart_values(args: ModelServingArgs, hf_secret: str | None) -> dict[str, Any
     if args.simulated:
         container: dict[str, Any] = {
             "name": SERVER_NAME,
-            "image": args.simulator_image,
+            "image": args.simulator_image.reference,
             "modelCommand": "imageDefault",
             "args": simulator_args(args),
             "ports": [port],
@@ -148,7 +149,7 @@ def chart_values(args: ModelServingArgs, hf_secret: str | None) -> dict[str, Any
         gpus = str(args.tensor_parallel_size)
         container = {
             "name": SERVER_NAME,
-            "image": args.vllm_image,
+            "image": args.vllm_image.reference,
             "modelCommand": "vllmServe",
             "args": vllm_args(args),
             "ports": [port],
@@ -318,7 +319,7 @@ class ModelServing(pulumi.ComponentResource):
                             "containers": [
                                 {
                                     "name": "prefetch",
-                                    "image": args.vllm_image,
+                                    "image": args.vllm_image.reference,
                                     "command": ["python3", "-c", prefetch_script(args.model_id)],
                                     "env": [
                                         {"name": "HF_HUB_CACHE", "value": f"{CACHE_MOUNT}/{HUB_CACHE_PATH}"},
@@ -342,9 +343,7 @@ class ModelServing(pulumi.ComponentResource):
             f"{name}-modelservice",
             name=SERVER_NAME,
             namespace=args.namespace,
-            chart="llm-d-modelservice",
-            version=args.chart_version,
-            repository_opts={"repo": args.chart_repo},
+            **chart_source(args.chart),
             values=chart_values(args, hf_secret),
             # Loading a model takes minutes; readiness shows on the dashboards, not as a blocked `up`.
             skip_await=True,

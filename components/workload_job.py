@@ -15,6 +15,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.children import child_options
+from stack.versions import Image
 
 PACKAGE = Path(__file__).resolve().parent.parent / "workload"
 MOUNT = "/opt/workload-src"
@@ -26,7 +27,7 @@ SOURCE_CONFIG_MAP = "workload-source"
 @dataclass(frozen=True)
 class WorkloadJobArgs:
     namespace: str
-    image: str
+    image: Image
     requirements: tuple[str, ...]
     llama_stack_url: str
     model_url: str
@@ -91,7 +92,7 @@ class WorkloadJob(pulumi.ComponentResource):
             "containers": [
                 {
                     "name": "workload",
-                    "image": args.image,
+                    "image": args.image.reference,
                     "command": ["sh", "-c", f"{install} && exec python -m workload all"],
                     "env": [{"name": key, "value": value} for key, value in environment.items()],
                     "resources": {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}},

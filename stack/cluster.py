@@ -89,9 +89,7 @@ def _eks(name: str, config: StackConfig) -> tuple[KubernetesCluster, dict[str, p
             subnet_ids=config.cluster.eks_subnet_ids,
             allowed_cidrs=config.host.allowed_cidrs,
             storage_class=config.cluster.storage_class or "gp3",
-            device_plugin_chart=versions.NVIDIA_DEVICE_PLUGIN_CHART,
-            device_plugin_repo=versions.NVIDIA_DEVICE_PLUGIN_REPO,
-            device_plugin_version=versions.NVIDIA_DEVICE_PLUGIN_VERSION,
+            device_plugin_chart=versions.NVIDIA_DEVICE_PLUGIN,
             tags=config.tags,
         ),
     )

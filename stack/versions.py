@@ -1,14 +1,65 @@
 """Every version the stack installs, pinned in one place.
 
 A version written anywhere else drifts from this one; components receive these values through the
-stack wiring. The README's versions table is checked against this module by the tests.
+stack wiring. The README's versions tables (charts, images, host tools, packages) are checked against this
+module by the tests.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Host tools, installed by cloud-init on the GPU host.
+
+@dataclass(frozen=True)
+class HelmChart:
+    """A chart release: name, the repository it is fetched from, and the exact version installed.
+
+    `repo` is a classic Helm repository (https://) or an OCI registry path (oci://), in which case the
+    chart is referenced as `<repo>/<name>` and there is no index to fetch. `app_version` is what the chart
+    runs, where we track it; empty when the images are set by us and listed in the image table.
+    """
+
+    name: str
+    repo: str
+    version: str
+    app_version: str = ""
+
+    @property
+    def is_oci(self) -> bool:
+        return self.repo.startswith("oci://")
+
+    @property
+    def reference(self) -> str:
+        """What `helm install` takes: the bare name with a repository, the full oci:// path without one."""
+        return f"{self.repo}/{self.name}" if self.is_oci else self.name
+
+
+@dataclass(frozen=True)
+class Image:
+    registry: str
+    repository: str
+    tag: str
+
+    @property
+    def reference(self) -> str:
+        return f"{self.registry}/{self.repository}:{self.tag}"
+
+
+@dataclass(frozen=True)
+class Pin:
+    """A tool or package pinned by version (host tools, the workload's Python packages)."""
+
+    name: str
+    version: str
+
+    @property
+    def requirement(self) -> str:
+        return f"{self.name}=={self.version}"
+
+
+# --- Host tools: installed by cloud-init on the GPU host, or the cluster the backends create ----------
+# Plain strings: they are also the fallbacks of the kubernetesVersion/minikubeVersion/eksKubernetesVersion
+# settings (empty means "the tested pin").
 MINIKUBE = "v1.37.0"
 # MiniKube v1.37's default Kubernetes; kubectl on the host matches the server's minor version.
 KUBERNETES = "v1.34.0"
@@ -23,30 +74,15 @@ GPU_AMI_SSM_PARAMETER = (
     "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-24.04/latest/ami-id"
 )
 
+HOST_TOOLS = (
+    Pin("minikube", MINIKUBE),
+    Pin("kubernetes (MiniKube)", KUBERNETES),
+    Pin("kubectl", KUBECTL),
+    Pin("kubernetes (EKS)", EKS_KUBERNETES),
+    Pin("GPU AMI (SSM parameter)", GPU_AMI_SSM_PARAMETER),
+)
 
 # --- The observability platform on the cluster ------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class HelmChart:
-    """A chart release: name, the repository it is fetched from, and the exact version installed."""
-
-    name: str
-    repo: str
-    version: str
-    app_version: str
-
-
-@dataclass(frozen=True)
-class Image:
-    registry: str
-    repository: str
-    tag: str
-
-    @property
-    def reference(self) -> str:
-        return f"{self.registry}/{self.repository}:{self.tag}"
-
 
 PROMETHEUS_COMMUNITY_REPO = "https://prometheus-community.github.io/helm-charts"
 GRAFANA_COMMUNITY_REPO = "https://grafana-community.github.io/helm-charts"
@@ -94,14 +130,14 @@ CHART_DEFAULT_IMAGES = (
     Image("docker.io", "library/busybox", "1.38.0"),
 )
 
-HELM_CHARTS = (
+PLATFORM_CHARTS = (
     PROMETHEUS_OPERATOR_CRDS,
     KUBE_PROMETHEUS_STACK,
     TEMPO,
     OPENTELEMETRY_COLLECTOR,
     DCGM_EXPORTER,
 )
-IMAGES = (
+PLATFORM_IMAGES = (
     PROMETHEUS_IMAGE,
     ALERTMANAGER_IMAGE,
     GRAFANA_IMAGE,
@@ -109,31 +145,45 @@ IMAGES = (
     OTEL_COLLECTOR_IMAGE,
     DCGM_EXPORTER_IMAGE,
 )
+
+# --- The cluster ----------------------------------------------------------------------------------------
 # NVIDIA device plugin for EKS GPU nodes (MiniKube brings its own addon; an existing cluster has one).
-NVIDIA_DEVICE_PLUGIN_CHART = "nvidia-device-plugin"
-NVIDIA_DEVICE_PLUGIN_REPO = "https://nvidia.github.io/k8s-device-plugin"
-NVIDIA_DEVICE_PLUGIN_VERSION = "0.19.0"
+NVIDIA_DEVICE_PLUGIN = HelmChart("nvidia-device-plugin", "https://nvidia.github.io/k8s-device-plugin", "0.19.0")
+CLUSTER_CHARTS = (NVIDIA_DEVICE_PLUGIN,)
 
 # --- AI workloads (namespace llm) ---------------------------------------------------------------------
 # vLLM: the model server image AND the metric catalogue the dashboards are written against
 # (../shared/reference/metrics/vllm-metrics.txt is read from this exact release). Change both together.
-VLLM = "v0.33.0"
-VLLM_IMAGE = f"docker.io/vllm/vllm-openai:{VLLM}"
+VLLM_IMAGE = Image("docker.io", "vllm/vllm-openai", "v0.33.0")
 # llm-d's model-server chart (Deployment per role, tracing wiring, pvc+hf model cache). The Helm repo is
-# the one its README installs from.
-LLM_D_MODELSERVICE_CHART = "v0.4.12"
-LLM_D_MODELSERVICE_REPO = "https://llm-d-incubation.github.io/llm-d-modelservice/"
+# the one its README installs from; the server images are ours (VLLM_IMAGE, LLM_D_INFERENCE_SIM_IMAGE).
+LLM_D_MODELSERVICE = HelmChart(
+    "llm-d-modelservice", "https://llm-d-incubation.github.io/llm-d-modelservice/", "v0.4.12"
+)
 # llm-d's vLLM simulator for the no-GPU mode: vLLM's OpenAI API and a subset of its metrics, on a CPU.
-LLM_D_INFERENCE_SIM = "v0.10.2"
-LLM_D_INFERENCE_SIM_IMAGE = f"ghcr.io/llm-d/llm-d-inference-sim:{LLM_D_INFERENCE_SIM}"
+LLM_D_INFERENCE_SIM_IMAGE = Image("ghcr.io", "llm-d/llm-d-inference-sim", "v0.10.2")
 # Llama Stack: the 0.7 line is the last before the OGX rename; its telemetry is plain OTLP (OTEL_* env).
-LLAMA_STACK = "0.7.3"
-LLAMA_STACK_IMAGE = f"docker.io/llamastack/distribution-starter:{LLAMA_STACK}"
+LLAMA_STACK_IMAGE = Image("docker.io", "llamastack/distribution-starter", "0.7.3")
 # The workload Job: a stock Python image plus the pinned client (same pins as requirements-dev.txt).
-WORKLOAD_PYTHON_IMAGE = "docker.io/library/python:3.12.10-slim"
-LLAMA_STACK_CLIENT = "0.7.5"
-HTTPX = "0.28.1"
-# llm-d's router (EPP) for the optional router=true: the chart and the EPP image are released together
-# under one tag; v0.10.0 is the version whose llm_d_epp_* metric catalogue the dashboards use.
-LLM_D_ROUTER = "v0.10.0"
-LLM_D_ROUTER_CHART = "oci://ghcr.io/llm-d/charts/llm-d-router-standalone"
+WORKLOAD_PYTHON_IMAGE = Image("docker.io", "library/python", "3.12.10-slim")
+WORKLOAD_PACKAGES = (Pin("llama-stack-client", "0.7.5"), Pin("httpx", "0.28.1"))
+# llm-d's router (EPP) for the optional router=true, published only as an OCI chart. The chart and the
+# EPP image are released together under one tag; v0.10.0 is the version whose llm_d_epp_* metric
+# catalogue the dashboards use. Only the EPP's tag is set in the values (the chart's registry and
+# repository are kept), so the tag must equal the chart's version.
+LLM_D_ROUTER = HelmChart(
+    "llm-d-router-standalone", "oci://ghcr.io/llm-d/charts", "v0.10.0", app_version="v0.10.0"
+)
+LLM_D_EPP_IMAGE = Image("ghcr.io", "llm-d/llm-d-router-endpoint-picker", LLM_D_ROUTER.app_version)
+WORKLOAD_CHARTS = (LLM_D_MODELSERVICE, LLM_D_ROUTER)
+WORKLOAD_IMAGES = (
+    VLLM_IMAGE,
+    LLM_D_INFERENCE_SIM_IMAGE,
+    LLAMA_STACK_IMAGE,
+    WORKLOAD_PYTHON_IMAGE,
+    LLM_D_EPP_IMAGE,
+)
+
+# Everything, for the README's tables and the pin checks.
+HELM_CHARTS = (*CLUSTER_CHARTS, *PLATFORM_CHARTS, *WORKLOAD_CHARTS)
+IMAGES = (*PLATFORM_IMAGES, *WORKLOAD_IMAGES)

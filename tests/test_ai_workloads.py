@@ -50,8 +50,8 @@ def _llama_stack_config(program: Program) -> dict:
 def test_vllm_serves_the_default_model_on_every_gpu_through_llm_d_modelservice(dev_program):
     release = dev_program.one(RELEASE, "modelservice")
     assert release.inputs["chart"] == "llm-d-modelservice"
-    assert release.inputs["version"] == versions.LLM_D_MODELSERVICE_CHART
-    assert release.inputs["repositoryOpts"]["repo"] == versions.LLM_D_MODELSERVICE_REPO
+    assert release.inputs["version"] == versions.LLM_D_MODELSERVICE.version
+    assert release.inputs["repositoryOpts"]["repo"] == versions.LLM_D_MODELSERVICE.repo
     assert release.inputs["namespace"] == LLM_NAMESPACE
     values = release.inputs["values"]
     assert values["modelArtifacts"]["name"] == "Qwen/Qwen2.5-7B-Instruct"
@@ -59,7 +59,7 @@ def test_vllm_serves_the_default_model_on_every_gpu_through_llm_d_modelservice(d
     assert values["decode"]["replicas"] == 4
     assert values["decode"]["parallelism"] == {"tensor": 1}
     container = _server_container(dev_program)
-    assert container["image"] == versions.VLLM_IMAGE == "docker.io/vllm/vllm-openai:v0.33.0"
+    assert container["image"] == versions.VLLM_IMAGE.reference == "docker.io/vllm/vllm-openai:v0.33.0"
     assert container["resources"]["requests"]["nvidia.com/gpu"] == "1"
     assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
     args = container["args"]
@@ -86,7 +86,7 @@ def test_weights_are_prefetched_into_the_cache_volume_the_model_servers_mount(de
     prefetch = dev_program.one(JOB, "prefetch")
     [container] = prefetch.inputs["spec"]["template"]["spec"]["containers"]
     # Same image as the servers: the download also pre-pulls the image onto the node.
-    assert container["image"] == versions.VLLM_IMAGE
+    assert container["image"] == versions.VLLM_IMAGE.reference
     assert "Qwen/Qwen2.5-7B-Instruct" in container["command"][-1]
     assert _env(container)["HF_HUB_CACHE"] == "/model-cache/hub"
     assert "nvidia.com/gpu" not in container["resources"]["requests"]
@@ -133,7 +133,7 @@ def test_model_service_is_cluster_ip_and_is_the_model_endpoint_output(dev_progra
 def test_llama_stack_sends_otlp_over_http_to_the_collector_through_standard_env(dev_program):
     deployment = dev_program.one(DEPLOYMENT, "llama-stack")
     [container] = deployment.inputs["spec"]["template"]["spec"]["containers"]
-    assert container["image"] == versions.LLAMA_STACK_IMAGE == "docker.io/llamastack/distribution-starter:0.7.3"
+    assert container["image"] == versions.LLAMA_STACK_IMAGE.reference == "docker.io/llamastack/distribution-starter:0.7.3"
     env = _env(container)
     assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == OTLP_HTTP_ENDPOINT
     assert env["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf"
@@ -181,7 +181,7 @@ def test_the_workload_job_runs_the_bundled_package_against_the_stack_when_enable
     assert job.inputs["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
     pod = job.inputs["spec"]["template"]["spec"]
     [container] = pod["containers"]
-    assert container["image"] == versions.WORKLOAD_PYTHON_IMAGE
+    assert container["image"] == versions.WORKLOAD_PYTHON_IMAGE.reference
     assert "llama-stack-client==0.7.5" in container["command"][-1]
     assert container["command"][-1].endswith("python -m workload all")
     env = _env(container)
@@ -246,7 +246,7 @@ def test_simulator_mode_runs_llm_d_inference_sim_on_a_cpu_instance(simulator_pro
     assert instance.inputs["instanceType"] == "m7i.2xlarge"
     values = simulator_program.one(RELEASE, "modelservice").inputs["values"]
     container = _server_container(simulator_program)
-    assert container["image"] == versions.LLM_D_INFERENCE_SIM_IMAGE == "ghcr.io/llm-d/llm-d-inference-sim:v0.10.2"
+    assert container["image"] == versions.LLM_D_INFERENCE_SIM_IMAGE.reference == "ghcr.io/llm-d/llm-d-inference-sim:v0.10.2"
     assert container["modelCommand"] == "imageDefault"
     assert "nvidia.com/gpu" not in str(container["resources"])
     assert values["accelerator"]["type"] == "cpu"
@@ -336,8 +336,9 @@ def test_the_router_is_off_by_default(dev_program):
 def test_router_puts_llm_ds_epp_in_front_of_the_model_servers_and_is_scraped_as_llm_d_epp(dev_program):
     program = run_program("dev", {"router": True})
     router = program.one(RELEASE, "router")
-    assert router.inputs["chart"] == versions.LLM_D_ROUTER_CHART
-    assert router.inputs["version"] == versions.LLM_D_ROUTER == "v0.10.0"
+    assert router.inputs["chart"] == versions.LLM_D_ROUTER.reference == "oci://ghcr.io/llm-d/charts/llm-d-router-standalone"
+    assert "repositoryOpts" not in router.inputs
+    assert router.inputs["version"] == versions.LLM_D_ROUTER.version == "v0.10.0"
     values = router.inputs["values"]["router"]
     pod_selector = program.one(PODMONITOR).inputs["spec"]["selector"]["matchLabels"]
     assert values["modelServers"]["matchLabels"] == pod_selector

@@ -181,7 +181,7 @@ def eks_program():
 
 
 @pytest.mark.parametrize("backend", ["minikube", "eks"])
-@pytest.mark.parametrize("chart", [chart.name for chart in versions.HELM_CHARTS])
+@pytest.mark.parametrize("chart", [chart.name for chart in versions.PLATFORM_CHARTS])
 def test_every_value_key_exists_in_the_chart(request, backend, chart):
     program = request.getfixturevalue("dev_program" if backend == "minikube" else "eks_program")
     values = values_of(program, chart)
@@ -196,7 +196,7 @@ def test_every_value_key_exists_in_the_chart(request, backend, chart):
     assert unknown_keys(chart, values, defaults) == []
 
 
-@pytest.mark.parametrize("chart", [chart.name for chart in versions.HELM_CHARTS])
+@pytest.mark.parametrize("chart", [chart.name for chart in versions.PLATFORM_CHARTS])
 def test_values_validate_against_the_charts_schema(dev_program, chart):
     chart_reference("kube-prometheus-stack")  # skips when ../shared is absent
     schema = chart_reference(chart, "values.schema.json")

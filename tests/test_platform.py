@@ -43,8 +43,8 @@ def webhook_program() -> Program:
 
 def test_every_chart_is_a_release_with_its_exact_version_and_repository(dev_program):
     declared = releases(dev_program)
-    assert set(declared) == {chart.name for chart in versions.HELM_CHARTS}
-    for chart in versions.HELM_CHARTS:
+    assert set(declared) == {chart.name for chart in versions.PLATFORM_CHARTS}
+    for chart in versions.PLATFORM_CHARTS:
         inputs = declared[chart.name].inputs
         assert re.fullmatch(r"\d+\.\d+\.\d+", inputs["version"]), chart.name
         assert inputs["version"] == chart.version
