@@ -316,6 +316,9 @@ class ModelServing(pulumi.ComponentResource):
                         "metadata": {"labels": {"app.kubernetes.io/name": "model-prefetch"}},
                         "spec": {
                             "restartPolicy": "OnFailure",
+                            # On the model servers' node: the image pull lands where they start, and a
+                            # zonal volume (EBS) is bound in the zone of the node that can use it.
+                            **placement(args),
                             "containers": [
                                 {
                                     "name": "prefetch",

@@ -95,6 +95,16 @@ def test_weights_are_prefetched_into_the_cache_volume_the_model_servers_mount(de
     assert prefetch.urn not in release.dependencies
 
 
+def test_prefetch_runs_on_the_gpu_nodes_where_the_model_servers_mount_its_volume():
+    # One GPU node among system nodes: the shared (zonal, ReadWriteOnce) cache is bound where the Job
+    # runs, so the Job must run where the model servers will.
+    program = run_program("dev", {"clusterBackend": "eks", "gpuNodes": 1})
+    decode = program.one(RELEASE, "modelservice").inputs["values"]["decode"]
+    pod = program.one(JOB, "prefetch").inputs["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == decode["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
+    assert pod["tolerations"] == decode["tolerations"]
+
+
 def test_no_hugging_face_token_means_no_secret_and_a_token_becomes_a_kubernetes_secret(dev_program):
     assert [s for s in dev_program.of_type("kubernetes:core/v1:Secret") if "hf-token" in s.name] == []
     program = run_program("dev", {"hfToken": "hf_example_not_a_real_token"}, secret_keys=("hfToken",))
