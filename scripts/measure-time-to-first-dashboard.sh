@@ -12,6 +12,8 @@ fi
 stack="$1"
 timeout_seconds="${2:-1800}"
 cd "$(dirname "$0")/.."
+# The state `make deploy` wrote: the local file backend unless PULUMI_BACKEND_URL says otherwise.
+export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$PWD/.pulumi-state}"
 
 workdir="$(mktemp -d)"
 trap 'rm -rf "$workdir"' EXIT

@@ -11,6 +11,8 @@ fi
 stack="$1"
 shift
 cd "$(dirname "$0")/.."
+# The state `make deploy` wrote: the local file backend unless PULUMI_BACKEND_URL says otherwise.
+export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$PWD/.pulumi-state}"
 # WORKLOAD_PYTHON: an interpreter with the workload's requirements, if not the Makefile's virtualenv.
 python="${WORKLOAD_PYTHON:-.venv/bin/python}"
 namespace=llm

@@ -11,6 +11,9 @@ if [[ $# -ne 1 ]]; then
 fi
 stack="$1"
 namespace="monitoring"
+cd "$(dirname "$0")/.."
+# The state `make deploy` wrote: the local file backend unless PULUMI_BACKEND_URL says otherwise.
+export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$PWD/.pulumi-state}"
 
 umask 077
 kubeconfig="$(mktemp "${TMPDIR:-/tmp}/llm-observability-kubeconfig.XXXXXX")"
