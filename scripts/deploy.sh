@@ -18,11 +18,13 @@ if ! command -v pulumi >/dev/null 2>&1; then
   fail "Pulumi CLI not found. Install it: curl -fsSL https://get.pulumi.com | sh (or brew install pulumi/tap/pulumi)"
 fi
 
-if command -v aws >/dev/null 2>&1; then
+# The AWS CLI is not optional: `make destroy` runs it to cancel a Spot host's request (without it the
+# destroy stops before the host goes), and `make start` runs it to start a stopped host.
+if ! command -v aws >/dev/null 2>&1; then
+  fail "AWS CLI not found. Install it (https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html): 'make destroy' and 'make start' run it."
+else
   aws sts get-caller-identity >/dev/null 2>&1 \
     || fail "AWS credentials do not work (aws sts get-caller-identity failed). Run 'aws configure' or 'aws sso login', or export AWS_PROFILE."
-elif [ -z "${AWS_ACCESS_KEY_ID:-}${AWS_PROFILE:-}" ] && [ ! -f "$HOME/.aws/credentials" ] && [ ! -f "$HOME/.aws/config" ]; then
-  fail "No AWS credentials found (AWS_PROFILE, AWS_ACCESS_KEY_ID or ~/.aws). Configure them, e.g. with the AWS CLI: aws configure"
 fi
 
 if [ -z "${PULUMI_BACKEND_URL:-}" ]; then

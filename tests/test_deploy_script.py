@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -99,3 +100,15 @@ def test_broken_aws_credentials_are_named(tools):
     assert result.returncode == 1
     assert "AWS credentials do not work" in result.stderr
 
+
+
+def test_missing_aws_cli_is_named_because_destroy_and_start_need_it(tools):
+    if shutil.which("aws", path="/usr/bin:/bin"):
+        pytest.skip("a real AWS CLI in /usr/bin would stand in for the missing one")
+    (tools / "bin" / "aws").unlink()
+    (tools / ".aws").mkdir()
+    (tools / ".aws" / "credentials").write_text("[default]\n")
+    result = _deploy(tools)
+    assert result.returncode == 1
+    assert "AWS CLI not found" in result.stderr
+    assert not any(call.startswith("up") for call in _calls(tools))
