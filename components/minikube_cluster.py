@@ -104,6 +104,9 @@ class MinikubeCluster(pulumi.ComponentResource):
                 stdin=stdin,
                 # A new host (replaced instance) runs every step again.
                 triggers=[args.host_id],
+                # The kubeconfig holds the cluster admin's client key: secret as an output, and kept out
+                # of `pulumi up`'s log (which shows a command's stdout unless told not to).
+                logging=command.remote.Logging.STDERR if step == "kubeconfig" else None,
                 opts=pulumi.ResourceOptions(
                     parent=self,
                     depends_on=[previous] if previous else [],

@@ -66,6 +66,8 @@ def test_provider_lets_destroy_finish_when_the_cluster_is_unreachable(dev_progra
 
 def test_kubeconfig_is_fetched_and_exported_only_as_a_secret(dev_program):
     assert "stdout" in _steps(dev_program)["kubeconfig"].options["additional_secret_outputs"]
+    # pulumi-command logs stdout by default: the client key would be printed by `pulumi up`.
+    assert _steps(dev_program)["kubeconfig"].inputs["logging"] == "stderr"
     assert "kubeconfig" in dev_program.secret_outputs
 
 
