@@ -65,11 +65,14 @@ def _minikube(name: str, config: StackConfig) -> tuple[KubernetesCluster, dict[s
         "instanceId": host.instance_id,
         "publicIp": host.public_ip,
         "sshPrivateKey": host.private_key_openssh,
+        # umask first: the key file is never readable by others, not even between writing and chmod.
         "sshCommand": pulumi.Output.format(
-            "pulumi stack output sshPrivateKey --show-secrets > {0} && chmod 600 {0} && ssh -i {0} {1}@{2}",
+            "(umask 077 && pulumi stack output sshPrivateKey --show-secrets --stack {3} > {0}) && chmod 600 {0} "
+            "&& ssh -i {0} {1}@{2}",
             key_file,
             host.ssh_user,
             host.public_ip,
+            config.stack,
         ),
     }
     return cluster, outputs, Host(host.instance_id, host.spot_request_id)

@@ -78,7 +78,9 @@ def test_elastic_ip_is_attached_so_the_address_survives_stop_and_start(dev_progr
 def test_ssh_key_is_generated_and_its_private_half_is_only_a_secret_output(dev_program):
     assert dev_program.one("tls:index/privateKey:PrivateKey").inputs["algorithm"] == "ED25519"
     assert "sshPrivateKey" in dev_program.secret_outputs
-    assert "--show-secrets" in dev_program.outputs["sshCommand"]
+    command = dev_program.outputs["sshCommand"]
+    assert command.startswith("(umask 077 && pulumi stack output sshPrivateKey --show-secrets --stack dev > ")
+    assert command.endswith(f"ubuntu@{MOCK_PUBLIC_IP}")
 
 
 def test_every_taggable_aws_resource_carries_the_stack_tags(dev_program):
