@@ -621,6 +621,12 @@ def _cost_guards(
             f"{_key('budgetAlertEmails')}: {len(emails)} addresses; "
             f"allowed: at most {MAX_BUDGET_SUBSCRIBERS} (AWS Budgets' limit)"
         )
+    if emails and budget is None:
+        # Without a budget there is nothing to send: the addresses would be silently ignored.
+        problems.append(
+            f"{_key('budgetAlertEmails')} is set but {_key('monthlyBudgetUsd')} is empty, so no budget would "
+            f"ever mail them; allowed: set {_key('monthlyBudgetUsd')} too, or leave the list empty"
+        )
     # Spot capacity and the idle stop act on the one GPU host: other backends leave them aside (a stack
     # file keeps working when its backend is switched); the budget covers every backend.
     host = backend == "minikube"

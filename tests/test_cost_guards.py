@@ -81,6 +81,7 @@ def test_a_budget_without_addresses_is_kept_but_mails_nobody():
     "overrides,message",
     [
         ({"budgetAlertEmails": ["not-an-address"]}, "not an e-mail address"),
+        ({"budgetAlertEmails": ["team@example.org"]}, "monthlyBudgetUsd is empty"),
         ({"budgetAlertEmails": [f"u{i}@example.org" for i in range(11)]}, "at most 10"),
         ({"idleStopMinutes": 7}, "multiple of 5"),
         ({"idleStopMinutes": 10}, "from 15 to 1440"),
