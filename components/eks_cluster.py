@@ -141,7 +141,7 @@ class EksCluster(pulumi.ComponentResource):
                 **extra,
             )
 
-        node_group("system", args.system_instance_type, args.system_nodes, SYSTEM_ROOT_VOLUME_GIB,
+        system_nodes = node_group("system", args.system_instance_type, args.system_nodes, SYSTEM_ROOT_VOLUME_GIB,
                    ami_type=SYSTEM_AMI_TYPE, labels=dict(SYSTEM_NODE_LABELS))
         gpu_nodes = node_group(
             "gpu",
@@ -176,7 +176,14 @@ class EksCluster(pulumi.ComponentResource):
         )
 
         self.kubeconfig = pulumi.Output.secret(cluster.kubeconfig_json)
-        self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.kubeconfig, opts=child)
+        # Every object on the cluster uses this provider, so it waits for the nodes and the volume driver,
+        # and `pulumi destroy` removes all of it (volume claims included) while the EBS CSI driver and the
+        # nodes it runs on still exist to delete the volumes behind the claims.
+        self.provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=self.kubeconfig,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[ebs_csi, system_nodes, gpu_nodes]),
+        )
 
         k8s.storage.v1.StorageClass(
             f"{name}-{args.storage_class}",

@@ -40,6 +40,10 @@ TEMPO_DATASOURCE_UID = "tempo"
 GRAFANA_VOLUME = "5Gi"
 ALERTMANAGER_VOLUME = "2Gi"
 ALERTMANAGER_RETENTION = "120h"
+# The operator's StatefulSets leave their volume claims behind when they are deleted (Kubernetes' default):
+# on EKS or an existing cluster that is a cloud volume still billed after `pulumi destroy`. The claims go
+# with their StatefulSet; scaling keeps them.
+CLAIMS_DIE_WITH_STATEFULSET = {"whenDeleted": "Delete", "whenScaled": "Retain"}
 # Monitors of control-plane parts that MiniKube binds to localhost (or runs without metrics): their
 # targets would be down from day one and their alerts would fire forever.
 MINIKUBE_UNREACHABLE_MONITORS = ("kubeEtcd", "kubeScheduler", "kubeControllerManager", "kubeProxy")
@@ -192,6 +196,7 @@ def metrics_stack_values(args: MetricsStackArgs) -> dict[str, Any]:
         "retention": args.retention,
         "retentionSize": args.retention_size,
         "storageSpec": _volume_claim(f"{args.prometheus_volume_gib}Gi", args.storage_class),
+        "persistentVolumeClaimRetentionPolicy": CLAIMS_DIE_WITH_STATEFULSET,
         "enableRemoteWriteReceiver": True,
         "enableFeatures": ["exemplar-storage"],
         "exemplars": {"maxSize": 100000},
@@ -206,6 +211,7 @@ def metrics_stack_values(args: MetricsStackArgs) -> dict[str, Any]:
         "image": _image(args.alertmanager_image),
         "retention": ALERTMANAGER_RETENTION,
         "storage": _volume_claim(ALERTMANAGER_VOLUME, args.storage_class),
+        "persistentVolumeClaimRetentionPolicy": CLAIMS_DIE_WITH_STATEFULSET,
         "resources": resources("20m", "64Mi", "200m", "256Mi"),
         **placement(args.node_selector),
     }

@@ -81,6 +81,8 @@ def tempo_values(args: TempoArgs) -> dict[str, Any]:
             "enabled": True,
             "size": f"{args.volume_gib}Gi",
             "accessModes": ["ReadWriteOnce"],
+            # The StatefulSet's claim goes with it, not left behind as a billed cloud volume.
+            "enableStatefulSetAutoDeletePVC": True,
             **({"storageClassName": args.storage_class} if args.storage_class else {}),
         },
         **placement(args.node_selector),

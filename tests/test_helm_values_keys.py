@@ -63,6 +63,13 @@ FREE_FORM: dict[str, dict[Path_, Checker]] = {
     "kube-prometheus-stack": {
         ("prometheus", "prometheusSpec", "storageSpec"): _storage_spec,
         ("alertmanager", "alertmanagerSpec", "storage"): _storage_spec,
+        # The StatefulSet field of Kubernetes (values.yaml documents both keys in a comment).
+        ("prometheus", "prometheusSpec", "persistentVolumeClaimRetentionPolicy"): _keys_within(
+            {"whenDeleted", "whenScaled"}
+        ),
+        ("alertmanager", "alertmanagerSpec", "persistentVolumeClaimRetentionPolicy"): _keys_within(
+            {"whenDeleted", "whenScaled"}
+        ),
         # The Prometheus CRD's exemplars field (values.yaml documents maxSize in a comment).
         ("prometheus", "prometheusSpec", "exemplars"): _keys_within({"maxSize"}),
         # Alertmanager's own configuration file.

@@ -106,3 +106,26 @@ def test_on_eks_cluster_objects_are_deleted_one_by_one_before_the_cluster():
     objects = [r for r in program.resources if r.type.startswith("kubernetes:")]
     assert objects
     assert all(r.options["deleted_with"] == "" for r in objects)
+
+
+def test_on_eks_cluster_objects_go_while_the_nodes_and_the_volume_driver_still_exist():
+    """Every object uses the provider: a provider that depends on the driver and the nodes is deleted
+    before them, and so is every volume claim, whose EBS volume the driver then still deletes."""
+    program = run_program("dev", {"clusterBackend": "eks", "gpuNodes": 2})
+    provider = program.one("pulumi:providers:kubernetes")
+    must_outlive = [program.one("aws:eks/addon:Addon", "ebs-csi"), *program.of_type("eks:index:ManagedNodeGroup")]
+    assert len(must_outlive) == 3
+    assert all(r.urn in provider.dependencies for r in must_outlive)
+
+
+def test_statefulset_volume_claims_are_deleted_with_their_statefulsets(dev_program):
+    """The operator's and Tempo's StatefulSets would leave their claims (cloud volumes) behind."""
+    values = {
+        r.inputs["name"]: r.inputs["values"]
+        for r in dev_program.of_type("kubernetes:helm.sh/v3:Release")
+    }
+    policy = {"whenDeleted": "Delete", "whenScaled": "Retain"}
+    kps = values["kube-prometheus-stack"]
+    assert kps["prometheus"]["prometheusSpec"]["persistentVolumeClaimRetentionPolicy"] == policy
+    assert kps["alertmanager"]["alertmanagerSpec"]["persistentVolumeClaimRetentionPolicy"] == policy
+    assert values["tempo"]["persistence"]["enableStatefulSetAutoDeletePVC"] is True
