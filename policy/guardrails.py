@@ -19,6 +19,8 @@ WORLD_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 SECURITY_GROUP_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 VPC_INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+# The EKS control plane (pulumi-eks's Cluster creates one): its public endpoint is an ingress too.
+EKS_CLUSTER = "aws:eks/cluster:Cluster"
 INSTANCE = "aws:ec2/instance:Instance"
 SPOT_INSTANCE_REQUEST = "aws:ec2/spotInstanceRequest:SpotInstanceRequest"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
@@ -152,6 +154,19 @@ def no_world_ingress(args: ResourceValidationArgs, report_violation: ReportViola
         for cidr in (props.get("cidrIpv4"), props.get("cidrIpv6")):
             if cidr in WORLD_CIDRS:
                 report_violation(f"ingress rule open to {cidr}", None)
+    elif args.resource_type == EKS_CLUSTER:
+        vpc = props.get("vpcConfig") or {}
+        if vpc.get("endpointPublicAccess") is False:
+            return
+        # AWS opens a public endpoint to 0.0.0.0/0 when no CIDRs are given.
+        cidrs = list(vpc.get("publicAccessCidrs") or []) or ["0.0.0.0/0"]
+        for cidr in cidrs:
+            if cidr in WORLD_CIDRS:
+                report_violation(
+                    f"the public Kubernetes API endpoint is open to {cidr}; set publicAccessCidrs to the "
+                    "networks that need it (allowedCidrs) or turn the public endpoint off",
+                    None,
+                )
 
 
 def imdsv2_required(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:

@@ -59,6 +59,14 @@ CASES = [
     ),
     ("no-world-ingress", guardrails.VPC_INGRESS_RULE, {"cidrIpv4": "10.0.0.0/8"}, {"cidrIpv4": "0.0.0.0/0"}),
     (
+        "no-world-ingress",
+        guardrails.EKS_CLUSTER,
+        {"vpcConfig": {"endpointPublicAccess": True, "publicAccessCidrs": ["198.51.100.7/32"]}},
+        {"vpcConfig": {"endpointPublicAccess": True, "publicAccessCidrs": ["0.0.0.0/0"]}},
+    ),
+    # Without CIDRs AWS opens the public endpoint to everyone; a private-only endpoint needs none.
+    ("no-world-ingress", guardrails.EKS_CLUSTER, {"vpcConfig": {"endpointPublicAccess": False}}, {"vpcConfig": {}}),
+    (
         "imdsv2-required",
         guardrails.INSTANCE,
         {"metadataOptions": {"httpEndpoint": "enabled", "httpTokens": "required"}},
