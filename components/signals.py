@@ -9,6 +9,8 @@ from typing import Any, Mapping, Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.metrics_stack import DASHBOARD_FOLDER_ANNOTATION, DASHBOARD_LABEL, DASHBOARD_LABEL_VALUE
+
 PART_OF = {"app.kubernetes.io/part-of": "llm-observability", "app.kubernetes.io/component": "signals"}
 
 
@@ -40,8 +42,9 @@ class Signals(pulumi.ComponentResource):
                 metadata=k8s.meta.v1.ObjectMetaArgs(
                     name=f"dashboard-{uid}",
                     namespace=args.namespace,
-                    labels={"grafana_dashboard": "1", **PART_OF},
-                    annotations={"grafana_folder": args.folder},
+                    # What Grafana's sidecar selects (components/metrics_stack.py).
+                    labels={DASHBOARD_LABEL: DASHBOARD_LABEL_VALUE, **PART_OF},
+                    annotations={DASHBOARD_FOLDER_ANNOTATION: args.folder},
                 ),
                 data={f"{uid}.json": json.dumps(args.dashboards[uid], sort_keys=True)},
                 opts=child,

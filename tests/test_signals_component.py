@@ -22,6 +22,16 @@ def _signals_children(program, type_):
     return [r for r in program.of_type(type_) if any(a.type == "llmobs:signals:Signals" for a in program.ancestors(r))]
 
 
+def test_dashboard_configmaps_carry_the_label_and_annotation_grafanas_sidecar_selects(dev_program):
+    release = next(r for r in dev_program.of_type("kubernetes:helm.sh/v3:Release")
+                   if r.inputs["name"] == "kube-prometheus-stack")
+    sidecar = release.inputs["values"]["grafana"]["sidecar"]["dashboards"]
+    for resource in _signals_children(dev_program, CONFIGMAP):
+        metadata = resource.inputs["metadata"]
+        assert metadata["labels"][sidecar["label"]] == sidecar["labelValue"]
+        assert sidecar["folderAnnotation"] in metadata["annotations"]
+
+
 def test_dashboards_are_sidecar_configmaps_in_a_folder(dev_program):
     maps = _signals_children(dev_program, CONFIGMAP)
     assert len(maps) == 9
