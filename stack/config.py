@@ -44,7 +44,6 @@ TOOL_CALL_PARSERS = (
     ("meta-llama/llama-3", "llama3_json"),
     ("meta-llama/llama-4", "llama4_pythonic"),
     ("mistralai/", "mistral"),
-    ("ibm-granite/granite-3", "granite"),
     ("ibm-granite/", "granite"),
 )
 # Embedding models Llama Stack can run on CPU (sentence-transformers, no remote code), with their vector size.
@@ -818,8 +817,6 @@ def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
 # Settings that hold secrets but cannot be declared `secret: true` in Pulumi.yaml: the CLI then
 # requires them in every stack (no default may be given to a secret), even where they are unused.
 # The program reads them as secrets and refuses a value that was not stored encrypted.
-# Secret settings are declared as plain strings (the CLI demands a secret-declared key in every stack,
-# and refuses one with a default), so the program itself refuses a value not set with --secret.
 SECRET_SETTINGS = ("alertReceiverUrl", "kubeconfig", "hfToken")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stack.config import ConfigError, load_from_files
+from stack.config import ConfigError, load_from_files, parse, raw_from_files
 from tests.harness import run_program
 
 
@@ -81,3 +81,12 @@ def test_hourly_price_setting_overrides_the_catalogue_price():
     raw = {**raw_from_files("dev"), "hourlyPriceUsd": "5.25"}
     assert parse("dev", raw).cost.usd_per_hour == 5.25
     assert program_config.cost.gpu_count == 4
+
+
+@pytest.mark.parametrize(
+    "model_id,parser",
+    [("ibm-granite/granite-3.3-8b-instruct", "granite"), ("ibm-granite/granite-4.0-h-small", "granite")],
+)
+def test_tool_call_parser_follows_the_model_family(model_id, parser):
+    raw = {**raw_from_files("dev"), "modelId": model_id}
+    assert parse("dev", raw).workload.tool_call_parser == parser
