@@ -105,19 +105,22 @@ def build_platform(name: str, config: StackConfig, cluster: KubernetesCluster) -
         ),
         opts=on_cluster,
     )
-    DcgmExporter(
-        f"{name}-dcgm-exporter",
-        DcgmExporterArgs(
-            namespace=namespace.name,
-            chart=versions.DCGM_EXPORTER,
-            image=versions.DCGM_EXPORTER_IMAGE,
-            counters_csv=dcgm_counters_csv(),
-            gpu_node_selector=facts.gpu_node_selector,
-            gpu_tolerations=facts.gpu_tolerations,
-            depends_on=prerequisites,
-        ),
-        opts=on_cluster,
-    )
+    # Without GPUs (the simulator on a CPU type) the exporter finds no NVML and never becomes ready, so
+    # its release, which waits for its pods, would fail the whole `pulumi up`.
+    if facts.gpu_count:
+        DcgmExporter(
+            f"{name}-dcgm-exporter",
+            DcgmExporterArgs(
+                namespace=namespace.name,
+                chart=versions.DCGM_EXPORTER,
+                image=versions.DCGM_EXPORTER_IMAGE,
+                counters_csv=dcgm_counters_csv(),
+                gpu_node_selector=facts.gpu_node_selector,
+                gpu_tolerations=facts.gpu_tolerations,
+                depends_on=prerequisites,
+            ),
+            opts=on_cluster,
+        )
     return Platform(
         namespace=namespace.name,
         crds_ready=crds.ready,

@@ -268,6 +268,16 @@ def test_simulator_mode_runs_llm_d_inference_sim_on_a_cpu_instance(simulator_pro
     assert not [r for r in simulator_program.of_type(JOB) if "prefetch" in r.name]
 
 
+def test_without_gpus_no_gpu_exporter_is_installed(simulator_program, dev_program):
+    # Its pods would never be ready on a node without NVML, and its release waits for them.
+    def releases(program):
+        return {r.inputs["name"] for r in program.of_type(RELEASE)}
+
+    assert "dcgm-exporter" in releases(dev_program)
+    assert "dcgm-exporter" not in releases(simulator_program)
+    assert "kube-prometheus-stack" in releases(simulator_program)
+
+
 def test_simulator_metrics_are_renamed_to_vllms_at_scrape_time(simulator_program, dev_program):
     [endpoint] = simulator_program.one(PODMONITOR).inputs["spec"]["podMetricsEndpoints"]
     assert {"targetLabel": "job", "replacement": "vllm", "action": "replace"} in endpoint["relabelings"]
