@@ -154,7 +154,9 @@ class EksCluster(pulumi.ComponentResource):
         )
 
         # Persistent volumes: the EBS CSI driver, authorised through EKS Pod Identity.
-        after_cluster = pulumi.ResourceOptions(parent=self, depends_on=[cluster])
+        # The add-ons' pods need nodes: an add-on created before them waits for ACTIVE until it times out.
+        with_nodes = [cluster, system_nodes, gpu_nodes]
+        after_cluster = pulumi.ResourceOptions(parent=self, depends_on=with_nodes)
         pod_identity = aws.eks.Addon(
             f"{name}-pod-identity", cluster_name=name, addon_name="eks-pod-identity-agent", tags=tags,
             opts=after_cluster,
@@ -172,7 +174,7 @@ class EksCluster(pulumi.ComponentResource):
             addon_name="aws-ebs-csi-driver",
             pod_identity_associations=[{"role_arn": csi_role.arn, "service_account": "ebs-csi-controller-sa"}],
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[cluster, pod_identity]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*with_nodes, pod_identity]),
         )
 
         self.kubeconfig = pulumi.Output.secret(cluster.kubeconfig_json)

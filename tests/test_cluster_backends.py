@@ -157,3 +157,9 @@ def test_everything_without_a_gpu_runs_on_the_system_nodes(eks_program):
 def test_a_tensor_parallel_pod_must_fit_one_node_even_on_many():
     with pytest.raises(ConfigError, match="tensorParallelSize: 8 does not fit g6.12xlarge"):
         run_program("dev", {**EKS, "tensorParallelSize": 8})
+
+
+def test_eks_add_ons_wait_for_the_nodes_their_pods_run_on(eks_program):
+    node_groups = {r.urn for r in eks_program.of_type(NODE_GROUP)}
+    for addon in eks_program.of_type("aws:eks/addon:Addon"):
+        assert node_groups <= set(addon.dependencies), addon.name
