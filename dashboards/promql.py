@@ -44,11 +44,6 @@ def increase(series: str, window: str) -> str:
     return f"increase({series}[{window}])"
 
 
-def over_time(function: str, series: str, window: str) -> str:
-    """``avg_over_time(x[w])`` and friends."""
-    return f"{function}_over_time({series}[{window}])"
-
-
 def sum_by(labels: Iterable[str], expr: str, op: str = "sum") -> str:
     labels = list(labels)
     if not labels:
