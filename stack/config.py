@@ -773,6 +773,13 @@ def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
     cluster = _cluster(raw, problems)
     # An existing cluster (kubeconfig) opens nothing, so it needs no allowed networks.
     allowed_cidrs = _allowed_cidrs(raw, problems) if cluster.backend != "kubeconfig" else ()
+    ipv6 = [cidr for cidr in allowed_cidrs if ":" in cidr]
+    if cluster.backend == "eks" and ipv6:
+        # The EKS cluster is IPv4: its public endpoint accepts no IPv6 CIDR, and the update would fail.
+        problems.append(
+            f"{_key('allowedCidrs')}: {ipv6} are IPv6, which an IPv4 EKS cluster's public endpoint does not "
+            f"accept; allowed with {_key('clusterBackend')}=eks: IPv4 CIDRs only"
+        )
     instance = _instance(raw, problems)
     root_volume = _root_volume(raw, problems)
     ami_id = _optional_id(raw, "amiId", "ami", problems)

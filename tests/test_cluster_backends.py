@@ -163,3 +163,10 @@ def test_eks_add_ons_wait_for_the_nodes_their_pods_run_on(eks_program):
     node_groups = {r.urn for r in eks_program.of_type(NODE_GROUP)}
     for addon in eks_program.of_type("aws:eks/addon:Addon"):
         assert node_groups <= set(addon.dependencies), addon.name
+
+
+def test_eks_refuses_ipv6_allowed_cidrs_its_public_endpoint_cannot_take():
+    with pytest.raises(ConfigError) as raised:
+        run_program("dev", {**EKS, "allowedCidrs": ["198.51.100.7/32", "2001:db8::/64"]})
+    assert "allowedCidrs" in str(raised.value) and "IPv4 CIDRs only" in str(raised.value)
+    assert raised.value.program.resources == []
