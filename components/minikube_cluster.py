@@ -124,9 +124,10 @@ class MinikubeCluster(pulumi.ComponentResource):
         self.provider = k8s.Provider(
             f"{name}-k8s",
             kubeconfig=self.kubeconfig,
-            # When the host is already gone or stopped, `pulumi destroy` drops the cluster's objects
-            # from the state instead of failing on an unreachable API server.
-            delete_unreachable=True,
+            # No deleteUnreachable here: it also applies to `pulumi refresh`, which would then drop every
+            # object from the state whenever the idle guard has stopped the host, and the next `up` would
+            # collide with the objects still on the cluster. Destroy needs no cluster (deletedWith the host)
+            # and sets PULUMI_K8S_DELETE_UNREACHABLE itself (scripts/destroy.sh, the teardown workflow).
             opts=pulumi.ResourceOptions(parent=self),
         )
         # One node holds every GPU and everything else: no selectors, no tolerations needed.

@@ -4,8 +4,9 @@
 not spend its time uninstalling Helm releases from a machine about to be terminated. MiniKube's objects
 cost nothing once the host is gone (no cloud load balancers or volumes: the node is the instance), so
 every Kubernetes object is marked ``deleted_with`` the host: Pulumi then skips its delete call whenever
-the host is deleted in the same operation. The remote commands have no delete step either, and the
-Kubernetes provider drops objects of an unreachable cluster (``deleteUnreachable``) in any other case.
+the host is deleted in the same operation. The remote commands have no delete step either, and
+`make destroy` sets PULUMI_K8S_DELETE_UNREACHABLE for any other case (not the provider: that would
+also make `pulumi refresh` of a stopped host forget every object).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from stack.config import PROJECT
 from stack.teardown import cluster_objects_die_with
 from tests import harness
+from tests.conftest import ROOT
 from tests.harness import Program, run_program
 
 
@@ -47,9 +48,12 @@ def test_remote_commands_need_no_host_to_be_deleted(dev_program):
     assert all(not c.inputs.get("delete") for c in commands)
 
 
-def test_the_cluster_provider_drops_objects_of_an_unreachable_cluster(dev_program):
-    provider = dev_program.one("pulumi:providers:kubernetes")
-    assert provider.inputs["deleteUnreachable"] == "true"
+def test_destroy_drops_objects_of_an_unreachable_cluster_and_only_destroy_does():
+    """A destroy-time setting: on the provider it would also make a refresh of a stopped host forget them."""
+    destroy = (ROOT / "scripts" / "destroy.sh").read_text()
+    assert "export PULUMI_K8S_DELETE_UNREACHABLE=true" in destroy
+    workflow = (ROOT / ".github" / "workflows" / "stack.yml").read_text()
+    assert "PULUMI_K8S_DELETE_UNREACHABLE: ${{ inputs.operation == 'destroy' }}" in workflow
 
 
 def test_every_kubernetes_object_of_the_program_is_deleted_with_the_host(dev_program):
