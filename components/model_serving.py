@@ -31,6 +31,10 @@ SERVER_NAME = "vllm"
 # selector of the Service and the PodMonitor.
 POD_LABELS = {"app.kubernetes.io/name": SERVER_NAME, "llm-d.ai/inference-serving": "true"}
 SCRAPE_JOB = "vllm"
+# What each vLLM pod requests beside its GPUs (weights are staged through host memory while loading);
+# stack/config.py refuses instance types whose nodes cannot hold the pods.
+VLLM_POD_VCPU = 4
+VLLM_POD_MEMORY_GIB = 24
 # What llm-d-inference-sim (v0.10.2, pkg/llm-d-inference-sim/metrics.go) exposes, by vLLM 0.33 family name
 # after metric_relabelings(): every other vLLM family is absent in the no-GPU mode.
 SIMULATOR_METRIC_FAMILIES = (
@@ -154,8 +158,8 @@ def chart_values(args: ModelServingArgs, hf_secret: str | None) -> dict[str, Any
             "args": vllm_args(args),
             "ports": [port],
             "resources": {
-                "requests": {"cpu": "4", "memory": "24Gi", "nvidia.com/gpu": gpus},
-                "limits": {"memory": "48Gi", "nvidia.com/gpu": gpus},
+                "requests": {"cpu": str(VLLM_POD_VCPU), "memory": f"{VLLM_POD_MEMORY_GIB}Gi", "nvidia.com/gpu": gpus},
+                "limits": {"memory": f"{2 * VLLM_POD_MEMORY_GIB}Gi", "nvidia.com/gpu": gpus},
             },
             "mountModelVolume": True,
             "volumeMounts": [{"name": "shm", "mountPath": "/dev/shm"}],

@@ -17,6 +17,8 @@ from typing import Any, Mapping
 import pulumi
 import yaml
 
+from components.minikube_cluster import node_size
+from components.model_serving import VLLM_POD_MEMORY_GIB, VLLM_POD_VCPU
 from stack import catalogue, versions
 from stack.catalogue import InstanceType
 
@@ -54,6 +56,11 @@ EMBEDDING_DIMENSIONS = {
     "BAAI/bge-base-en-v1.5": 768,
     "ibm-granite/granite-embedding-125m-english": 768,
 }
+# What a GPU node holds beside the model servers (requests in vCPU and GiB, rounded up). MiniKube's one
+# node: the platform (1.37 vCPU, 4.36 GiB: `python -m tests.footprint`), Llama Stack (1, 2), the
+# weight prefetch Job (1, 2) and MiniKube's control plane (about 1, 1). An EKS GPU node: the
+# DaemonSets and the prefetch Job.
+GPU_NODE_OVERHEAD = {"minikube": (4.5, 10), "eks": (1.5, 4)}
 # The simulator needs no GPU; two replicas still show per-pod spread on the dashboards.
 SIMULATOR_REPLICAS = 2
 _MODEL_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
@@ -665,8 +672,34 @@ def _tool_call_parser(model_id: str, raw: Mapping[str, Any], problems: list[str]
     return ""
 
 
+def _serving_fits(
+    backend: str, instance: InstanceType, replicas: int, tensor_parallel: int, problems: list[str]
+) -> None:
+    """The model server pods a GPU node may get must fit it beside the rest; an existing cluster's
+    nodes are not known, so only the backends that create them are checked."""
+    if backend not in GPU_NODE_OVERHEAD:
+        return
+    if backend == "minikube":
+        cpus, memory_mib = node_size(instance.vcpu, instance.memory_gib)
+        vcpu, memory_gib, where = cpus, memory_mib // 1024, "the MiniKube node"
+        pods = replicas
+    else:
+        vcpu, memory_gib, where = instance.vcpu, instance.memory_gib, "one GPU node"
+        pods = min(replicas, instance.gpu_count // tensor_parallel)
+    extra_cpu, extra_gib = GPU_NODE_OVERHEAD[backend]
+    need_cpu = pods * VLLM_POD_VCPU + extra_cpu
+    need_gib = pods * VLLM_POD_MEMORY_GIB + extra_gib
+    if need_cpu > vcpu or need_gib > memory_gib:
+        problems.append(
+            f"{_key('instanceType')}: {instance.name} gives {where} {vcpu} vCPU and {memory_gib} GiB, but "
+            f"{pods} model server pod(s) of {VLLM_POD_VCPU} vCPU and {VLLM_POD_MEMORY_GIB} GiB beside the rest "
+            f"of the stack need {need_cpu:g} vCPU and {need_gib:g} GiB; allowed: a larger {_key('instanceType')}"
+            + (f", or fewer {_key('modelReplicas')}" if pods > 1 else "")
+        )
+
+
 def _workload(
-    raw: Mapping[str, Any], instance: InstanceType | None, gpu_nodes: int, problems: list[str]
+    raw: Mapping[str, Any], instance: InstanceType | None, gpu_nodes: int, backend: str, problems: list[str]
 ) -> WorkloadConfig:
     mode = str(raw.get("servingMode"))
     if mode not in SERVING_MODES:
@@ -702,6 +735,8 @@ def _workload(
                 f"{tensor_parallel} GPU(s)) to {gpus // tensor_parallel}"
             )
         replicas = replicas or max(1, (per_node // max(1, tensor_parallel)) * gpu_nodes)
+        if tensor_parallel in (1, 2, 4, 8) and tensor_parallel <= per_node:
+            _serving_fits(backend, instance, replicas, tensor_parallel, problems)
     schedule = str(raw.get("workloadSchedule") or "")
     if schedule and not _CRON.match(schedule):
         problems.append(
@@ -792,7 +827,7 @@ def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
     monthly_budget = _decimal(raw, "monthlyBudgetUsd", problems)
     platform = _platform(raw, problems)
     cost_guards = _cost_guards(raw, cluster.backend, monthly_budget, problems)
-    workload = _workload(raw, instance, cluster.gpu_nodes, problems)
+    workload = _workload(raw, instance, cluster.gpu_nodes, cluster.backend, problems)
     signals = _signals(raw, problems)
     if problems:
         raise ConfigError(problems)

@@ -90,3 +90,29 @@ def test_hourly_price_setting_overrides_the_catalogue_price():
 def test_tool_call_parser_follows_the_model_family(model_id, parser):
     raw = {**raw_from_files("dev"), "modelId": model_id}
     assert parse("dev", raw).workload.tool_call_parser == parser
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"instanceType": "g6.2xlarge"},  # MiniKube's node: 6 vCPU, 24 GiB
+        {"instanceType": "g6e.2xlarge"},  # 6 vCPU on the node, however much memory
+        {"instanceType": "g6.xlarge", "clusterBackend": "eks"},  # 4 vCPU, 16 GiB per GPU node
+    ],
+)
+def test_instance_types_too_small_for_a_model_server_pod_are_refused(overrides):
+    # The serving release does not wait for its pods: a pod that cannot be scheduled would be silent.
+    with pytest.raises(ConfigError) as raised:
+        parse("dev", {**raw_from_files("dev"), **overrides})
+    message = str(raised.value)
+    assert "llm-observability:instanceType" in message and "4 vCPU and 24 GiB" in message
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"instanceType": "g6.4xlarge"}, {"instanceType": "g6.48xlarge"},
+     {"instanceType": "g6.2xlarge", "clusterBackend": "eks"},
+     {"instanceType": "g6.xlarge", "servingMode": "simulator"}],
+)
+def test_instance_types_with_room_for_the_model_servers_are_accepted(overrides):
+    parse("dev", {**raw_from_files("dev"), **overrides})
