@@ -1,9 +1,9 @@
-"""Every llm-d-modelservice value the program sets exists in the chart (../shared/reference/charts)."""
+"""Every value the program sets for the workload charts (llm-d-modelservice, the llm-d router) exists in
+the chart (../shared/reference/charts)."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any, Iterator
 
 import jsonschema
@@ -13,13 +13,13 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
 from tests.harness import Program, run_program
+from tests.platform_support import SHARED_CHARTS
 
-CHART = Path(__file__).resolve().parents[2] / "shared" / "reference" / "charts" / "llm-d-modelservice"
-if not CHART.exists():  # in development the worktree is not next to shared/
-    CHART = Path("/work/shared/reference/charts/llm-d-modelservice")
-# Keys the chart's templates read that values.yaml does not spell out (templates/_helpers.tpl,
-# "llm-d-modelservice.container": extraConfig is rendered into the container spec).
-TEMPLATE_ONLY_KEYS = {("decode", "containers", "*", "extraConfig")}
+CHART = SHARED_CHARTS / "llm-d-modelservice"
+# Keys the chart's templates read that values.yaml does not spell out: extraConfig is rendered into the
+# container spec (templates/_helpers.tpl, "llm-d-modelservice.container"), and decode-deployment.yaml
+# renders decode.tolerations into the pod spec.
+TEMPLATE_ONLY_KEYS = {("decode", "containers", "*", "extraConfig"), ("decode", "tolerations")}
 
 pytestmark = pytest.mark.skipif(
     not (CHART / "values.yaml").exists(), reason="../shared/reference/charts/llm-d-modelservice is absent"
@@ -27,12 +27,12 @@ pytestmark = pytest.mark.skipif(
 
 
 def _paths(values: Any, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
-    """Key paths down to the leaves; list items become '*'. Free-form maps (labels, probes) stop early."""
+    """Key paths down to the leaves; list items become "*". Free-form maps (labels, probes, placement) stop early."""
     if isinstance(values, dict):
         for key, value in values.items():
             path = (*prefix, key)
             yield path
-            if key not in {"labels", "resources", "extraConfig", "requests", "limits", "env", "args"}:
+            if key not in {"labels", "resources", "extraConfig", "requests", "limits", "env", "args", "nodeSelector", "tolerations"}:
                 yield from _paths(value, path)
     elif isinstance(values, list):
         for item in values:
@@ -59,10 +59,17 @@ def _defaults_have(defaults: Any, path: tuple[str, ...]) -> bool:
     return True
 
 
-@pytest.fixture(scope="module", params=["dev", "simulator"])
+VARIANTS = {
+    "dev": {},
+    "simulator": {"servingMode": "simulator", "instanceType": "m7i.xlarge"},
+    # GPU node pools: nodeSelector and tolerations, no shared cache claim.
+    "eks": {"clusterBackend": "eks", "gpuNodes": 2},
+}
+
+
+@pytest.fixture(scope="module", params=sorted(VARIANTS))
 def values(request) -> dict:
-    overrides = {"servingMode": "simulator", "instanceType": "m7i.xlarge"} if request.param == "simulator" else {}
-    program: Program = run_program("dev", overrides)
+    program: Program = run_program("dev", VARIANTS[request.param])
     return program.one("kubernetes:helm.sh/v3:Release", "modelservice").inputs["values"]
 
 
