@@ -38,8 +38,6 @@ DAY = 24 * 3600
 RESOLUTION = 30
 STEP = 60
 PEERS = ROOT.parent / "shared" / "reference" / "anchor-dashboards"
-if not PEERS.exists():
-    PEERS = Path("/work/shared/reference/anchor-dashboards")
 GRAFANA = {"$__rate_interval": "2m", "${__rate_interval}": "2m", "$__interval": "1m", "${__interval}": "1m",
            "$__range": "1d", "$__range_s": "86400", "$__interval_ms": "60000"}
 

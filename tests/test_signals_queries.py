@@ -5,17 +5,14 @@ The catalogue itself is cross-checked against the upstream catalogues in ../shar
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 from dashboards import catalogue
-from tests.conftest import ROOT
+from tests.platform_support import shared_dir
 from tests.signals_support import bundle_for, metric_names, panel_queries, recorded_names, rule_exprs, substitute
 
-REFERENCE = ROOT.parent / "shared" / "reference" / "metrics"
-if not REFERENCE.exists():
-    REFERENCE = Path("/work/shared/reference/metrics")
+REFERENCE = shared_dir() / "reference" / "metrics"
 
 VARIANTS = ({}, {"monthlyBudgetUsd": "1500"}, {"commercialApiPrices": []})
 

@@ -14,7 +14,6 @@ import time
 import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from threading import Thread
 
 import pytest
@@ -22,6 +21,7 @@ import yaml
 
 from components.model_serving import SIMULATOR_METRIC_FAMILIES, metric_relabelings
 from tests.conftest import require_tool
+from tests.platform_support import shared_dir
 
 SIMULATOR_EXPOSITION = """\
 # TYPE vllm:prefix_cache_hits counter
@@ -129,9 +129,7 @@ def test_the_simulators_own_names_are_gone(relabelled):
     assert _query(relabelled, '{__name__=~"vllm:prefix_cache_hits|vllm:max_num_generation_tokens_count"}') == []
 
 
-VLLM_CATALOGUE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "metrics" / "vllm-metrics.txt"
-if not VLLM_CATALOGUE.exists():
-    VLLM_CATALOGUE = Path("/work/shared/reference/metrics/vllm-metrics.txt")
+VLLM_CATALOGUE = shared_dir() / "reference" / "metrics" / "vllm-metrics.txt"
 
 
 @pytest.mark.skipif(not VLLM_CATALOGUE.exists(), reason="../shared/reference/metrics/vllm-metrics.txt is absent")
