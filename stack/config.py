@@ -124,6 +124,8 @@ class CostConfig:
     """The money side, shared by the cost signals and the AWS-side cost guards."""
 
     usd_per_hour: float
+    # True when usd_per_hour is the hourlyPriceUsd setting, which overrides every other price.
+    price_from_setting: bool
     gpu_count: int
     monthly_budget_usd: float | None
 
@@ -845,6 +847,7 @@ def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
         cluster=cluster,
         cost=CostConfig(
             usd_per_hour=hourly_price or _hourly_cost(cluster, instance),
+            price_from_setting=hourly_price is not None,
             gpu_count=instance.gpu_count * cluster.gpu_nodes,
             monthly_budget_usd=monthly_budget,
         ),
