@@ -8,7 +8,7 @@ the DCGM counters CSV and the spanmetrics dimensions from DCGM_COUNTERS and SPAN
 
 from __future__ import annotations
 
-from stack.config import ITL_BUCKETS, REQUEST_LATENCY_BUCKETS, TTFT_BUCKETS
+from stack.config.signals import ITL_BUCKETS, REQUEST_LATENCY_BUCKETS, TTFT_BUCKETS
 
 # vLLM 0.33.0 (vllm/v1/metrics/loggers.py), series as exposed by prometheus_client.
 VLLM_HISTOGRAMS = (
