@@ -405,20 +405,36 @@ def test_router_puts_llm_ds_epp_in_front_of_the_model_servers_and_is_scraped_as_
     assert _llama_stack_config(program)["providers"]["inference"][0]["config"]["base_url"] == program.outputs["modelEndpoint"]
 
 
-@pytest.mark.parametrize("gpu_count, expect_gpus", [(4, True), (0, False)])
-def test_start_minikube_passes_gpus_only_when_the_host_has_them(tmp_path, gpu_count, expect_gpus):
-    """start-minikube.sh with a stand-in `sg` that records the MiniKube command it would run."""
-    (tmp_path / "sg").write_text(f'#!/usr/bin/env bash\necho "$3" > "{tmp_path}/command"\n')
-    (tmp_path / "sg").chmod(0o755)
+def _start_minikube(tmp_path, *args: str) -> list[str]:
+    """start-minikube.sh with a stand-in `sg` that runs its -c command in sh, as sg does, and a stand-in
+    `minikube` that records its arguments one per line."""
+    for name, body in (("sg", 'exec sh -c "$3"'), ("minikube", f'printf "%s\\n" "$@" > "{tmp_path}/args"')):
+        (tmp_path / name).write_text(f"#!/usr/bin/env bash\n{body}\n")
+        (tmp_path / name).chmod(0o755)
     script = ROOT / "components" / "scripts" / "start-minikube.sh"
     subprocess.run(
-        ["bash", str(script), "46", "188416", "v1.34.0", "203.0.113.10", "8443", str(gpu_count)],
+        ["bash", str(script), *args],
         env={**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"},
+        cwd=tmp_path,
         check=True,
     )
-    command = (tmp_path / "command").read_text()
-    assert command.startswith("minikube start") and "--cpus=46" in command
-    assert ("--gpus=all" in command) is expect_gpus
+    return (tmp_path / "args").read_text().splitlines()
+
+
+@pytest.mark.parametrize("gpu_count, expect_gpus", [(4, True), (0, False)])
+def test_start_minikube_passes_gpus_only_when_the_host_has_them(tmp_path, gpu_count, expect_gpus):
+    args = _start_minikube(tmp_path, "46", "188416", "v1.34.0", "203.0.113.10", "8443", str(gpu_count))
+    assert args[0] == "start" and "--cpus=46" in args and "--memory=188416mb" in args
+    assert ("--gpus=all" in args) is expect_gpus
+    assert "" not in args
+
+
+def test_start_minikube_never_parses_an_argument_as_shell_code(tmp_path):
+    """sg's -c takes command text: the values go through the environment, so `;` or `$(...)` stay text."""
+    hostile = "v1.34.0; touch pwned $(touch pwned2)"
+    args = _start_minikube(tmp_path, "46", "188416", hostile, "203.0.113.10", "8443", "4")
+    assert f"--kubernetes-version={hostile}" in args
+    assert not (tmp_path / "pwned").exists() and not (tmp_path / "pwned2").exists()
 
 
 WORKLOAD_SETTINGS = (

@@ -31,7 +31,7 @@ def test_minikube_starts_with_every_gpu_sized_to_the_instance(dev_program):
     cpus, memory_mib = node_size(48, 192)
     assert start.inputs["create"] == f"bash -s -- {cpus} {memory_mib} v1.34.0 {MOCK_PUBLIC_IP} 8443 4"
     assert "--gpus=all" in start.inputs["stdin"]
-    assert "--apiserver-ips=${public_ip}" in start.inputs["stdin"]
+    assert "--apiserver-ips=\"$MINIKUBE_PUBLIC_IP\"" in start.inputs["stdin"]
 
 
 def test_node_keeps_headroom_for_the_host():

@@ -4,29 +4,27 @@
 # GPU_COUNT 0 (a CPU host, for the no-GPU simulator mode) starts the node without GPUs.
 set -euo pipefail
 
-cpus="$1"
-memory_mib="$2"
-kubernetes_version="$3"
-public_ip="$4"
-api_port="$5"
-gpu_count="$6"
-gpus_flag="--gpus=all"
-if [ "$gpu_count" = "0" ]; then
-  gpus_flag=""
+# The arguments reach the inner shell of `sg` as environment variables, expanded there inside double
+# quotes: never as command text, so no value is parsed as shell code a second time.
+export MINIKUBE_CPUS="$1" MINIKUBE_MEMORY_MIB="$2" MINIKUBE_KUBERNETES_VERSION="$3" MINIKUBE_PUBLIC_IP="$4"
+export MINIKUBE_API_PORT="$5" MINIKUBE_GPUS="--gpus=all"
+if [ "$6" = "0" ]; then
+  MINIKUBE_GPUS=""
 fi
 
 # `sg docker` because the user joined the docker group after this login session's groups were set.
 # The API server listens on every interface of the host at API_PORT; the security group admits only
 # allowedCidrs, and its certificate is valid for the public (Elastic) IP.
-sg docker -c "minikube start \
+# shellcheck disable=SC2016 # expanded by the inner shell, on purpose
+sg docker -c 'minikube start \
   --driver=docker \
   --container-runtime=docker \
-  ${gpus_flag} \
-  --cpus=${cpus} \
-  --memory=${memory_mib}mb \
-  --kubernetes-version=${kubernetes_version} \
-  --apiserver-ips=${public_ip} \
+  ${MINIKUBE_GPUS:+"$MINIKUBE_GPUS"} \
+  --cpus="$MINIKUBE_CPUS" \
+  --memory="${MINIKUBE_MEMORY_MIB}mb" \
+  --kubernetes-version="$MINIKUBE_KUBERNETES_VERSION" \
+  --apiserver-ips="$MINIKUBE_PUBLIC_IP" \
   --listen-address=0.0.0.0 \
-  --ports=${api_port}:8443 \
+  --ports="${MINIKUBE_API_PORT}:8443" \
   --embed-certs \
-  --wait=all"
+  --wait=all'
