@@ -25,6 +25,10 @@ from stack.catalogue import InstanceType
 PROJECT = "llm-observability"
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 MIN_ROOT_VOLUME_GIB = 150
+# The data volume: room for the model weights at least; gp3's largest size; DLM's longest daily count.
+MIN_DATA_VOLUME_GIB = 50
+MAX_DATA_VOLUME_GIB = 16384
+MAX_SNAPSHOT_DAYS = 365
 KUBE_API_PORT = 8443
 BACKENDS = ("minikube", "eks", "kubeconfig")
 # The storage class each backend offers when storageClass is empty (None: the cluster's default).
@@ -96,6 +100,10 @@ class HostConfig:
     ami_id: str | None
     subnet_id: str | None
     ssh_user: str
+    # The data volume (an EBS volume of its own that outlives any host), how it is kept and snapshotted.
+    data_volume_gib: int
+    keep_data: bool
+    snapshot_days: int
 
 
 @dataclass(frozen=True)
@@ -156,6 +164,8 @@ class CostGuardsConfig:
     spot_instances: bool
     idle_stop_minutes: int | None
     idle_cpu_percent: float
+    # The idle signal of a GPU host: its busiest GPU's utilisation (the CPU one is for CPU hosts).
+    idle_gpu_percent: float
     budget_alert_emails: tuple[str, ...]
 
 
@@ -338,6 +348,14 @@ def _root_volume(raw: Mapping[str, Any], problems: list[str]) -> int:
         )
         return MIN_ROOT_VOLUME_GIB
     return size
+
+
+def _boolean(raw: Mapping[str, Any], key: str, problems: list[str]) -> bool:
+    value = raw.get(key)
+    if not isinstance(value, bool):
+        problems.append(f"{_key(key)}: {value!r} is not a boolean; allowed: true or false")
+        return False
+    return value
 
 
 def _version(raw: Mapping[str, Any], key: str, pinned: str, problems: list[str]) -> str:
@@ -581,6 +599,17 @@ def _platform(raw: Mapping[str, Any], problems: list[str]) -> PlatformConfig:
     )
 
 
+def _idle_percent(raw: Mapping[str, Any], key: str, minutes: object, problems: list[str]) -> float | None:
+    percent = _decimal(raw, key, problems)
+    if percent is not None and percent >= 100:
+        problems.append(f'{_key(key)}: {raw.get(key)!r} is not below 100; allowed: a decimal string like "5"')
+    if percent is None and minutes:
+        problems.append(
+            f'{_key(key)} is required when {_key("idleStopMinutes")} is set; allowed: a decimal string like "5"'
+        )
+    return percent
+
+
 def _cost_guards(
     raw: Mapping[str, Any], backend: str, budget: float | None, problems: list[str]
 ) -> CostGuardsConfig:
@@ -599,17 +628,7 @@ def _cost_guards(
             f"{IDLE_PERIOD_MINUTES} from {MIN_IDLE_STOP_MINUTES} to {MAX_IDLE_STOP_MINUTES}"
         )
         minutes = 0
-    cpu = _decimal(raw, "idleCpuPercent", problems)
-    if cpu is not None and cpu >= 100:
-        problems.append(
-            f"{_key('idleCpuPercent')}: {raw.get('idleCpuPercent')!r} is not below 100; "
-            'allowed: a decimal string like "5"'
-        )
-    if cpu is None and minutes:
-        problems.append(
-            f"{_key('idleCpuPercent')} is required when {_key('idleStopMinutes')} is set; "
-            'allowed: a decimal string like "5"'
-        )
+    cpu, gpu = (_idle_percent(raw, key, minutes, problems) for key in ("idleCpuPercent", "idleGpuPercent"))
     emails_raw = raw.get("budgetAlertEmails") or []
     emails: list[str] = []
     if not isinstance(emails_raw, list):
@@ -640,6 +659,7 @@ def _cost_guards(
         spot_instances=host and spot is True,
         idle_stop_minutes=(minutes or None) if host else None,
         idle_cpu_percent=cpu or 0.0,
+        idle_gpu_percent=gpu or 0.0,
         budget_alert_emails=tuple(emails),
     )
 
@@ -822,6 +842,9 @@ def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
     ssh_user = str(raw.get("sshUser") or "")
     if not re.match(r"^[a-z_][a-z0-9_-]{0,31}$", ssh_user):
         problems.append(f"{_key('sshUser')}: {ssh_user!r} is not a Linux user name; allowed: like ubuntu")
+    data_volume_gib = _integer(raw, "dataVolumeGiB", MIN_DATA_VOLUME_GIB, MAX_DATA_VOLUME_GIB, problems)
+    keep_data = _boolean(raw, "keepData", problems)
+    snapshot_days = _integer(raw, "dataSnapshotDays", 0, MAX_SNAPSHOT_DAYS, problems)
     tags = _tags(stack, raw, problems)
     hourly_price = _decimal(raw, "hourlyPriceUsd", problems)
     monthly_budget = _decimal(raw, "monthlyBudgetUsd", problems)
@@ -841,6 +864,9 @@ def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
             ami_id=ami_id,
             subnet_id=subnet_id,
             ssh_user=ssh_user,
+            data_volume_gib=data_volume_gib,
+            keep_data=keep_data,
+            snapshot_days=snapshot_days,
         ),
         cluster=cluster,
         cost=CostConfig(
