@@ -67,5 +67,8 @@ if pulumi config get budgetAlertEmails 2>/dev/null | grep -qE '@example\.(org|co
   exit 1
 fi
 
+# A host the idle guard stopped would make the update fail with "cluster unreachable": start it first.
+scripts/start-host.sh "$stack"
+
 echo "Deploying stack '$stack' (state: $PULUMI_BACKEND_URL, allowed: $cidrs)"
 pulumi up --stack "$stack" "$@"
