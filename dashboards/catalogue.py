@@ -8,6 +8,8 @@ the DCGM counters CSV and the spanmetrics dimensions from DCGM_COUNTERS and SPAN
 
 from __future__ import annotations
 
+from stack.config.signals import ITL_BUCKETS, REQUEST_LATENCY_BUCKETS, TTFT_BUCKETS
+
 # vLLM 0.33.0 (vllm/v1/metrics/loggers.py), series as exposed by prometheus_client.
 VLLM_HISTOGRAMS = (
     "vllm:time_to_first_token_seconds",
@@ -32,6 +34,18 @@ VLLM = (
     "vllm:request_success_total",
     *(f"{h}_{suffix}" for h in VLLM_HISTOGRAMS for suffix in ("bucket", "sum", "count")),
 )
+
+# The lowest bucket bound of every histogram a quantile is taken of, at the pinned versions' defaults
+# (vLLM 0.33 vllm/v1/metrics/buckets.py; Llama Stack 0.7.3's vector_io view; the collector's
+# spanmetrics defaults): a quantile under it is interpolated, not measured (promql.quantile drops it).
+FIRST_BUCKET = {
+    "vllm:time_to_first_token_seconds": TTFT_BUCKETS[0],
+    "vllm:inter_token_latency_seconds": ITL_BUCKETS[0],
+    "vllm:request_time_per_output_token_seconds": ITL_BUCKETS[0],
+    "vllm:e2e_request_latency_seconds": REQUEST_LATENCY_BUCKETS[0],
+    "llama_stack_vector_io_retrieval_duration_seconds": 0.005,
+    "traces_span_metrics_duration_seconds": 0.002,
+}
 
 # DCGM-Exporter 4.5.3-4.8.2: metric name = DCGM field name. Every counter here must be in the
 # counters CSV the platform installs (several are off in the chart's default list).

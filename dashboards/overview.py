@@ -32,7 +32,7 @@ def dashboards(spec: SignalsSpec) -> list[Dashboard]:
             "Where a request's time goes (queue, prefill, decode), token latency and cache behaviour.",
             (
                 Row("Latency", (v["ttft"], v["itl"], v["e2e"])),
-                Row("Prefill vs decode", (v["phases"], v["phase_p95"])),
+                Row("Prefill vs decode", (v["phases"], v["queue_over"], v["prefill_over"])),
                 Row("Caches", (v["kv_cache"], v["prefix_cache"], v["preemptions"])),
                 Row("Requests", (v["prompt_len"], v["gen_len"], v["errors"])),
             ),

@@ -66,6 +66,10 @@ class Program:
     resources: list[Declared] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     secret_outputs: set[str] = field(default_factory=set)
+    invokes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (token, args) of each data source read
+
+    def invoked(self, token: str) -> list[dict[str, Any]]:
+        return [args for called, args in self.invokes if called == token]
 
     def of_type(self, type_: str) -> list[Declared]:
         return [r for r in self.resources if r.type == type_]
@@ -114,15 +118,26 @@ def _fake_outputs(args: mocks.MockResourceArgs) -> dict[str, Any]:
     return outputs
 
 
+# What the mocked Spot price history answers for any instance type (USD per hour, a string as AWS gives it).
+MOCK_SPOT_PRICE = "1.8406"
+
+
 class _Mocks(pulumi.runtime.Mocks):
+    def __init__(self, program: Program | None = None):
+        self.program = program
+
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict]:
         return f"{args.name}-id", {**args.inputs, **_fake_outputs(args)}
 
     def call(self, args: mocks.MockCallArgs) -> tuple[dict, list]:
+        if self.program is not None:
+            self.program.invokes.append((args.token, dict(args.args)))
         results: dict[str, dict[str, Any]] = {
             "aws:ssm/getParameter:getParameter": {"value": MOCK_AMI, "type": "String"},
             "aws:ec2/getVpc:getVpc": {"id": "vpc-0123456789abcdef0"},
-            "aws:ec2/getSubnet:getSubnet": {"id": args.args.get("id"), "vpcId": "vpc-0fedcba987654321"},
+            "aws:ec2/getSubnet:getSubnet": {"id": args.args.get("id"), "vpcId": "vpc-0fedcba987654321",
+                                             "availabilityZone": "us-east-1b"},
+            "aws:ec2/getSpotPrice:getSpotPrice": {"spotPrice": MOCK_SPOT_PRICE, "spotPriceTimestamp": "2026-12-04T16:00:00Z"},
             "aws:ec2/getSubnets:getSubnets": {"ids": ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"]},
             "aws:index/getRegion:getRegion": {"name": "us-east-1", "region": "us-east-1"},
             "aws:index/getCallerIdentity:getCallerIdentity": {"accountId": "123456789012"},
@@ -134,7 +149,7 @@ class _RecordingMonitor(mocks.MockMonitor):
     """The stock mock monitor, also keeping what it drops: parents, options and stack outputs."""
 
     def __init__(self, program: Program):
-        super().__init__(_Mocks())
+        super().__init__(_Mocks(program))
         self.program = program
 
     def RegisterResource(self, request):

@@ -107,6 +107,7 @@ def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
         cluster=cluster_config,
         cost=CostConfig(
             usd_per_hour=hourly_price or signals.hourly_cost(cluster_config, instance),
+            price_from_setting=hourly_price is not None,
             gpu_count=instance.gpu_count * cluster_config.gpu_nodes,
             monthly_budget_usd=monthly_budget,
         ),
