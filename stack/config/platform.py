@@ -27,6 +27,8 @@ class PlatformConfig:
     tempo_volume_gib: int
     alert_receiver: str
     alert_receiver_url: Secret | None
+    # A dead man's switch (healthchecks.io, Dead Man's Snitch, ...) that pages when the Watchdog stops.
+    watchdog_url: Secret | None
 
 
 def _prometheus_size_bytes(size: str) -> int:
@@ -75,6 +77,9 @@ def parse(raw: Mapping[str, Any], problems: list[str]) -> PlatformConfig:
             )
         elif not re.match(r"^https://[^\s/]+(/\S*)?$", str(url)):
             problems.append(f"{qualified('alertReceiverUrl')} is not an https:// URL; allowed: an https:// webhook URL")
+    watchdog_url = raw.get("watchdogUrl") or None
+    if watchdog_url is not None and not re.match(r"^https://[^\s/]+(/\S*)?$", str(watchdog_url)):
+        problems.append(f"{qualified('watchdogUrl')} is not an https:// URL; allowed: the https:// URL a dead man's switch pings")
     return PlatformConfig(
         prometheus_retention=retention,
         prometheus_retention_size=retention_size,
@@ -83,4 +88,5 @@ def parse(raw: Mapping[str, Any], problems: list[str]) -> PlatformConfig:
         tempo_volume_gib=tempo_volume_gib,
         alert_receiver=receiver,
         alert_receiver_url=Secret(str(url)) if url is not None else None,
+        watchdog_url=Secret(str(watchdog_url)) if watchdog_url is not None else None,
     )
