@@ -8,6 +8,9 @@ the DCGM counters CSV and the spanmetrics dimensions from DCGM_COUNTERS and SPAN
 
 from __future__ import annotations
 
+import csv
+import io
+
 from stack.config.signals import ITL_BUCKETS, REQUEST_LATENCY_BUCKETS, TTFT_BUCKETS
 
 # vLLM 0.33.0 (vllm/v1/metrics/loggers.py), series as exposed by prometheus_client.
@@ -70,11 +73,16 @@ DCGM_COUNTERS = tuple(DCGM_COUNTER_HELP)
 
 
 def dcgm_counters_csv() -> str:
-    """The counters file for dcgm-exporter (`-f`): every field the dashboards and rules read."""
-    lines = ["# Generated from dashboards/catalogue.py: the DCGM fields the dashboards and alerts read.",
-             "# Format: DCGM field, Prometheus metric type, help message"]
-    lines += [f"{name}, {kind}, {text}" for name, (kind, text) in DCGM_COUNTER_HELP.items()]
-    return "\n".join(lines) + "\n"
+    """The counters file for dcgm-exporter (`-f`): every field the dashboards and rules read.
+
+    The exporter reads it with Go's encoding/csv and wants exactly 3 fields a row, so a help text with a
+    comma is quoted (RFC 4180, as Go reads it); no space before a field, where Go would take a quote literally.
+    """
+    rows = io.StringIO()
+    rows.write("# Generated from dashboards/catalogue.py: the DCGM fields the dashboards and alerts read.\n"
+               "# Format: DCGM field,Prometheus metric type,help message\n")
+    csv.writer(rows, lineterminator="\n").writerows((name, kind, text) for name, (kind, text) in DCGM_COUNTER_HELP.items())
+    return rows.getvalue()
 
 
 # llm-d router / EPP v0.10.0 (optional; only when the router is deployed).

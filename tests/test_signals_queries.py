@@ -9,6 +9,7 @@ import re
 import pytest
 
 from dashboards import catalogue
+from tests.dcgm_counters_reader import read_counters
 from tests.platform_support import shared_dir
 from tests.signals_support import bundle_for, metric_names, panel_queries, recorded_names, rule_exprs, substitute
 
@@ -104,10 +105,9 @@ def test_dcgm_counters_the_dashboards_need_are_all_in_the_catalogue():
     assert {m for m in used if m.startswith("DCGM_")} <= set(catalogue.DCGM_COUNTERS)
 
 
-def test_dcgm_counters_csv_lists_every_counter_in_exporter_format():
-    rows = [line for line in catalogue.dcgm_counters_csv().splitlines() if not line.startswith("#")]
-    assert [row.split(", ")[0] for row in rows] == list(catalogue.DCGM_COUNTERS)
-    assert all(row.split(", ")[1] in ("gauge", "counter") for row in rows)
+def test_dcgm_counters_csv_keeps_each_counters_type_and_help_through_the_exporters_reader():
+    rows = read_counters(catalogue.dcgm_counters_csv())
+    assert {name: (kind, text) for name, kind, text in rows} == catalogue.DCGM_COUNTER_HELP
 
 
 def _quantiles(bundle):
