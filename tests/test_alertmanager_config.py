@@ -1,7 +1,7 @@
 """The Alertmanager configuration each stack installs, checked by the real tool: `amtool check-config`
 (Debian's prometheus-alertmanager) on the rendered config of every stack, and `amtool config routes
-test` proving where each alert's labels route, for dev and prod (as committed, and prod with the
-receiver and dead man's switch its stack file tells you to set). Inhibition and the Watchdog's route
+test` proving where each alert's labels route, for dev and prod (as deployed, and with the dead man's
+switch set too). Inhibition and the Watchdog's route
 are pinned here too."""
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def _alert_labels() -> list[dict[str, str]]:
 
 ROUTES = {  # stack -> (receiver of every alert, receiver of the Watchdog)
     "dev": ("null", "null"),
-    "prod": ("null", "null"),
+    "prod": ("slack", "null"),  # prod as deployed: its Slack receiver set (tests/harness.py as_deployed)
     "prod paging": ("slack", WATCHDOG_RECEIVER),
     "dev webhook": ("webhook", "null"),
 }
