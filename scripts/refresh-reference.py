@@ -83,6 +83,45 @@ def refresh_vllm_envs() -> None:
     _write("vllm-envs.txt", header, names)
 
 
+# Llama Stack substitutes ${env.NAME} (and ${env.NAME:=default}) in run configs from its environment.
+_RUN_CONFIG_PLACEHOLDER = re.compile(r"\$\{env\.([A-Z0-9_]+)")
+
+
+def package_env_names(sources: list[str]) -> list[str]:
+    """Every environment variable a package's Python files read by a literal name (as vllm_env_names
+    finds them), plus the ${env.NAME} placeholders of the run configs it ships."""
+    names: set[str] = set()
+    for source in sources:
+        names |= set(vllm_env_names(source)) | set(_RUN_CONFIG_PLACEHOLDER.findall(source))
+    return sorted(names)
+
+
+def _wheel_sources(wheel: Path) -> list[str]:
+    with zipfile.ZipFile(wheel) as archive:
+        return [archive.read(name).decode() for name in archive.namelist() if name.endswith(".py")]
+
+
+def refresh_llama_stack_envs() -> None:
+    """The server's packages at the pinned image's version: llama-stack and its API package llama-stack-api."""
+    version = versions.LLAMA_STACK_IMAGE.tag
+    packages = [f"llama-stack=={version}", f"llama-stack-api=={version}"]
+    with tempfile.TemporaryDirectory() as download:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+             "--python-version", "3.12", *packages, "--dest", download],
+            check=True,
+        )
+        wheels = sorted(Path(download).glob("*.whl"))
+        names = package_env_names([source for wheel in wheels for source in _wheel_sources(wheel)])
+    header = [
+        f"# Environment variables Llama Stack {version} reads: every .py file of the PyPI wheels",
+        f"# {', '.join(wheel.name for wheel in wheels)}. The names vllm_env_names finds in each file",
+        "# (os.getenv, os.environ, ...), plus the ${env.NAME} placeholders of the run configs they ship.",
+        "# One name a line. Regenerate: scripts/refresh-reference.py llama-stack-envs",
+    ]
+    _write("llama-stack-envs.txt", header, names)
+
+
 def refresh_dcgm_fields() -> None:
     """The field names dcgm-exporter's counters CSV reader accepts at the pinned exporter tag.
 
@@ -134,7 +173,11 @@ def _write(name: str, header: list[str], lines: list[str]) -> None:
     print(f"wrote {path.relative_to(ROOT)} ({len(lines)} entries)")
 
 
-FACTS = {"vllm-envs": refresh_vllm_envs, "dcgm-fields": refresh_dcgm_fields}
+FACTS = {
+    "vllm-envs": refresh_vllm_envs,
+    "llama-stack-envs": refresh_llama_stack_envs,
+    "dcgm-fields": refresh_dcgm_fields,
+}
 
 
 def main() -> None:
