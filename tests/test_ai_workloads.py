@@ -137,8 +137,8 @@ def test_a_podmonitor_scrapes_every_model_server_pod_as_job_vllm(dev_program):
 def test_model_service_is_cluster_ip_and_is_the_model_endpoint_output(dev_program):
     service = dev_program.one(SERVICE, "model-service")
     assert service.inputs["spec"]["type"] == "ClusterIP"
-    assert dev_program.outputs["modelEndpoint"] == "http://vllm.llm.svc.cluster.local:8000/v1"
-    assert dev_program.outputs["llamaStackEndpoint"] == "http://llama-stack.llm.svc.cluster.local:8321"
+    assert dev_program.outputs["modelEndpoint"] == "http://model-server.llm.svc.cluster.local:8000/v1"
+    assert dev_program.outputs["llamaStackEndpoint"] == "http://llamastack.llm.svc.cluster.local:8321"
     assert dev_program.outputs["workloadCommand"] == "scripts/run-workload.sh dev"
 
 
@@ -173,13 +173,31 @@ def test_llama_stack_run_config_uses_vllm_a_vector_store_file_search_and_a_shiel
     assert embeddings["provider_type"] == "inline::sentence-transformers"
     assert [p["provider_type"] for p in config["providers"]["vector_io"]] == ["inline::sqlite-vec"]
     assert [p["provider_type"] for p in config["providers"]["tool_runtime"]] == ["inline::file-search"]
-    models = {m["model_id"]: m for m in config["registered_resources"]["models"]}
+    models = {m["provider_model_id"]: m for m in config["registered_resources"]["models"]}
     assert models["Qwen/Qwen2.5-7B-Instruct"]["provider_id"] == "vllm"
     assert models["sentence-transformers/all-MiniLM-L6-v2"]["metadata"] == {"embedding_dimension": 384}
     [shield] = config["registered_resources"]["shields"]
+    # The shield asks the model by the id Llama Stack registered it under, or every shield call fails.
     assert shield == {"shield_id": "llama-guard", "provider_id": "llama-guard",
-                      "provider_shield_id": "Qwen/Qwen2.5-7B-Instruct"}
+                      "provider_shield_id": "vllm/Qwen/Qwen2.5-7B-Instruct"}
     assert config["vector_stores"]["default_embedding_model"]["model_id"] == "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def test_llama_stack_clients_name_the_model_as_llama_stack_0_7_registers_it(dev_program):
+    """Llama Stack 0.7 registers <provider_id>/<provider_model_id> (core/routing_tables/models.py at 0.7.3)."""
+    config = _llama_stack_config(dev_program)
+    [llm] = [m for m in config["registered_resources"]["models"] if m["model_type"] == "llm"]
+    registered = f"{llm['provider_id']}/{llm['provider_model_id']}"
+    assert registered == dev_program.outputs["llamaStackModelId"] == "vllm/Qwen/Qwen2.5-7B-Instruct"
+    # The config says what gets registered: its model_id is no alias in 0.7.
+    assert llm["model_id"] == registered
+    [shield] = config["registered_resources"]["shields"]
+    assert shield["provider_shield_id"] == registered
+    program = run_program("dev", {"workloadJob": True})
+    [container] = program.one(JOB, "workload").inputs["spec"]["template"]["spec"]["containers"]
+    env = _env(container)
+    # The agent phase talks to Llama Stack, the load phase to vLLM by the served name.
+    assert env["STACK_MODEL_ID"] == registered and env["MODEL_ID"] == llm["provider_model_id"]
 
 
 def test_the_workload_job_is_off_by_default(dev_program):
@@ -405,36 +423,20 @@ def test_router_puts_llm_ds_epp_in_front_of_the_model_servers_and_is_scraped_as_
     assert _llama_stack_config(program)["providers"]["inference"][0]["config"]["base_url"] == program.outputs["modelEndpoint"]
 
 
-def _start_minikube(tmp_path, *args: str) -> list[str]:
-    """start-minikube.sh with a stand-in `sg` that runs its -c command in sh, as sg does, and a stand-in
-    `minikube` that records its arguments one per line."""
-    for name, body in (("sg", 'exec sh -c "$3"'), ("minikube", f'printf "%s\\n" "$@" > "{tmp_path}/args"')):
-        (tmp_path / name).write_text(f"#!/usr/bin/env bash\n{body}\n")
-        (tmp_path / name).chmod(0o755)
-    script = ROOT / "components" / "scripts" / "start-minikube.sh"
-    subprocess.run(
-        ["bash", str(script), *args],
-        env={**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"},
-        cwd=tmp_path,
-        check=True,
-    )
-    return (tmp_path / "args").read_text().splitlines()
-
-
 @pytest.mark.parametrize("gpu_count, expect_gpus", [(4, True), (0, False)])
 def test_start_minikube_passes_gpus_only_when_the_host_has_them(tmp_path, gpu_count, expect_gpus):
-    args = _start_minikube(tmp_path, "46", "188416", "v1.34.0", "203.0.113.10", "8443", str(gpu_count))
-    assert args[0] == "start" and "--cpus=46" in args and "--memory=188416mb" in args
-    assert ("--gpus=all" in args) is expect_gpus
-    assert "" not in args
-
-
-def test_start_minikube_never_parses_an_argument_as_shell_code(tmp_path):
-    """sg's -c takes command text: the values go through the environment, so `;` or `$(...)` stay text."""
-    hostile = "v1.34.0; touch pwned $(touch pwned2)"
-    args = _start_minikube(tmp_path, "46", "188416", hostile, "203.0.113.10", "8443", "4")
-    assert f"--kubernetes-version={hostile}" in args
-    assert not (tmp_path / "pwned").exists() and not (tmp_path / "pwned2").exists()
+    """start-minikube.sh with a stand-in `sudo` that keeps the systemd unit it writes and runs nothing."""
+    (tmp_path / "sudo").write_text(f'#!/usr/bin/env bash\nif [ "$1" = tee ]; then cat > "{tmp_path}/unit"; fi\n')
+    (tmp_path / "sudo").chmod(0o755)
+    script = ROOT / "components" / "scripts" / "start-minikube.sh"
+    subprocess.run(
+        ["bash", str(script), "46", "0", "v1.34.0", "203.0.113.10", "8443", str(gpu_count)],
+        env={**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"},
+        check=True,
+    )
+    [command] = [line for line in (tmp_path / "unit").read_text().splitlines() if line.startswith("ExecStart=")]
+    assert command.startswith("ExecStart=/usr/local/bin/minikube start") and "--cpus=46" in command
+    assert ("--gpus=all" in command) is expect_gpus
 
 
 WORKLOAD_SETTINGS = (

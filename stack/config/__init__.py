@@ -138,7 +138,7 @@ def raw_from_files(stack: str, stack_file: Path | None = None) -> dict[str, Any]
 # Settings that hold secrets but cannot be declared `secret: true` in Pulumi.yaml: the CLI then
 # requires them in every stack (no default may be given to a secret), even where they are unused.
 # The program reads them as secrets and refuses a value that was not stored encrypted.
-SECRET_SETTINGS = ("alertReceiverUrl", "kubeconfig", "hfToken")
+SECRET_SETTINGS = ("alertReceiverUrl", "watchdogUrl", "kubeconfig", "hfToken")
 
 
 def _refuse_unknown_settings(raw: Mapping[str, Any], declared: Mapping[str, Any], problems: Problems) -> None:
@@ -153,31 +153,22 @@ def _refuse_unknown_settings(raw: Mapping[str, Any], declared: Mapping[str, Any]
         )
 
 
-# MiniKube keeps every persistent volume on the host's root disk, beside the AMI, the images and the logs.
-HOST_DISK_RESERVE_GIB = 100
-
-
-def _volumes_fit(
-    backend: str,
-    root_volume_gib: int,
-    platform_config: PlatformConfig,
-    workload: WorkloadConfig,
-    problems: Problems,
+def _volumes_fit_the_data_volume(
+    host_config: HostConfig, platform_config: PlatformConfig, workload: WorkloadConfig, problems: Problems
 ) -> None:
-    keys = ("rootVolumeGiB", "prometheusVolumeGiB", "tempoVolumeGiB", "modelCacheGiB", "servingMode")
-    if backend != "minikube" or problems.refused(*keys):
+    """MiniKube's claims all live on the data volume: their sizes must add up to no more than it holds."""
+    if problems.refused("dataVolumeGiB", "prometheusVolumeGiB", "tempoVolumeGiB", "modelCacheGiB", "servingMode"):
         return
-    volumes = {
+    claims = {
         "prometheusVolumeGiB": platform_config.prometheus_volume_gib,
         "tempoVolumeGiB": platform_config.tempo_volume_gib,
         **({} if workload.simulated else {"modelCacheGiB": workload.model_cache_gib}),
     }
-    need = sum(volumes.values()) + HOST_DISK_RESERVE_GIB
-    if need > root_volume_gib:
-        listed = " + ".join(f"{qualified(k)} {v}" for k, v in volumes.items())
+    if sum(claims.values()) > host_config.data_volume_gib:
+        listed = " + ".join(f"{key} {size}" for key, size in claims.items())
         problems.append(
-            f"{qualified('rootVolumeGiB')}: {root_volume_gib} GiB cannot hold MiniKube's volumes ({listed}) and "
-            f"{HOST_DISK_RESERVE_GIB} GiB for the system and images; allowed: at least {need}, or smaller volumes"
+            f"{qualified('dataVolumeGiB')}: {host_config.data_volume_gib} GiB cannot hold the volumes it carries "
+            f"({listed} = {sum(claims.values())} GiB); allowed: at least {sum(claims.values())}, or smaller volumes"
         )
 
 
@@ -210,11 +201,11 @@ def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
     cost_guards = guards.parse(raw, cluster_config.backend, monthly_budget, problems)
     workload = workloads.parse(raw, instance, cluster_config.gpu_nodes, cluster_config.backend, problems)
     signals_config = signals.parse(raw, problems)
+    if cluster_config.backend == "minikube" and host_config:
+        _volumes_fit_the_data_volume(host_config, platform_config, workload, problems)
     guards.production(
         raw, platform_config.alert_receiver, platform_config.alert_receiver_url, cost_guards.budget_alert_emails, problems
     )
-    if host_config is not None:
-        _volumes_fit(cluster_config.backend, host_config.root_volume_gib, platform_config, workload, problems)
     if problems:
         raise ConfigError(list(problems))
     assert host_config is not None and instance is not None

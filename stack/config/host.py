@@ -1,4 +1,4 @@
-"""The GPU host: its instance type, disk, network reach, AMI, subnet, login and AWS tags."""
+"""The GPU host: its instance type, disks, network reach, AMI, subnet, login and AWS tags."""
 
 from __future__ import annotations
 
@@ -9,11 +9,15 @@ from typing import Any, Mapping
 
 from stack import catalogue
 from stack.catalogue import InstanceType
-from stack.config.common import PROJECT, boolean, optional_id, qualified, shown
+from stack.config.common import PROJECT, boolean, integer, optional_id, qualified, shown
 from stack.config.workloads import SERVING_MODES, SIMULATOR
 
 MIN_ROOT_VOLUME_GIB = 150
 MAX_ROOT_VOLUME_GIB = 16384  # gp3's largest volume (16 TiB).
+# The data volume: room for the model weights at least; gp3's largest size; DLM's longest daily count.
+MIN_DATA_VOLUME_GIB = 50
+MAX_DATA_VOLUME_GIB = 16384
+MAX_SNAPSHOT_DAYS = 365
 # Together, allowed networks may cover at most this share of an address family without allowWorldIngress:
 # a /8 of IPv4 or a /32 of IPv6. Beyond that, splitting 0.0.0.0/0 into halves would open the world.
 MAX_ADDRESSES = {4: 2**24, 6: 2**96}
@@ -39,6 +43,10 @@ class HostConfig:
     ami_id: str | None
     subnet_id: str | None
     ssh_user: str
+    # The data volume (an EBS volume of its own that outlives any host), how it is kept and snapshotted.
+    data_volume_gib: int
+    keep_data: bool
+    snapshot_days: int
 
 
 def _allowed_cidrs(raw: Mapping[str, Any], problems: list[str]) -> tuple[str, ...]:
@@ -182,6 +190,9 @@ def parse(raw: Mapping[str, Any], backend: str, problems: list[str]) -> HostConf
     ssh_user = str(raw.get("sshUser") or "")
     if not re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", ssh_user, re.ASCII):
         problems.append(f"{qualified('sshUser')}: {shown(ssh_user)} is not a Linux user name; allowed: like ubuntu")
+    data_volume_gib = integer(raw, "dataVolumeGiB", MIN_DATA_VOLUME_GIB, MAX_DATA_VOLUME_GIB, problems)
+    keep_data = boolean(raw, "keepData", problems)
+    snapshot_days = integer(raw, "dataSnapshotDays", 0, MAX_SNAPSHOT_DAYS, problems)
     if instance is None:
         return None
     return HostConfig(
@@ -191,4 +202,7 @@ def parse(raw: Mapping[str, Any], backend: str, problems: list[str]) -> HostConf
         ami_id=ami_id,
         subnet_id=subnet_id,
         ssh_user=ssh_user,
+        data_volume_gib=data_volume_gib,
+        keep_data=keep_data,
+        snapshot_days=snapshot_days,
     )
