@@ -48,7 +48,7 @@ User=$(id -un)
 SupplementaryGroups=docker
 Environment=HOME=${HOME}
 TimeoutStartSec=1800
-ExecStart=/usr/local/bin/minikube start --driver=docker --container-runtime=docker ${gpus_flag} --cpus=${cpus} --memory=${memory_mib}mb --kubernetes-version=${kubernetes_version} --apiserver-ips=${public_ip} --listen-address=0.0.0.0 --ports=${api_port}:8443 --embed-certs --mount --mount-string=${data_dir}/hostpath-provisioner:/tmp/hostpath-provisioner --wait=all
+ExecStart=/usr/local/bin/minikube start --driver=docker --container-runtime=docker ${gpus_flag} --cpus=${cpus} --memory=${memory_mib}mb --kubernetes-version=${kubernetes_version} --apiserver-ips=${public_ip} --ports=${api_port}:8443 --embed-certs --mount --mount-string=${data_dir}/hostpath-provisioner:/tmp/hostpath-provisioner --wait=all
 ExecStop=/usr/local/bin/minikube stop
 
 [Install]
