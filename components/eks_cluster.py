@@ -100,6 +100,8 @@ class EksCluster(pulumi.ComponentResource):
             endpoint_public_access=True,
             public_access_cidrs=list(args.allowed_cidrs),
             enabled_cluster_log_types=["api", "audit", "authenticator"],
+            # The VPC CNI's network policy agent enforces the stack's NetworkPolicies (off by default).
+            vpc_cni_options=eks.VpcCniOptionsArgs(enable_network_policy=True),
             tags=tags,
             opts=child,
         )

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 import pulumi
 
 import dashboards
-from components import metrics_stack, tempo
+from components import metrics_stack, network_policies, tempo
 from components.cluster import KubernetesCluster
 from components.dcgm_exporter import DcgmExporter, DcgmExporterArgs
 from components.metrics_stack import MetricsStack, MetricsStackArgs
 from components.namespace import PRIVILEGED, Namespace, NamespaceArgs
+from components.network_policies import NetworkPolicies, NetworkPoliciesArgs
 from components.otel_collector import OtelCollector, OtelCollectorArgs
 from components.prometheus_crds import PrometheusCrds, PrometheusCrdsArgs
 from components.tempo import Tempo, TempoArgs
@@ -45,8 +46,9 @@ class Platform:
 
 
 
-def build_platform(name: str, config: StackConfig, cluster: KubernetesCluster) -> Platform:
-    """The observability platform in namespace monitoring, on the cluster's provider and system nodes."""
+def build_platform(name: str, config: StackConfig, cluster: KubernetesCluster, apps_namespace: str) -> Platform:
+    """The observability platform in namespace monitoring, on the cluster's provider and system nodes;
+    `apps_namespace` holds the applications that send it telemetry."""
     on_cluster = pulumi.ResourceOptions(provider=cluster.provider)
     settings = config.platform
     facts = cluster.facts
@@ -56,6 +58,24 @@ def build_platform(name: str, config: StackConfig, cluster: KubernetesCluster) -
     exporters = Namespace(
         f"{name}-exporters",
         NamespaceArgs(name=EXPORTERS_NAMESPACE, enforce=PRIVILEGED, warn=PRIVILEGED),
+        opts=on_cluster,
+    )
+    NetworkPolicies(
+        f"{name}-monitoring-policies",
+        NetworkPoliciesArgs(
+            namespace=namespace.name,
+            policies=network_policies.monitoring_policies(namespace.name, apps_namespace),
+            depends_on=[namespace.resource],
+        ),
+        opts=on_cluster,
+    )
+    NetworkPolicies(
+        f"{name}-exporters-policies",
+        NetworkPoliciesArgs(
+            namespace=exporters.name,
+            policies=network_policies.exporters_policies(namespace.name),
+            depends_on=[exporters.resource],
+        ),
         opts=on_cluster,
     )
     crds = PrometheusCrds(
