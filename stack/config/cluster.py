@@ -17,6 +17,8 @@ BACKENDS = ("minikube", "eks", "kubeconfig")
 # The storage class each backend offers when storageClass is empty (None: the cluster's default).
 DEFAULT_STORAGE_CLASS = {"minikube": "standard", "eks": "gp3", "kubeconfig": None}
 _RELEASE_VERSION = re.compile(r"^v\d+\.\d+\.\d+$")
+# An IAM role (any path) or user of one account, in any partition.
+_PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,8 @@ class ClusterConfig:
     eks_system_instance: InstanceType
     eks_system_nodes: int
     eks_subnet_ids: tuple[str, ...]
+    # IAM users and roles given cluster-admin through EKS access entries (people and CI alike).
+    eks_admin_principal_arns: tuple[str, ...]
     kubeconfig: Secret | None
 
 
@@ -72,6 +76,13 @@ def parse(raw: Mapping[str, Any], problems: list[str]) -> ClusterConfig:
             f"{qualified('eksSubnetIds')}: {list(subnet_ids)!r} is not a subnet list; allowed: empty (the default "
             "VPC) or two or more subnet-<hex> ids in different availability zones"
         )
+    admins = raw.get("eksAdminPrincipalArns") or []
+    if not isinstance(admins, list) or any(not _PRINCIPAL_ARN.match(str(arn)) for arn in admins):
+        problems.append(
+            f"{qualified('eksAdminPrincipalArns')}: {admins!r} is not a list of IAM principal ARNs; allowed: "
+            "arn:aws:iam::<account>:role/<name> or arn:aws:iam::<account>:user/<name>"
+        )
+        admins = []
     eks_version = str(raw.get("eksKubernetesVersion") or versions.EKS_KUBERNETES)
     if not re.match(r"^1\.\d+$", eks_version):
         problems.append(f"{qualified('eksKubernetesVersion')}: {eks_version!r} is not an EKS version; allowed: like 1.34")
@@ -95,6 +106,7 @@ def parse(raw: Mapping[str, Any], problems: list[str]) -> ClusterConfig:
         eks_system_instance=system_instance or next(iter(catalogue.CPU_INSTANCE_TYPES.values())),
         eks_system_nodes=count(raw, "eksSystemNodes", problems),
         eks_subnet_ids=subnet_ids,
+        eks_admin_principal_arns=tuple(str(arn) for arn in admins),
         kubeconfig=kubeconfig,
     )
 
