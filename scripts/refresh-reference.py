@@ -5,7 +5,7 @@ The tests read only tests/reference/, so a clone runs the whole suite with no ne
 it. After bumping a version in stack/versions.py, run this script for the facts that version feeds, review
 the diff (a fact that changed is a fact the program may have to follow), and commit it with the bump:
 
-    .venv/bin/python scripts/refresh-reference.py vllm-envs dcgm-fields
+    .venv/bin/python scripts/refresh-reference.py vllm-envs dcgm-fields charts
 
 Python packages come from PyPI (pip download); files of Git repositories from GitHub at the pinned tag, or
 from local bare clones with --git-mirrors DIR (DIR/<owner>+<name>/repo, e.g. made by `git clone --mirror`).
@@ -16,13 +16,18 @@ from __future__ import annotations
 
 import argparse
 import ast
+import json
 import re
 import subprocess
 import sys
 import tempfile
+import urllib.error
 import urllib.request
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "tests" / "reference"
@@ -115,17 +120,93 @@ def _go_name_map(go_source: str, variable: str) -> list[tuple[str, int]]:
     return sorted((name, int(number)) for name, number in re.findall(r'"(\w+)":\s*(\d+)', body))
 
 
+@dataclass(frozen=True)
+class ChartSource:
+    """Where a pinned chart's source lives: the chart folder at the release tag of its Git repository."""
+
+    reference: str  # the folder under tests/reference/charts
+    repo: str
+    tag: str
+    folder: str
+    # What the folder's Chart.yaml must say; None where the repository stamps the version at release.
+    version: str | None
+
+
+def chart_sources() -> list[ChartSource]:
+    """The charts whose default values the tests check ours against: the platform's, grafana (a subchart
+    of kube-prometheus-stack, at the version that chart depends on) and the workloads'."""
+    kps, router = versions.KUBE_PROMETHEUS_STACK, versions.LLM_D_ROUTER
+    kps_source = ChartSource(kps.name, "prometheus-community/helm-charts", f"{kps.name}-{kps.version}",
+                             f"charts/{kps.name}", kps.version)
+    kps_chart = yaml.safe_load(_upstream(kps_source.repo, kps_source.tag, f"{kps_source.folder}/Chart.yaml"))
+    [grafana] = [d["version"] for d in kps_chart["dependencies"] if d["name"] == "grafana"]
+    return [
+        kps_source,
+        ChartSource("grafana", "grafana-community/helm-charts", f"grafana-{grafana}", "charts/grafana", grafana),
+        ChartSource(versions.TEMPO.name, "grafana-community/helm-charts", f"tempo-{versions.TEMPO.version}",
+                    "charts/tempo", versions.TEMPO.version),
+        ChartSource(versions.OPENTELEMETRY_COLLECTOR.name, "open-telemetry/opentelemetry-helm-charts",
+                    f"opentelemetry-collector-{versions.OPENTELEMETRY_COLLECTOR.version}",
+                    "charts/opentelemetry-collector", versions.OPENTELEMETRY_COLLECTOR.version),
+        ChartSource(versions.DCGM_EXPORTER.name, "NVIDIA/dcgm-exporter",
+                    versions.DCGM_EXPORTER_IMAGE.tag.removesuffix("-distroless"), "deployment",
+                    versions.DCGM_EXPORTER.version),
+        ChartSource(versions.LLM_D_MODELSERVICE.name, "llm-d-incubation/llm-d-modelservice",
+                    f"llm-d-modelservice-{versions.LLM_D_MODELSERVICE.version}", "charts/llm-d-modelservice",
+                    versions.LLM_D_MODELSERVICE.version),
+        # The router's charts say 0.0.0 in Git; its release CI stamps the tag in.
+        ChartSource(router.name, "llm-d/llm-d-router", router.version, f"config/charts/{router.name}", None),
+        ChartSource("llm-d-routerlib", "llm-d/llm-d-router", router.version, "config/charts/routerlib", None),
+    ]
+
+
+def refresh_charts() -> None:
+    """Each chart's values.yaml, and values.schema.json where the chart ships one, byte for byte."""
+    sources = ["# Where tests/reference/charts/<chart>/ comes from: the chart folder at the release tag.",
+               "# Columns (TAB): folder here, GitHub repository, tag, chart folder, files.",
+               "# Regenerate: scripts/refresh-reference.py charts"]
+    for chart in chart_sources():
+        declared = yaml.safe_load(_upstream(chart.repo, chart.tag, f"{chart.folder}/Chart.yaml"))
+        if chart.version is not None and str(declared["version"]).removeprefix("v") != chart.version.removeprefix("v"):
+            raise SystemExit(f"{chart.repo}@{chart.tag}: Chart.yaml says {declared['version']}, pinned {chart.version}")
+        target = REFERENCE / "charts" / chart.reference
+        target.mkdir(parents=True, exist_ok=True)
+        files = []
+        for name in ("values.yaml", "values.schema.json"):
+            text = _upstream(chart.repo, chart.tag, f"{chart.folder}/{name}", optional=name != "values.yaml")
+            if text is None:
+                (target / name).unlink(missing_ok=True)
+                continue
+            if name.endswith(".json"):
+                json.loads(text)
+            (target / name).write_text(text)
+            files.append(name)
+        sources.append("\t".join([chart.reference, chart.repo, chart.tag, chart.folder, ",".join(files)]))
+        print(f"wrote {target.relative_to(ROOT)}: {', '.join(files)}")
+    (REFERENCE / "charts" / "SOURCES.txt").write_text("\n".join(sources) + "\n")
+
+
 _GIT_MIRRORS: Path | None = None
 
 
-def _upstream(repo: str, ref: str, path: str) -> str:
-    """A file of a GitHub repository at a tag or commit: from a local bare clone, or from GitHub."""
+def _upstream(repo: str, ref: str, path: str, optional: bool = False) -> str | None:
+    """A file of a GitHub repository at a tag or commit, from a local bare clone or from GitHub; None
+    when an optional file is absent there."""
     if _GIT_MIRRORS is not None:
         git_dir = _GIT_MIRRORS / repo.replace("/", "+") / "repo"
-        return subprocess.run(["git", "--git-dir", str(git_dir), "show", f"{ref}:{path}"],
-                              check=True, capture_output=True, text=True).stdout
-    with urllib.request.urlopen(f"https://raw.githubusercontent.com/{repo}/{ref}/{path}", timeout=60) as response:
-        return response.read().decode()
+        shown = subprocess.run(["git", "--git-dir", str(git_dir), "show", f"{ref}:{path}"], capture_output=True, text=True)
+        if shown.returncode != 0 and optional and "does not exist" in shown.stderr:
+            return None
+        if shown.returncode != 0:
+            raise SystemExit(f"{repo}@{ref}:{path}: {shown.stderr.strip()}")
+        return shown.stdout
+    try:
+        with urllib.request.urlopen(f"https://raw.githubusercontent.com/{repo}/{ref}/{path}", timeout=60) as response:
+            return response.read().decode()
+    except urllib.error.HTTPError as error:
+        if optional and error.code == 404:
+            return None
+        raise
 
 
 def _write(name: str, header: list[str], lines: list[str]) -> None:
@@ -134,7 +215,7 @@ def _write(name: str, header: list[str], lines: list[str]) -> None:
     print(f"wrote {path.relative_to(ROOT)} ({len(lines)} entries)")
 
 
-FACTS = {"vllm-envs": refresh_vllm_envs, "dcgm-fields": refresh_dcgm_fields}
+FACTS = {"vllm-envs": refresh_vllm_envs, "dcgm-fields": refresh_dcgm_fields, "charts": refresh_charts}
 
 
 def main() -> None:
