@@ -5,7 +5,7 @@ The tests read only tests/reference/, so a clone runs the whole suite with no ne
 it. After bumping a version in stack/versions.py, run this script for the facts that version feeds, review
 the diff (a fact that changed is a fact the program may have to follow), and commit it with the bump:
 
-    .venv/bin/python scripts/refresh-reference.py vllm-envs dcgm-fields charts
+    .venv/bin/python scripts/refresh-reference.py all            # or only some: vllm-envs charts ...
 
 Python packages come from PyPI (pip download); files of Git repositories from GitHub at the pinned tag, or
 from local bare clones with --git-mirrors DIR (DIR/<owner>+<name>/repo, e.g. made by `git clone --mirror`).
@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
+import io
 import json
 import re
 import subprocess
 import sys
+import tarfile
 import tempfile
 import urllib.error
 import urllib.request
@@ -68,24 +71,208 @@ def _is_os_environ(node: ast.AST) -> bool:
     return ast.unparse(node) == "os.environ"
 
 
+def _vllm_wheel() -> zipfile.ZipFile:
+    """vLLM's wheel at the pinned image's version (the image installs that wheel)."""
+    return _pypi_wheel("vllm", versions.VLLM_IMAGE.tag.removeprefix("v"))
+
+
 def refresh_vllm_envs() -> None:
-    """vllm/envs.py from the PyPI wheel of the pinned vLLM image's version (the image installs that wheel)."""
-    version = versions.VLLM_IMAGE.tag.removeprefix("v")
-    with tempfile.TemporaryDirectory() as download:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-             "--python-version", "3.12", f"vllm=={version}", "--dest", download],
-            check=True,
-        )
-        [wheel] = Path(download).glob("vllm-*.whl")
-        envs_py = zipfile.ZipFile(wheel).read("vllm/envs.py").decode()
-    names = vllm_env_names(envs_py)
+    wheel = _vllm_wheel()
+    names = vllm_env_names(wheel.read("vllm/envs.py").decode())
     header = [
-        f"# Environment variables vLLM {version} reads: vllm/envs.py in the PyPI wheel {wheel.name}.",
+        f"# Environment variables vLLM {versions.VLLM_IMAGE.tag.removeprefix('v')} reads: vllm/envs.py in the PyPI wheel "
+        f"{Path(wheel.filename).name}.",
         "# The keys of its environment_variables table, plus every name it reads directly (os.getenv,",
         "# os.environ). One name a line. Regenerate: scripts/refresh-reference.py vllm-envs",
     ]
     _write("vllm-envs.txt", header, names)
+
+
+# prometheus_client's and client_golang's series per metric type: a counter gets `_total` from the
+# Python client (a declared `_total` is not doubled), none from Go's; histograms and summaries their parts.
+def _exposed(name: str, kind: str, python_client: bool) -> list[str]:
+    if kind == "counter" and python_client:
+        return [f"{name.removesuffix('_total')}_total"]
+    if kind == "histogram":
+        return [f"{name}_bucket", f"{name}_sum", f"{name}_count"]
+    if kind == "summary":
+        return [name, f"{name}_sum", f"{name}_count"]
+    return [name]
+
+
+def vllm_metric_families(sources: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """vLLM family -> (type, file) for every metric constructor (Gauge/Counter/Histogram, or the loggers'
+    _gauge_cls/_counter_cls/_histogram_cls) called with a `vllm:` name: a literal, or a variable the same
+    function assigns literals to."""
+    families: dict[str, tuple[str, str]] = {}
+    for path, source in sorted(sources.items()):
+        for scope in ast.walk(ast.parse(source)):
+            if not isinstance(scope, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            assigned: dict[str, list[str]] = {}
+            for node in ast.walk(scope):
+                if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+                    for target in node.targets:
+                        if isinstance(target, ast.Name):
+                            assigned.setdefault(target.id, []).append(node.value.value)
+            for node in ast.walk(scope):
+                if not isinstance(node, ast.Call):
+                    continue
+                called = ast.unparse(node.func).rsplit(".", 1)[-1].lower()
+                kind = next((k for k in ("counter", "gauge", "histogram", "summary") if k in called), None)
+                named = next(iter([kw.value for kw in node.keywords if kw.arg == "name"] + node.args[:1]), None)
+                if isinstance(named, ast.Constant) and isinstance(named.value, str):
+                    names = [named.value]
+                else:
+                    names = assigned.get(named.id, []) if isinstance(named, ast.Name) else []
+                for name in names:
+                    if kind and name.startswith("vllm:"):
+                        families.setdefault(name, (kind, path))
+    return families
+
+
+def refresh_vllm_metrics() -> None:
+    wheel = _vllm_wheel()
+    sources = {name: wheel.read(name).decode() for name in wheel.namelist() if name.endswith(".py")}
+    families = vllm_metric_families(sources)
+    header = [
+        f"# vLLM {versions.VLLM_IMAGE.tag.removeprefix('v')} Prometheus families ({Path(wheel.filename).name}): every metric constructor",
+        "# called with a literal `vllm:` name (or a variable its function assigns one). Families named at run time",
+        "# (KV-connector and offload metrics, speculative decoding) are not listed. Exposed series per prometheus_client.",
+        "# Columns (TAB): family, type, exposed series, source file. Regenerate: scripts/refresh-reference.py vllm-metrics",
+    ]
+    rows = [f"{name}\t{kind}\t{','.join(_exposed(name, kind, True))}\t{path}" for name, (kind, path) in sorted(families.items())]
+    _write("metrics/vllm.txt", header, rows)
+
+
+# OTel instruments and how the collector's Prometheus exporter names them (prometheus/otlptranslator,
+# UnderscoreEscapingWithSuffixes): monotonic counters get `_total`, up-down counters become gauges.
+_OTEL_INSTRUMENTS = {"create_counter": "counter", "create_histogram": "histogram",
+                     "create_up_down_counter": "gauge", "create_gauge": "gauge"}
+_UNIT_SUFFIXES = {"s": "seconds", "ms": "milliseconds", "By": "bytes"}
+
+
+def otel_prometheus_name(name: str, unit: str, kind: str) -> str:
+    """A metric's name after the OTLP-to-Prometheus translation: every character outside [a-zA-Z0-9_:]
+    is '_', the unit's word is appended unless the name has it ('1' and {annotations} add none), a
+    counter's `total` moves to the end."""
+    tokens = [token for token in re.split(r"[^a-zA-Z0-9:]+", name) if token]
+    unit_word = _UNIT_SUFFIXES.get(unit, "" if unit in ("", "1") or unit.startswith("{") else unit)
+    if unit_word and unit_word not in tokens:
+        tokens.append(unit_word)
+    if kind == "counter":
+        tokens = [token for token in tokens if token != "total"] + ["total"]
+    return "_".join(tokens)
+
+
+def otel_instruments(sources: dict[str, str]) -> dict[str, tuple[str, str, str]]:
+    """OTel name -> (kind, unit, file) for every meter.create_* call whose name is a literal or a module
+    string constant (f-strings of constants included) of the sources."""
+    constants: dict[str, str] = {}
+    for source in sources.values():
+        for node in ast.parse(source).body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                value = _python_string(node.value, constants)
+                if value is not None:
+                    constants[node.targets[0].id] = value
+    instruments: dict[str, tuple[str, str, str]] = {}
+    for path, source in sorted(sources.items()):
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _OTEL_INSTRUMENTS:
+                arguments = {kw.arg: kw.value for kw in node.keywords}
+                name = _python_string(arguments.get("name", node.args[0] if node.args else None), constants)
+                unit = _python_string(arguments.get("unit", ast.Constant("")), constants)
+                if name:
+                    instruments.setdefault(name, (_OTEL_INSTRUMENTS[node.func.attr], unit or "", path))
+    return instruments
+
+
+def _python_string(node: ast.AST | None, constants: dict[str, str]) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.Name):
+        return constants.get(node.id)
+    if isinstance(node, ast.JoinedStr):
+        parts = [_python_string(v.value if isinstance(v, ast.FormattedValue) else v, constants) for v in node.values]
+        return None if None in parts else "".join(parts)
+    return None
+
+
+def refresh_llama_stack_metrics() -> None:
+    version = versions.LLAMA_STACK_IMAGE.tag
+    wheel = _pypi_wheel("llama-stack", version)
+    sources = {name: wheel.read(name).decode() for name in wheel.namelist() if name.endswith(".py")}
+    rows = []
+    for name, (kind, unit, path) in sorted(otel_instruments(sources).items()):
+        prometheus = otel_prometheus_name(name, unit, kind)
+        rows.append(f"{name}\t{kind}\t{unit}\t{prometheus}\t{','.join(_exposed(prometheus, kind, False))}\t{path}")
+    header = [
+        f"# Llama Stack {version} OTel metrics ({Path(wheel.filename).name}): every meter.create_* call with a",
+        "# constant name, and the Prometheus series the collector's exporter makes of it (otlptranslator rules).",
+        "# Auto-instrumentation metrics (opentelemetry-instrument) are not the server's code and not listed.",
+        "# Columns (TAB): OTel name, kind, unit, Prometheus family, exposed series, source file.",
+        "# Regenerate: scripts/refresh-reference.py llama-stack-metrics",
+    ]
+    _write("metrics/llama-stack.txt", header, rows)
+
+
+def go_metric_families(sources: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """Prometheus family -> (type, file) for client_golang metrics in Go sources: each
+    prometheus.<Kind>Opts{Namespace, Subsystem, Name} (string constants of the same sources resolved),
+    and each prometheus.NewDesc with a literal name (a collector's gauge)."""
+    constants = dict(re.findall(r'\b(\w+)\s*=\s*"([a-z0-9_:]*)"', "\n".join(sources.values())))
+    families: dict[str, tuple[str, str]] = {}
+    for path, source in sorted(sources.items()):
+        for match in re.finditer(r"prometheus\.(Counter|Gauge|Histogram|Summary)Opts\{", source):
+            body = _braced(source, match.end())
+            parts = []
+            for field in ("Namespace", "Subsystem", "Name"):
+                value = re.search(rf"\b{field}:\s*([^,\n]+)", body)
+                parts.append(_go_string(value.group(1) if value else '""', constants))
+            if None not in parts and parts[-1]:
+                families.setdefault("_".join(part for part in parts if part), (match.group(1).lower(), path))
+        for name in re.findall(r'prometheus\.NewDesc\(\s*"(\w+)"', source):
+            families.setdefault(name, ("gauge", path))
+    return families
+
+
+def _go_string(expression: str, constants: dict[str, str]) -> str | None:
+    """A Go string expression of literals and string constants joined by '+' (a package-qualified constant
+    resolves by its own name); None when it reads a variable, i.e. a name built at run time."""
+    value = ""
+    for token in (token.strip() for token in expression.split("+")):
+        if token.startswith('"') and token.endswith('"'):
+            value += token[1:-1]
+        elif token.rsplit(".", 1)[-1] in constants:
+            value += constants[token.rsplit(".", 1)[-1]]
+        else:
+            return None
+    return value
+
+
+def _braced(source: str, start: int) -> str:
+    """The text from start up to the brace that closes the one opened just before it."""
+    depth, position = 1, start
+    while depth:
+        depth += {"{": 1, "}": -1}.get(source[position], 0)
+        position += 1
+    return source[start:position - 1]
+
+
+def refresh_epp_metrics() -> None:
+    repo, tag = "llm-d/llm-d-router", versions.LLM_D_ROUTER.app_version
+    sources = {path: text for path, text in _upstream_files(repo, tag)
+               if path.endswith(".go") and not path.endswith("_test.go") and "prometheus." in text}
+    families = go_metric_families(sources)
+    header = [
+        f"# llm-d router (EPP) {tag} Prometheus families: github {repo} at {tag}, every client_golang",
+        "# metric declared in its non-test Go files (Opts{Namespace, Subsystem, Name} of string constants, NewDesc).",
+        "# Names built from variables at run time are not listed. Go adds no suffix to counters.",
+        "# Columns (TAB): family, type, exposed series, source file.",
+        "# Regenerate: scripts/refresh-reference.py epp-metrics",
+    ]
+    rows = [f"{name}\t{kind}\t{','.join(_exposed(name, kind, False))}\t{path}" for name, (kind, path) in sorted(families.items())]
+    _write("metrics/llm-d-epp.txt", header, rows)
 
 
 def refresh_dcgm_fields() -> None:
@@ -187,6 +374,8 @@ def refresh_charts() -> None:
 
 
 _GIT_MIRRORS: Path | None = None
+# Where wheels are downloaded for one run; removed at its end.
+_DOWNLOADS: str | None = None
 
 
 def _upstream(repo: str, ref: str, path: str, optional: bool = False) -> str | None:
@@ -209,13 +398,51 @@ def _upstream(repo: str, ref: str, path: str, optional: bool = False) -> str | N
         raise
 
 
+@functools.cache
+def _pypi_wheel(package: str, version: str) -> zipfile.ZipFile:
+    """A package's PyPI wheel at a version (for Python 3.12, the image's and CI's Python), unpacked by nobody."""
+    download = tempfile.mkdtemp(prefix=f"{package}-", dir=_DOWNLOADS)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+         "--python-version", "3.12", f"{package}=={version}", "--dest", download],
+        check=True,
+    )
+    [wheel] = Path(download).glob("*.whl")
+    return zipfile.ZipFile(wheel)
+
+
+def _upstream_files(repo: str, ref: str) -> list[tuple[str, str]]:
+    """Every text file of a GitHub repository at a tag: `git archive` of a local bare clone, or GitHub's tarball."""
+    if _GIT_MIRRORS is not None:
+        git_dir = _GIT_MIRRORS / repo.replace("/", "+") / "repo"
+        archive = subprocess.run(["git", "--git-dir", str(git_dir), "archive", ref], check=True, capture_output=True).stdout
+        tar = tarfile.open(fileobj=io.BytesIO(archive))
+    else:
+        with urllib.request.urlopen(f"https://codeload.github.com/{repo}/tar.gz/{ref}", timeout=300) as response:
+            tar = tarfile.open(fileobj=io.BytesIO(response.read()), mode="r:gz")
+    files = []
+    for member in tar.getmembers():
+        if member.isfile():
+            # GitHub's tarball puts everything under <name>-<ref>/.
+            path = member.name if _GIT_MIRRORS is not None else member.name.split("/", 1)[1]
+            files.append((path, tar.extractfile(member).read().decode(errors="replace")))
+    return files
+
+
 def _write(name: str, header: list[str], lines: list[str]) -> None:
     path = REFERENCE / name
     path.write_text("\n".join([*header, *lines]) + "\n")
     print(f"wrote {path.relative_to(ROOT)} ({len(lines)} entries)")
 
 
-FACTS = {"vllm-envs": refresh_vllm_envs, "dcgm-fields": refresh_dcgm_fields, "charts": refresh_charts}
+FACTS = {
+    "vllm-envs": refresh_vllm_envs,
+    "vllm-metrics": refresh_vllm_metrics,
+    "epp-metrics": refresh_epp_metrics,
+    "llama-stack-metrics": refresh_llama_stack_metrics,
+    "dcgm-fields": refresh_dcgm_fields,
+    "charts": refresh_charts,
+}
 
 
 def main() -> None:
@@ -223,11 +450,12 @@ def main() -> None:
     parser.add_argument("facts", nargs="+", choices=[*FACTS, "all"], help="which facts to regenerate")
     parser.add_argument("--git-mirrors", type=Path, help="read Git repositories from bare clones here, not GitHub")
     arguments = parser.parse_args()
-    global _GIT_MIRRORS
+    global _GIT_MIRRORS, _DOWNLOADS
     _GIT_MIRRORS = arguments.git_mirrors
     chosen = arguments.facts
-    for fact in FACTS if "all" in chosen else chosen:
-        FACTS[fact]()
+    with tempfile.TemporaryDirectory() as _DOWNLOADS:
+        for fact in FACTS if "all" in chosen else chosen:
+            FACTS[fact]()
 
 
 if __name__ == "__main__":

@@ -129,7 +129,7 @@ def test_the_simulators_own_names_are_gone(relabelled):
     assert _query(relabelled, '{__name__=~"vllm:prefix_cache_hits|vllm:max_num_generation_tokens_count"}') == []
 
 
-VLLM_CATALOGUE = REFERENCE / "metrics" / "vllm-metrics.txt"
+VLLM_CATALOGUE = REFERENCE / "metrics" / "vllm.txt"
 
 
 def test_every_family_the_simulator_provides_is_a_vllm_0_33_family():
