@@ -137,6 +137,10 @@ TEMPO = (
     "tempo_discarded_spans_total",
 )
 
+# Grafana Tempo's metrics generator (span-metrics processor), remote-written to Prometheus with the
+# external label source="tempo" (components/tempo.py); read only to notice when it stops.
+TEMPO_GENERATOR = ("traces_spanmetrics_calls_total",)
+
 # Standard series every Prometheus has.
 STANDARD = ("up",)
 
@@ -148,6 +152,7 @@ EXPORTED: dict[str, tuple[str, ...]] = {
     "spanmetrics": SPAN_METRICS,
     "otel-collector": COLLECTOR,
     "tempo": TEMPO,
+    "tempo-generator": TEMPO_GENERATOR,
     "standard": STANDARD,
 }
 

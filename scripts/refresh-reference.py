@@ -88,6 +88,106 @@ def refresh_vllm_envs() -> None:
     _write("vllm-envs.txt", header, names)
 
 
+# Llama Stack substitutes ${env.NAME} (and ${env.NAME:=default}) in run configs from its environment.
+_RUN_CONFIG_PLACEHOLDER = re.compile(r"\$\{env\.([A-Z0-9_]+)")
+
+
+def package_env_names(sources: list[str]) -> list[str]:
+    """Every environment variable a package's Python files read by a literal name (as vllm_env_names
+    finds them), plus the ${env.NAME} placeholders of the run configs it ships."""
+    names: set[str] = set()
+    for source in sources:
+        names |= set(vllm_env_names(source)) | set(_RUN_CONFIG_PLACEHOLDER.findall(source))
+    return sorted(names)
+
+
+def _llama_stack_sources() -> tuple[list[str], list[str]]:
+    """Wheel names and .py files of the server's packages at the pinned image's version: llama-stack and
+    its API package llama-stack-api, from PyPI."""
+    version = versions.LLAMA_STACK_IMAGE.tag
+    wheels = [_pypi_wheel(package, version) for package in ("llama-stack", "llama-stack-api")]
+    sources = [wheel.read(name).decode() for wheel in wheels for name in wheel.namelist() if name.endswith(".py")]
+    return [Path(wheel.filename).name for wheel in wheels], sources
+
+
+def refresh_llama_stack_envs() -> None:
+    wheels, sources = _llama_stack_sources()
+    header = [
+        f"# Environment variables Llama Stack {versions.LLAMA_STACK_IMAGE.tag} reads: every .py file of the PyPI",
+        f"# wheels {', '.join(wheels)}. The names vllm_env_names finds in each file",
+        "# (os.getenv, os.environ, ...), plus the ${env.NAME} placeholders of the run configs they ship.",
+        "# One name a line. Regenerate: scripts/refresh-reference.py llama-stack-envs",
+    ]
+    _write("llama-stack-envs.txt", header, package_env_names(sources))
+
+
+def _module_constants(trees: list[ast.Module]) -> dict[str, object]:
+    """Module-level names bound to a string (f-strings of other such names included) or a list of numbers."""
+    constants: dict[str, object] = {}
+
+    def value(node: ast.AST) -> object:
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, ast.Name):
+            return constants.get(node.id)
+        if isinstance(node, ast.JoinedStr):
+            parts = [value(part.value if isinstance(part, ast.FormattedValue) else part) for part in node.values]
+            return None if None in parts else "".join(map(str, parts))
+        if isinstance(node, (ast.List, ast.Tuple)):
+            items = [value(item) for item in node.elts]
+            return items if all(isinstance(item, (int, float)) for item in items) else None
+        return None
+
+    # Constants defined from constants of other modules: repeat until nothing new resolves.
+    while True:
+        before = len(constants)
+        for tree in trees:
+            for node in tree.body:
+                target = node.targets[0] if isinstance(node, ast.Assign) else getattr(node, "target", None)
+                if isinstance(target, ast.Name) and getattr(node, "value", None) is not None:
+                    if (resolved := value(node.value)) is not None:
+                        constants[target.id] = resolved
+        if len(constants) == before:
+            return constants
+
+
+def llama_stack_histograms(sources: list[str]) -> list[str]:
+    """Every histogram Llama Stack creates (meter.create_histogram): OTel name, unit, and bucket bounds,
+    either the explicit_bucket_boundaries_advisory it passes or sdk-default."""
+    trees = [ast.parse(source) for source in sources if "create_histogram" in source or "PREFIX" in source]
+    constants = _module_constants(trees)
+    rows = []
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "create_histogram":
+                arguments = {keyword.arg: keyword.value for keyword in node.keywords}
+                name = arguments.get("name", node.args[0] if node.args else None)
+                resolved = constants.get(name.id) if isinstance(name, ast.Name) else getattr(name, "value", None)
+                unit = getattr(arguments.get("unit"), "value", "")
+                bounds = arguments.get("explicit_bucket_boundaries_advisory")
+                if isinstance(bounds, ast.Name):
+                    bounds = constants.get(bounds.id)
+                elif bounds is not None:
+                    bounds = [item.value for item in bounds.elts]
+                if resolved is None or (arguments.get("explicit_bucket_boundaries_advisory") and bounds is None):
+                    raise SystemExit(f"cannot resolve the histogram at line {node.lineno}: {ast.unparse(node)}")
+                rows.append(f"{resolved}\t{unit or '-'}\t{','.join(f'{b:g}' for b in bounds) if bounds else 'sdk-default'}")
+    return sorted(rows)
+
+
+def refresh_llama_stack_histograms() -> None:
+    wheels, sources = _llama_stack_sources()
+    header = [
+        f"# Histograms Llama Stack {versions.LLAMA_STACK_IMAGE.tag} records (meter.create_histogram in the PyPI wheels",
+        f"# {', '.join(wheels)}). Columns (TAB): OTel name, unit, bucket bounds:",
+        "# the explicit_bucket_boundaries_advisory it passes, or sdk-default: the OpenTelemetry SDK's default",
+        "# bounds 0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000, meant for",
+        "# milliseconds (opentelemetry-sdk 1.39.1, sdk/metrics/_internal/aggregation.py).",
+        "# Regenerate: scripts/refresh-reference.py llama-stack-histograms",
+    ]
+    _write("llama-stack-histograms.txt", header, llama_stack_histograms(sources))
+
+
 # prometheus_client's and client_golang's series per metric type: a counter gets `_total` from the
 # Python client (a declared `_total` is not doubled), none from Go's; histograms and summaries their parts.
 def _exposed(name: str, kind: str, python_client: bool) -> list[str]:
@@ -165,52 +265,35 @@ def otel_prometheus_name(name: str, unit: str, kind: str) -> str:
     return "_".join(tokens)
 
 
-def otel_instruments(sources: dict[str, str]) -> dict[str, tuple[str, str, str]]:
-    """OTel name -> (kind, unit, file) for every meter.create_* call whose name is a literal or a module
-    string constant (f-strings of constants included) of the sources."""
-    constants: dict[str, str] = {}
-    for source in sources.values():
-        for node in ast.parse(source).body:
-            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-                value = _python_string(node.value, constants)
-                if value is not None:
-                    constants[node.targets[0].id] = value
-    instruments: dict[str, tuple[str, str, str]] = {}
-    for path, source in sorted(sources.items()):
-        for node in ast.walk(ast.parse(source)):
+def otel_instruments(sources: list[str]) -> dict[str, tuple[str, str]]:
+    """OTel name -> (kind, unit) for every meter.create_* call whose name is a literal or a module string
+    constant (f-strings of constants included) of the sources."""
+    trees = [ast.parse(source) for source in sources]
+    constants = _module_constants(trees)
+    instruments: dict[str, tuple[str, str]] = {}
+    for tree in trees:
+        for node in ast.walk(tree):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _OTEL_INSTRUMENTS:
-                arguments = {kw.arg: kw.value for kw in node.keywords}
-                name = _python_string(arguments.get("name", node.args[0] if node.args else None), constants)
-                unit = _python_string(arguments.get("unit", ast.Constant("")), constants)
-                if name:
-                    instruments.setdefault(name, (_OTEL_INSTRUMENTS[node.func.attr], unit or "", path))
+                arguments = {keyword.arg: keyword.value for keyword in node.keywords}
+                name = arguments.get("name", node.args[0] if node.args else None)
+                resolved = constants.get(name.id) if isinstance(name, ast.Name) else getattr(name, "value", None)
+                if isinstance(resolved, str):
+                    unit = getattr(arguments.get("unit"), "value", "")
+                    instruments.setdefault(resolved, (_OTEL_INSTRUMENTS[node.func.attr], unit))
     return instruments
 
 
-def _python_string(node: ast.AST | None, constants: dict[str, str]) -> str | None:
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return node.value
-    if isinstance(node, ast.Name):
-        return constants.get(node.id)
-    if isinstance(node, ast.JoinedStr):
-        parts = [_python_string(v.value if isinstance(v, ast.FormattedValue) else v, constants) for v in node.values]
-        return None if None in parts else "".join(parts)
-    return None
-
-
 def refresh_llama_stack_metrics() -> None:
-    version = versions.LLAMA_STACK_IMAGE.tag
-    wheel = _pypi_wheel("llama-stack", version)
-    sources = {name: wheel.read(name).decode() for name in wheel.namelist() if name.endswith(".py")}
+    wheels, sources = _llama_stack_sources()
     rows = []
-    for name, (kind, unit, path) in sorted(otel_instruments(sources).items()):
+    for name, (kind, unit) in sorted(otel_instruments(sources).items()):
         prometheus = otel_prometheus_name(name, unit, kind)
-        rows.append(f"{name}\t{kind}\t{unit}\t{prometheus}\t{','.join(_exposed(prometheus, kind, False))}\t{path}")
+        rows.append(f"{name}\t{kind}\t{unit or '-'}\t{prometheus}\t{','.join(_exposed(prometheus, kind, False))}")
     header = [
-        f"# Llama Stack {version} OTel metrics ({Path(wheel.filename).name}): every meter.create_* call with a",
-        "# constant name, and the Prometheus series the collector's exporter makes of it (otlptranslator rules).",
-        "# Auto-instrumentation metrics (opentelemetry-instrument) are not the server's code and not listed.",
-        "# Columns (TAB): OTel name, kind, unit, Prometheus family, exposed series, source file.",
+        f"# Llama Stack {versions.LLAMA_STACK_IMAGE.tag} OTel metrics (the PyPI wheels {', '.join(wheels)}): every",
+        "# meter.create_* call with a constant name, and the Prometheus series the collector's exporter makes of it",
+        "# (otlptranslator rules). Auto-instrumentation metrics (opentelemetry-instrument) are not listed.",
+        "# Columns (TAB): OTel name, kind, unit, Prometheus family, exposed series.",
         "# Regenerate: scripts/refresh-reference.py llama-stack-metrics",
     ]
     _write("metrics/llama-stack.txt", header, rows)
@@ -440,6 +523,8 @@ FACTS = {
     "vllm-metrics": refresh_vllm_metrics,
     "epp-metrics": refresh_epp_metrics,
     "llama-stack-metrics": refresh_llama_stack_metrics,
+    "llama-stack-envs": refresh_llama_stack_envs,
+    "llama-stack-histograms": refresh_llama_stack_histograms,
     "dcgm-fields": refresh_dcgm_fields,
     "charts": refresh_charts,
 }

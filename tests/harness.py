@@ -21,6 +21,7 @@ from pulumi.runtime import mocks, rpc
 from pulumi.runtime.stack import run_pulumi_func
 
 from stack.config import PROJECT, PROJECT_DIR, raw_from_files
+from stack.config.common import ENCRYPTED, Encrypted
 
 SAMPLE_KUBECONFIG = """\
 apiVersion: v1
@@ -227,15 +228,44 @@ async def _collect_outputs(program: Program) -> None:
             program.secret_outputs.add(key)
 
 
-def stack_config(stack: str, overrides: dict[str, Any] | None = None) -> dict[str, str]:
-    """The engine's view of the config: namespaced keys, every value JSON-encoded unless a string."""
-    raw = {**raw_from_files(stack), **(overrides or {})}
-    encoded = {}
+# What a stack file asks its user to set before the first deploy (Pulumi.prod.yaml's comments), so the
+# tests run that stack as it would be deployed. 100.64.0.0/10 is shared address space (RFC 6598), not a
+# documentation range; the receiver URL is stored encrypted, as the file says to.
+FILLED_IN: dict[str, dict[str, Any]] = {
+    "prod": {
+        "allowedCidrs": ["100.64.12.0/28"],
+        "budgetAlertEmails": ["llm-platform-alerts@acme.internal"],
+        "alertReceiver": "slack",
+        "alertReceiverUrl": ENCRYPTED,
+    }
+}
+# The engine knows an encrypted setting's plaintext; the tests do not. These stand in for it, in a form
+# the program accepts, and are handed over as secrets.
+ENCRYPTED_STAND_INS = {
+    "alertReceiverUrl": "https://hooks.receiver.internal/stand-in",
+    "kubeconfig": SAMPLE_KUBECONFIG,
+    "hfToken": "hf_stand_in_for_an_encrypted_token",
+}
+
+
+def as_deployed(stack: str) -> dict[str, Any]:
+    """The stack file's values plus what it asks its user to fill in."""
+    return {**raw_from_files(stack), **FILLED_IN.get(stack, {})}
+
+
+def stack_config(stack: str, overrides: dict[str, Any] | None = None) -> tuple[dict[str, str], list[str]]:
+    """The engine's view of the config: namespaced keys, every value JSON-encoded unless a string; and
+    the keys whose values were stored encrypted."""
+    raw = {**as_deployed(stack), **(overrides or {})}
+    encoded, encrypted = {}, []
     for key, value in raw.items():
         if value is None:
             continue
+        if isinstance(value, Encrypted):
+            value = ENCRYPTED_STAND_INS[key]
+            encrypted.append(f"{PROJECT}:{key}")
         encoded[f"{PROJECT}:{key}"] = value if isinstance(value, str) else json.dumps(value)
-    return encoded
+    return encoded, encrypted
 
 
 def run_program(
@@ -260,9 +290,8 @@ def run_program(
 
         executor = ThreadPoolExecutor(initializer=_thread_loop)
         loop.set_default_executor(executor)
-        pulumi.runtime.set_all_config(
-            stack_config(stack, overrides), [f"{PROJECT}:{key}" for key in secret_keys]
-        )
+        config, encrypted = stack_config(stack, overrides)
+        pulumi.runtime.set_all_config(config, [f"{PROJECT}:{key}" for key in secret_keys] + encrypted)
         pulumi.runtime.set_mocks(
             _Mocks(), project=PROJECT, stack=stack, preview=False, monitor=_RecordingMonitor(program)
         )
