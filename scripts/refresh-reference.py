@@ -73,7 +73,7 @@ def _is_os_environ(node: ast.AST) -> bool:
 
 def _vllm_wheel() -> zipfile.ZipFile:
     """vLLM's wheel at the pinned image's version (the image installs that wheel)."""
-    return _pypi_wheel("vllm", versions.VLLM_IMAGE.tag.removeprefix("v"))
+    return _pypi_wheel(f"vllm=={versions.VLLM_IMAGE.tag.removeprefix('v')}")
 
 
 def refresh_vllm_envs() -> None:
@@ -105,7 +105,7 @@ def _llama_stack_sources() -> tuple[list[str], list[str]]:
     """Wheel names and .py files of the server's packages at the pinned image's version: llama-stack and
     its API package llama-stack-api, from PyPI."""
     version = versions.LLAMA_STACK_IMAGE.tag
-    wheels = [_pypi_wheel(package, version) for package in ("llama-stack", "llama-stack-api")]
+    wheels = [_pypi_wheel(f"{package}=={version}") for package in ("llama-stack", "llama-stack-api")]
     sources = [wheel.read(name).decode() for wheel in wheels for name in wheel.namelist() if name.endswith(".py")]
     return [Path(wheel.filename).name for wheel in wheels], sources
 
@@ -196,14 +196,15 @@ def _exposed(name: str, kind: str, python_client: bool) -> list[str]:
     if kind == "histogram":
         return [f"{name}_bucket", f"{name}_sum", f"{name}_count"]
     if kind == "summary":
-        return [name, f"{name}_sum", f"{name}_count"]
+        # The Python client's summaries have no quantiles, so no series under the bare name.
+        return [f"{name}_sum", f"{name}_count"] if python_client else [name, f"{name}_sum", f"{name}_count"]
     return [name]
 
 
-def vllm_metric_families(sources: dict[str, str]) -> dict[str, tuple[str, str]]:
-    """vLLM family -> (type, file) for every metric constructor (Gauge/Counter/Histogram, or the loggers'
-    _gauge_cls/_counter_cls/_histogram_cls) called with a `vllm:` name: a literal, or a variable the same
-    function assigns literals to."""
+def python_metric_families(sources: dict[str, str], prefix: str) -> dict[str, tuple[str, str]]:
+    """Family -> (type, file) for every prometheus_client metric constructor (Gauge/Counter/Histogram/Summary,
+    or vLLM's _gauge_cls/_counter_cls/_histogram_cls) called with a name starting with prefix: a literal, or
+    a variable the same function assigns literals to."""
     families: dict[str, tuple[str, str]] = {}
     for path, source in sorted(sources.items()):
         for scope in ast.walk(ast.parse(source)):
@@ -226,23 +227,38 @@ def vllm_metric_families(sources: dict[str, str]) -> dict[str, tuple[str, str]]:
                 else:
                     names = assigned.get(named.id, []) if isinstance(named, ast.Name) else []
                 for name in names:
-                    if kind and name.startswith("vllm:"):
+                    if kind and name.startswith(prefix):
                         families.setdefault(name, (kind, path))
     return families
 
 
 def refresh_vllm_metrics() -> None:
+    """vLLM's own families, and those of the HTTP instrumentation its OpenAI server installs
+    (vllm/entrypoints/serve/instrumentator/metrics.py: prometheus-fastapi-instrumentator's default metrics)."""
     wheel = _vllm_wheel()
     sources = {name: wheel.read(name).decode() for name in wheel.namelist() if name.endswith(".py")}
-    families = vllm_metric_families(sources)
+    families = python_metric_families(sources, "vllm:")
+    # The newest release vLLM's requirement allows: the one its image resolved when it was built.
+    [instrumentator_requirement] = re.findall(r"Requires-Dist: (prometheus-fastapi-instrumentator\S*)", _wheel_metadata(wheel))
+    instrumentator = _pypi_wheel(instrumentator_requirement)
+    metrics_py = ast.parse(instrumentator.read("prometheus_fastapi_instrumentator/metrics.py").decode())
+    [default] = [node for node in metrics_py.body if isinstance(node, ast.FunctionDef) and node.name == "default"]
+    families |= python_metric_families({"prometheus_fastapi_instrumentator/metrics.py": ast.unparse(default)}, "http_")
     header = [
         f"# vLLM {versions.VLLM_IMAGE.tag.removeprefix('v')} Prometheus families ({Path(wheel.filename).name}): every metric constructor",
-        "# called with a literal `vllm:` name (or a variable its function assigns one). Families named at run time",
-        "# (KV-connector and offload metrics, speculative decoding) are not listed. Exposed series per prometheus_client.",
-        "# Columns (TAB): family, type, exposed series, source file. Regenerate: scripts/refresh-reference.py vllm-metrics",
+        "# called with a literal `vllm:` name (or a variable its function assigns one), and the HTTP metrics its server",
+        f"# adds: {Path(instrumentator.filename).name} metrics.default() (vLLM requires {instrumentator_requirement}).",
+        "# Families named at run time (KV-connector and offload metrics, speculative decoding) are not listed.",
+        "# Exposed series per prometheus_client. Columns (TAB): family, type, exposed series, source file.",
+        "# Regenerate: scripts/refresh-reference.py vllm-metrics",
     ]
     rows = [f"{name}\t{kind}\t{','.join(_exposed(name, kind, True))}\t{path}" for name, (kind, path) in sorted(families.items())]
     _write("metrics/vllm.txt", header, rows)
+
+
+def _wheel_metadata(wheel: zipfile.ZipFile) -> str:
+    [metadata] = [name for name in wheel.namelist() if name.endswith(".dist-info/METADATA")]
+    return wheel.read(metadata).decode()
 
 
 # OTel instruments and how the collector's Prometheus exporter names them (prometheus/otlptranslator,
@@ -482,12 +498,12 @@ def _upstream(repo: str, ref: str, path: str, optional: bool = False) -> str | N
 
 
 @functools.cache
-def _pypi_wheel(package: str, version: str) -> zipfile.ZipFile:
-    """A package's PyPI wheel at a version (for Python 3.12, the image's and CI's Python), unpacked by nobody."""
-    download = tempfile.mkdtemp(prefix=f"{package}-", dir=_DOWNLOADS)
+def _pypi_wheel(requirement: str) -> zipfile.ZipFile:
+    """The newest PyPI wheel meeting a requirement (an exact pin, mostly), for Python 3.12: the image's and CI's."""
+    download = tempfile.mkdtemp(dir=_DOWNLOADS)
     subprocess.run(
         [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-         "--python-version", "3.12", f"{package}=={version}", "--dest", download],
+         "--python-version", "3.12", requirement, "--dest", download],
         check=True,
     )
     [wheel] = Path(download).glob("*.whl")
