@@ -67,6 +67,9 @@ KUBECTL = KUBERNETES
 
 # EKS (clusterBackend eks): the same Kubernetes minor as MiniKube, so one set of charts fits both.
 EKS_KUBERNETES = "1.34"
+# The EKS minors eksKubernetesVersion may name: the pin, and the one before it (EKS upgrades a cluster
+# one minor at a time, so a cluster on the previous minor can still be managed while it is upgraded).
+EKS_KUBERNETES_VERSIONS = ("1.33", EKS_KUBERNETES)
 
 # The AWS Deep Learning Base OSS NVIDIA Driver GPU AMI (Ubuntu 24.04): NVIDIA driver, container
 # toolkit and Docker preinstalled. Resolved through AWS's public SSM parameter when no AMI is given.
