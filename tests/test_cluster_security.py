@@ -128,3 +128,37 @@ def test_the_clusters_enforce_network_policies(dev_program, eks_program):
     assert "--cni=calico" in command.split()
     cluster = eks_program.one("eks:index:Cluster").inputs
     assert cluster["vpcCniOptions"]["enableNetworkPolicy"] is True
+
+
+POD_SPEC_PATHS = {
+    "kubernetes:apps/v1:Deployment": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:StatefulSet": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:DaemonSet": ("spec", "template", "spec"),
+    "kubernetes:batch/v1:Job": ("spec", "template", "spec"),
+    "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+}
+
+
+def _pod_specs(program):
+    for resource in program.resources:
+        if resource.type in POD_SPEC_PATHS:
+            spec = resource.inputs
+            for key in POD_SPEC_PATHS[resource.type]:
+                spec = spec[key]
+            yield resource.name, spec
+
+
+@pytest.mark.parametrize(
+    "overrides", [{}, {"workloadJob": True}, {"workloadJob": True, "workloadSchedule": "0 * * * *"}], ids=str
+)
+def test_the_programs_own_pods_get_no_api_token_and_no_privileges(overrides):
+    program = run_program("dev", overrides)
+    pods = dict(_pod_specs(program))
+    assert pods, "the program declares pods of its own"
+    for name, spec in pods.items():
+        assert spec["automountServiceAccountToken"] is False, name
+        for container in spec["containers"]:
+            context = container["securityContext"]
+            assert context["allowPrivilegeEscalation"] is False, name
+            assert context["capabilities"] == {"drop": ["ALL"]}, name
+            assert context["seccompProfile"] == {"type": "RuntimeDefault"}, name
