@@ -165,7 +165,8 @@ CLUSTER_CHARTS = (NVIDIA_DEVICE_PLUGIN,)
 
 # --- AI workloads (namespace llm) ---------------------------------------------------------------------
 # vLLM: the model server image AND the metric catalogue the dashboards are written against
-# (../shared/reference/metrics/vllm-metrics.txt is read from this exact release). Change both together.
+# (tests/reference/metrics/vllm.txt and vllm-envs.txt are read from this exact release). Change both
+# together: scripts/refresh-reference.py regenerates tests/reference/ from the pins here.
 VLLM_IMAGE = Image("docker.io", "vllm/vllm-openai", "v0.33.0")
 # llm-d's model-server chart (Deployment per role, tracing wiring, pvc+hf model cache). The Helm repo is
 # the one its README installs from; the server images are ours (VLLM_IMAGE, LLM_D_INFERENCE_SIM_IMAGE).
