@@ -19,7 +19,6 @@ NODE_POLICIES = (
     "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
     "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
     "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
-    "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
 )
 EBS_CSI_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
 # EKS-optimized Amazon Linux 2023 AMIs: the accelerated one brings the NVIDIA driver and container toolkit.
@@ -184,6 +183,8 @@ class EksCluster(pulumi.ComponentResource):
             endpoint_public_access=True,
             public_access_cidrs=list(args.allowed_cidrs),
             enabled_cluster_log_types=["api", "audit", "authenticator"],
+            # The VPC CNI's network policy agent enforces the stack's NetworkPolicies (off by default).
+            vpc_cni_options=eks.VpcCniOptionsArgs(enable_network_policy=True),
             access_entries={
                 f"admin-{index}": {
                     "principal_arn": arn,

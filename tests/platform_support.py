@@ -20,8 +20,10 @@ REFERENCE_CHARTS = REFERENCE / "charts"
 
 
 def releases(program: Program) -> dict[str, Declared]:
-    """The platform's releases (namespace monitoring) by chart name."""
-    platform = [r for r in program.of_type(RELEASE_TYPE) if r.inputs.get("namespace") == "monitoring"]
+    """The platform's releases (namespace monitoring, and its exporters' namespace) by chart name."""
+    platform = [
+        r for r in program.of_type(RELEASE_TYPE) if r.inputs.get("namespace") in ("monitoring", "monitoring-exporters")
+    ]
     found = {r.inputs["chart"]: r for r in platform}
     assert len(found) == len(platform), "one release per chart expected"
     return found
