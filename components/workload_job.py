@@ -31,7 +31,9 @@ class WorkloadJobArgs:
     requirements: tuple[str, ...]
     llama_stack_url: str
     model_url: str
+    # The served model's name at the model servers (load phase) and its id in Llama Stack (agent phase).
     model_id: str
+    stack_model_id: str
     shield_id: str
     request_rate: float
     requests: int
@@ -69,6 +71,7 @@ class WorkloadJob(pulumi.ComponentResource):
             "LLAMA_STACK_URL": args.llama_stack_url,
             "MODEL_URL": args.model_url,
             "MODEL_ID": args.model_id,
+            "STACK_MODEL_ID": args.stack_model_id,
             "SHIELD_ID": args.shield_id,
             "LOAD_REQUEST_RATE": f"{args.request_rate:g}",
             "LOAD_REQUESTS": str(args.requests),
@@ -88,6 +91,8 @@ class WorkloadJob(pulumi.ComponentResource):
         pod_spec = {
             "restartPolicy": "Never",
             "nodeSelector": dict(args.node_selector),
+            # Its settings are the variables above; no Service's variables are mixed in.
+            "enableServiceLinks": False,
             "securityContext": {"runAsNonRoot": True, "runAsUser": 65534, "runAsGroup": 65534},
             "containers": [
                 {

@@ -135,8 +135,8 @@ def test_a_podmonitor_scrapes_every_model_server_pod_as_job_vllm(dev_program):
 def test_model_service_is_cluster_ip_and_is_the_model_endpoint_output(dev_program):
     service = dev_program.one(SERVICE, "model-service")
     assert service.inputs["spec"]["type"] == "ClusterIP"
-    assert dev_program.outputs["modelEndpoint"] == "http://vllm.llm.svc.cluster.local:8000/v1"
-    assert dev_program.outputs["llamaStackEndpoint"] == "http://llama-stack.llm.svc.cluster.local:8321"
+    assert dev_program.outputs["modelEndpoint"] == "http://model-server.llm.svc.cluster.local:8000/v1"
+    assert dev_program.outputs["llamaStackEndpoint"] == "http://llamastack.llm.svc.cluster.local:8321"
     assert dev_program.outputs["workloadCommand"] == "scripts/run-workload.sh dev"
 
 
@@ -171,13 +171,31 @@ def test_llama_stack_run_config_uses_vllm_a_vector_store_file_search_and_a_shiel
     assert embeddings["provider_type"] == "inline::sentence-transformers"
     assert [p["provider_type"] for p in config["providers"]["vector_io"]] == ["inline::sqlite-vec"]
     assert [p["provider_type"] for p in config["providers"]["tool_runtime"]] == ["inline::file-search"]
-    models = {m["model_id"]: m for m in config["registered_resources"]["models"]}
+    models = {m["provider_model_id"]: m for m in config["registered_resources"]["models"]}
     assert models["Qwen/Qwen2.5-7B-Instruct"]["provider_id"] == "vllm"
     assert models["sentence-transformers/all-MiniLM-L6-v2"]["metadata"] == {"embedding_dimension": 384}
     [shield] = config["registered_resources"]["shields"]
+    # The shield asks the model by the id Llama Stack registered it under, or every shield call fails.
     assert shield == {"shield_id": "llama-guard", "provider_id": "llama-guard",
-                      "provider_shield_id": "Qwen/Qwen2.5-7B-Instruct"}
+                      "provider_shield_id": "vllm/Qwen/Qwen2.5-7B-Instruct"}
     assert config["vector_stores"]["default_embedding_model"]["model_id"] == "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def test_llama_stack_clients_name_the_model_as_llama_stack_0_7_registers_it(dev_program):
+    """Llama Stack 0.7 registers <provider_id>/<provider_model_id> (core/routing_tables/models.py at 0.7.3)."""
+    config = _llama_stack_config(dev_program)
+    [llm] = [m for m in config["registered_resources"]["models"] if m["model_type"] == "llm"]
+    registered = f"{llm['provider_id']}/{llm['provider_model_id']}"
+    assert registered == dev_program.outputs["llamaStackModelId"] == "vllm/Qwen/Qwen2.5-7B-Instruct"
+    # The config says what gets registered: its model_id is no alias in 0.7.
+    assert llm["model_id"] == registered
+    [shield] = config["registered_resources"]["shields"]
+    assert shield["provider_shield_id"] == registered
+    program = run_program("dev", {"workloadJob": True})
+    [container] = program.one(JOB, "workload").inputs["spec"]["template"]["spec"]["containers"]
+    env = _env(container)
+    # The agent phase talks to Llama Stack, the load phase to vLLM by the served name.
+    assert env["STACK_MODEL_ID"] == registered and env["MODEL_ID"] == llm["provider_model_id"]
 
 
 def test_the_workload_job_is_off_by_default(dev_program):

@@ -38,7 +38,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--llama-stack-url", default=_env("LLAMA_STACK_URL", "http://localhost:8321"))
     parser.add_argument("--model-url", default=_env("MODEL_URL", "http://localhost:8000/v1"),
                         help="OpenAI-compatible base URL of the model servers, ending in /v1")
-    parser.add_argument("--model", default=_env("MODEL_ID", "Qwen/Qwen2.5-7B-Instruct"))
+    parser.add_argument("--model", default=_env("MODEL_ID", "Qwen/Qwen2.5-7B-Instruct"),
+                        help="the served model's name at the model servers (load phase)")
+    parser.add_argument("--stack-model", default=_env("STACK_MODEL_ID", ""),
+                        help="the id Llama Stack registered the served model under, like vllm/<model> "
+                             "(agent phase; stack output llamaStackModelId)")
     parser.add_argument("--shield", default=_env("SHIELD_ID", "llama-guard"),
                         help="safety shield for the prompt that should be refused; empty to skip it")
     parser.add_argument("--requests", type=int, default=int(_env("LOAD_REQUESTS", "100")))
@@ -55,6 +59,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.rate <= 0:
         parser.error("--rate must be positive")
+    if args.phase in ("all", "agent") and not args.stack_model:
+        parser.error("--stack-model (or STACK_MODEL_ID) is needed for the agent phase: the id Llama Stack "
+                     "registered the served model under (its GET /v1/models, or stack output llamaStackModelId)")
     return args
 
 
@@ -85,10 +92,10 @@ def run(args: argparse.Namespace) -> list[Stats]:
     if args.phase in ("all", "agent"):
         wait_ready(f"{args.llama_stack_url}/v1/health", "Llama Stack", args.wait)
         client = LlamaStackClient(base_url=args.llama_stack_url, max_retries=1, timeout=300.0)
-        log(f"agent: sessions through Llama Stack at {args.llama_stack_url}, model {args.model}")
+        log(f"agent: sessions through Llama Stack at {args.llama_stack_url}, model {args.stack_model}")
         telemetry = Telemetry(log)
         try:
-            results.append(run_agent(client, args.model, args.shield or None, telemetry, log))
+            results.append(run_agent(client, args.stack_model, args.shield or None, telemetry, log))
         except APIConnectionError as error:
             raise Unreachable(f"cannot reach Llama Stack at {args.llama_stack_url} ({error})") from error
         finally:
