@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 import yaml
 
-from components import model_serving
+from components import model_serving, workload_job
 from stack import versions
 from stack.config import ConfigError, declared_settings
 from stack.workloads import LLM_NAMESPACE
@@ -25,6 +26,7 @@ JOB = "kubernetes:batch/v1:Job"
 CRONJOB = "kubernetes:batch/v1:CronJob"
 CONFIGMAP = "kubernetes:core/v1:ConfigMap"
 SERVICE = "kubernetes:core/v1:Service"
+ROOT = Path(__file__).resolve().parent.parent
 SIMULATOR = {"servingMode": "simulator", "instanceType": "m7i.2xlarge"}
 
 
@@ -219,10 +221,38 @@ def test_the_workload_job_runs_the_bundled_package_against_the_stack_when_enable
     assert env["SHIELD_ID"] == "llama-guard"
     # Each agent session's root span goes to the collector, so a session is one trace.
     assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == OTLP_HTTP_ENDPOINT
-    source = program.one(CONFIGMAP, "workload-source").inputs["data"]
-    assert "workload____main__.py" in source and "workload__documents__serving-runbook.md" in source
-    paths = {item["path"] for item in pod["volumes"][0]["configMap"]["items"]}
-    assert "workload/agent.py" in paths and "workload/documents/gpu-fleet.md" in paths
+
+
+def _configmap_volume_files(program: Program, pod: dict, container: dict) -> dict[str, str]:
+    """What the kubelet writes for each ConfigMap volume the container mounts: the text of every item's key
+    at <mountPath>/<item path>. The API server takes only keys of [-._a-zA-Z0-9] (at most 253) and item
+    paths that are relative with no '..' element; a key missing from the ConfigMap fails the mount."""
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    files = {}
+    for mount in container["volumeMounts"]:
+        source = volumes[mount["name"]].get("configMap")
+        if source is None:
+            continue
+        [config_map] = [c for c in program.of_type(CONFIGMAP) if c.inputs["metadata"]["name"] == source["name"]]
+        data = config_map.inputs["data"]
+        assert all(re.fullmatch(r"[-._a-zA-Z0-9]{1,253}", key) for key in data)
+        assert sum(len(key) + len(text.encode()) for key, text in data.items()) < 1024 * 1024
+        for item in source["items"]:
+            path = PurePosixPath(item["path"])
+            assert not path.is_absolute() and ".." not in path.parts, item
+            files[str(PurePosixPath(mount["mountPath"]) / path)] = data[item["key"]]
+    return files
+
+
+def test_the_workload_pod_finds_every_file_of_the_package_under_its_own_path():
+    program = run_program("dev", {"workloadJob": True})
+    pod = program.one(JOB, "workload").inputs["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    committed = subprocess.run(["git", "ls-files", "workload"], cwd=ROOT, capture_output=True, text=True, check=True)
+    source_tree = {f"{workload_job.MOUNT}/{path}": (ROOT / path).read_text() for path in committed.stdout.split()}
+    assert "/opt/workload-src/workload/__main__.py" in source_tree
+    assert _configmap_volume_files(program, pod, container) == source_tree
+    assert workload_job.MOUNT in _env(container)["PYTHONPATH"].split(":")
 
 
 def test_a_workload_schedule_makes_it_a_cronjob():
@@ -398,7 +428,7 @@ def test_start_minikube_passes_gpus_only_when_the_host_has_them(tmp_path, gpu_co
     """start-minikube.sh with a stand-in `sg` that records the MiniKube command it would run."""
     (tmp_path / "sg").write_text(f'#!/usr/bin/env bash\necho "$3" > "{tmp_path}/command"\n')
     (tmp_path / "sg").chmod(0o755)
-    script = Path(__file__).resolve().parent.parent / "components" / "scripts" / "start-minikube.sh"
+    script = ROOT / "components" / "scripts" / "start-minikube.sh"
     subprocess.run(
         ["bash", str(script), "46", "188416", "v1.34.0", "203.0.113.10", "8443", str(gpu_count)],
         env={**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"},
@@ -422,4 +452,4 @@ def test_every_workload_setting_is_declared_once_with_type_default_and_descripti
     declaration = declared_settings()[key]
     assert declaration["type"] in {"string", "integer", "boolean"}
     assert "default" in declaration and declaration["description"].strip()
-    assert f"| `{key}` |" in (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert f"| `{key}` |" in (ROOT / "README.md").read_text()
