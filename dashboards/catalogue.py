@@ -78,13 +78,18 @@ LLAMA_STACK = (
     "llama_stack_requests_total",
     "llama_stack_inference_duration_seconds_count",
     "llama_stack_inference_duration_seconds_sum",
-    "llama_stack_tool_runtime_invocations_total",
-    "llama_stack_tool_runtime_duration_seconds_count",
-    "llama_stack_tool_runtime_duration_seconds_sum",
     "llama_stack_vector_io_queries_total",
     "llama_stack_vector_io_retrieval_duration_seconds_bucket",
     "llama_stack_vector_io_retrieval_duration_seconds_count",
     "llama_stack_vector_io_retrieval_duration_seconds_sum",
+)
+
+# The workload's own OpenTelemetry metrics (workload/tracing.py) through the collector: job="workload".
+WORKLOAD = (
+    "workload_tool_invocations_total",
+    "workload_tool_duration_seconds_bucket",
+    "workload_tool_duration_seconds_count",
+    "workload_tool_duration_seconds_sum",
 )
 
 # The collector's spanmetrics connector (namespace traces.span.metrics, histogram unit seconds).
@@ -123,6 +128,7 @@ EXPORTED: dict[str, tuple[str, ...]] = {
     "dcgm": DCGM_COUNTERS,
     "llm-d-epp": EPP,
     "llama-stack": LLAMA_STACK,
+    "workload": WORKLOAD,
     "spanmetrics": SPAN_METRICS,
     "otel-collector": COLLECTOR,
     "tempo": TEMPO,

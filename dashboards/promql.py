@@ -57,6 +57,12 @@ def ratio(numerator: str, denominator: str, on: Iterable[str] | None = None) -> 
     return f"({numerator}) /{matching} ({denominator} > 0)"
 
 
+def share(part: str, whole: str) -> str:
+    """part / whole like ``ratio``, but 0 where ``part`` has no series: no failed calls is a 0 % error rate,
+    not a gap. Both sides must keep the same labels."""
+    return ratio(f"{part} or ({whole}) * 0", whole)
+
+
 def quantile(q: float, bucket_rates: str, by: Iterable[str] = ()) -> str:
     """histogram_quantile over already-rated buckets, kept per ``by`` plus ``le``."""
     labels = [*by, "le"]
