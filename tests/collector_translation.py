@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from tests.otlp_receiver import Capture, Point, Span
+from tests.platform_support import values_of
 
 Sample = tuple[str, dict[str, str], float]
 
@@ -176,3 +177,9 @@ class Replay:
         factor = t / self.run_seconds
         return [(name, labels, value * factor if is_cumulative(name) else value)
                 for name, labels, value in self.samples]
+
+
+def replay_of(run) -> Replay:
+    """A tests/real_stack.py run's telemetry as its declared collector's prometheus exporter would serve it."""
+    collector = values_of(run.program, "opentelemetry-collector")["alternateConfig"]
+    return Replay(tuple(exporter_samples(run.capture, SpanMetricsConfig.from_collector(collector))), run.workload_seconds)

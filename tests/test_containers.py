@@ -16,8 +16,7 @@ import yaml
 from components import llama_stack as llama_stack_component
 from dashboards import catalogue
 from tests import pods, real_stack
-from tests.collector_translation import SpanMetricsConfig, exporter_samples
-from tests.platform_support import values_of
+from tests.collector_translation import replay_of
 from tests.signals_support import bundle_for, metric_names, panel_queries, rule_exprs, substitute
 
 DOCUMENTS = {path.name for path in (Path(__file__).resolve().parent.parent / "workload" / "documents").glob("*.md")}
@@ -91,8 +90,7 @@ def test_llama_stacks_spans_join_the_sessions_traces(real_run):
 
 
 def test_the_captured_telemetry_holds_every_series_the_quality_dashboards_read(real_run):
-    collector = values_of(real_run.program, "opentelemetry-collector")["alternateConfig"]
-    served = {name for name, _, _ in exporter_samples(real_run.capture, SpanMetricsConfig.from_collector(collector))}
+    served = {name for name, _, _ in replay_of(real_run).samples}
     bundle = bundle_for()
     read = set()
     for uid, _, expr in panel_queries(bundle):

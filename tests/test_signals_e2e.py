@@ -17,9 +17,8 @@ import pytest
 
 from dashboards import to_yaml
 from tests import prometheus_server, synthetic
-from tests.collector_translation import Replay, SpanMetricsConfig, exporter_samples
+from tests.collector_translation import replay_of
 from tests.conftest import require_tool
-from tests.platform_support import values_of
 from tests.signals_support import bundle_for, substitute
 
 SCRAPE = "1s"
@@ -31,19 +30,12 @@ def bundle():
     return bundle_for(monthlyBudgetUsd="1500")
 
 
-def collector_replay(real_run) -> Replay:
-    """The real run's telemetry as the declared collector's prometheus exporter would serve it."""
-    collector = values_of(real_run.program, "opentelemetry-collector")["alternateConfig"]
-    samples = exporter_samples(real_run.capture, SpanMetricsConfig.from_collector(collector))
-    return Replay(tuple(samples), real_run.workload_seconds)
-
-
 @pytest.fixture(scope="module")
 def prometheus(bundle, real_run, tmp_path_factory):
     binary = require_tool("prometheus")
     workdir = tmp_path_factory.mktemp("prometheus")
     started = time.monotonic()
-    exporters = synthetic.serve(lambda: time.monotonic() - started, collector_replay(real_run).series)
+    exporters = synthetic.serve(lambda: time.monotonic() - started, replay_of(real_run).series)
     rule_files = []
     for domain, body in bundle.rules.items():
         body = copy.deepcopy(body)
