@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from dashboards import cost, gpu, platform, quality, vllm
+from dashboards import application, cost, gpu, platform, quality, vllm
 from dashboards.config import SignalsSpec
 from dashboards.layout import Row
 from dashboards.mixin import Dashboard, Group
@@ -32,7 +32,7 @@ def dashboards(spec: SignalsSpec) -> list[Dashboard]:
             "Where a request's time goes (queue, prefill, decode), token latency and cache behaviour.",
             (
                 Row("Latency", (v["ttft"], v["itl"], v["e2e"])),
-                Row("Prefill vs decode", (v["phases"], v["phase_p95"])),
+                Row("Prefill vs decode", (v["phases"], v["queue_over"], v["prefill_over"])),
                 Row("Caches", (v["kv_cache"], v["prefix_cache"], v["preemptions"])),
                 Row("Requests", (v["prompt_len"], v["gen_len"], v["errors"])),
             ),
@@ -43,7 +43,8 @@ def dashboards(spec: SignalsSpec) -> list[Dashboard]:
             "Saturation, errors, GPU health and the telemetry pipeline, on one page.",
             (
                 Row("Saturation", (v["running_waiting"], v["kv_cache"], g["util"])),
-                Row("Errors", (v["errors"], qu["inference_errors"], qu["tool_errors"])),
+                Row("Errors", tuple(replace(panel, width=6) for panel in (
+                    application.panels(spec)["availability"], v["errors"], qu["inference_errors"], qu["tool_errors"]))),
                 Row("GPU health", (g["temperature"], g["throttle"], g["xid"])),
                 Row("Pipeline", (pl["targets"], pl["collector_out"], pl["tempo_in"])),
             ),

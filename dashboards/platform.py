@@ -36,9 +36,35 @@ def rules(spec: SignalsSpec) -> list[Group]:
     ]
 
 
+# Push-based signals: nothing scrapes them, so `up` cannot say they stopped; their absence can.
+ABSENT_FOR = "15m"
+
+
+def pipeline_alerts(spec: SignalsSpec) -> list[Alert]:
+    s = spec.selectors
+    pushed = (
+        ("LlamaStackMetricsAbsent", q.selector("llama_stack_requests_total", s.llama_stack),
+         "Llama Stack's metrics have stopped arriving.",
+         "Llama Stack pushes its metrics over OTLP to the collector, which Prometheus scrapes: nothing with"),
+        ("SpanMetricsAbsent", q.selector("traces_span_metrics_calls_total", s.llama_stack_spans),
+         "Span metrics of Llama Stack's traces have stopped arriving.",
+         "The collector's spanmetrics connector turns Llama Stack's spans into metrics: nothing with"),
+        ("TempoMetricsGeneratorAbsent", q.selector("traces_spanmetrics_calls_total", s.tempo_generator),
+         "Tempo's metrics generator has stopped writing to Prometheus.",
+         "Tempo's metrics generator remote-writes span metrics to Prometheus: nothing with"),
+    )
+    return [
+        Alert(name, f"absent({series})", "warning", summary,
+              f"{how} {series} for {ABSENT_FOR}. The panels fed by it go blank and its alerts go silent; "
+              "check the sender, the collector and the remote-write path.", ABSENT_FOR)
+        for name, series, summary, how in pushed
+    ]
+
+
 def alerts(spec: SignalsSpec) -> list[Alert]:
     vllm_job = spec.selectors.vllm["job"]
     return [
+        *pipeline_alerts(spec),
         Alert("ScrapeTargetDown", f'up{{job!="{vllm_job}"}} == 0', "warning",
               "A scrape target is down.",
               "Prometheus cannot scrape {{ $labels.instance }} of job {{ $labels.job }}: its panels go blank and its "
@@ -63,8 +89,9 @@ def panels(spec: SignalsSpec) -> dict[str, Panel]:
     return {
         "targets": Panel("bargauge", "Scrape targets up, by job", "Share of targets with up == 1 per job (recorded job:up:ratio).",
                          "percentunit", (Query("job:up:ratio", "{{job}}", instant=True),), width=8, min=0, max=1),
-        "down": Panel("table", "Targets down", "Every target with up == 0.", "short",
-                      (Query("up == 0", "{{job}} {{instance}}", instant=True),), width=16),
+        "down": Panel("stat", "Targets down", "How many targets have up == 0, per job: 0 when every target is up, so a "
+                      "healthy stack reads 0, not No data (the bars beside say which job).", "none",
+                      (Query("count by (job) (up == 0) or on() vector(0)", "{{job}}", instant=True),), width=16),
         "collector_in": Panel("timeseries", "Collector: spans accepted and refused",
                               "Rate of otelcol_receiver_accepted_spans_total and otelcol_receiver_refused_spans_total per receiver.",
                               "short", (Query("receiver:otelcol_receiver_accepted_spans:rate5m", "{{receiver}} accepted"),

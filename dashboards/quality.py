@@ -10,7 +10,7 @@ import json
 import urllib.parse
 
 from dashboards import promql as q
-from dashboards.catalogue import SHIELD_VIOLATION_LABEL
+from dashboards.catalogue import FIRST_BUCKET, SHIELD_VIOLATION_LABEL
 from dashboards.config import SignalsSpec
 from dashboards.layout import Panel, Query, Row
 from dashboards.mixin import Dashboard, Group, Record, Variable
@@ -34,43 +34,44 @@ def variables(spec: SignalsSpec) -> tuple[Variable, ...]:
 
 def rules(spec: SignalsSpec) -> list[Group]:
     ls, wl = spec.selectors.llama_stack, spec.selectors.workload
-    tools = q.sum_by(TOOL, q.rate(q.selector("workload_tool_invocations_total", wl), "5m"))
-    failed_tools = q.sum_by(TOOL, q.rate(q.selector("workload_tool_invocations_total", wl, outcome="error"), "5m"))
-    queries = q.sum_by(["vector_db"], q.rate(q.selector("llama_stack_vector_io_queries_total", ls), "5m"))
-    failed_queries = q.sum_by(["vector_db"], q.rate(q.selector("llama_stack_vector_io_queries_total", ls, status="error"), "5m"))
+    tools = q.selector("workload_tool_invocations_total", wl)
+    queries = q.selector("llama_stack_vector_io_queries_total", ls)
     inference = q.selector("llama_stack_inference_duration_seconds_count", ls)
-    by_model = ["provider", "model"]
     return [Group("llmobs-quality.rules", (
-        Record("tool:workload_tool_invocations:rate5m",
-               q.sum_by([*TOOL, "outcome"], q.rate(q.selector("workload_tool_invocations_total", wl), "5m"))),
-        Record("tool:workload_tool_errors:ratio_rate5m", q.share(failed_tools, tools)),
+        Record("tool:workload_tool_invocations:rate5m", q.sum_by([*TOOL, "outcome"], q.rate(tools, "5m"))),
+        Record("tool:workload_tool_errors:ratio_rate5m", q.share_of(
+            q.rate(q.selector("workload_tool_invocations_total", wl, outcome="error"), "5m"), q.rate(tools, "5m"), TOOL)),
         Record("tool_le:workload_tool_duration_seconds_bucket:rate5m",
                q.sum_by([*TOOL, "le"], q.rate(q.selector("workload_tool_duration_seconds_bucket", wl), "5m"))),
         Record("tool:workload_tool_duration_seconds:p95_5m",
-               "histogram_quantile(0.95, tool_le:workload_tool_duration_seconds_bucket:rate5m)"),
-        Record("vector_db:llama_stack_vector_io_queries:rate5m",
-               q.sum_by(["vector_db", "status"], q.rate(q.selector("llama_stack_vector_io_queries_total", ls), "5m"))),
-        Record("vector_db:llama_stack_vector_io_failed_queries:ratio_rate5m", q.share(failed_queries, queries)),
+               q.quantile(0.95, "tool_le:workload_tool_duration_seconds_bucket:rate5m",
+                          FIRST_BUCKET["workload_tool_duration_seconds"], by=None)),
+        Record("vector_db:llama_stack_vector_io_queries:rate5m", q.sum_by(["vector_db", "status"], q.rate(queries, "5m"))),
+        Record("vector_db:llama_stack_vector_io_failed_queries:ratio_rate5m", q.share_of(
+            q.rate(q.selector("llama_stack_vector_io_queries_total", ls, status="error"), "5m"), q.rate(queries, "5m"),
+            ["vector_db"])),
         Record("vector_db_le:llama_stack_vector_io_retrieval_duration_seconds_bucket:rate5m",
                q.sum_by(["vector_db", "le"], q.rate(q.selector("llama_stack_vector_io_retrieval_duration_seconds_bucket", ls), "5m"))),
         Record("vector_db:llama_stack_vector_io_retrieval_duration_seconds:p95_5m",
-               "histogram_quantile(0.95, vector_db_le:llama_stack_vector_io_retrieval_duration_seconds_bucket:rate5m)"),
-        Record("provider:llama_stack_inference:rate5m", q.sum_by([*by_model, "status"], q.rate(inference, "5m"))),
-        Record("provider:llama_stack_inference_errors:ratio_rate5m", q.share(
-            q.sum_by(by_model, q.rate(q.selector("llama_stack_inference_duration_seconds_count", ls, status="error"), "5m")),
-            q.sum_by(by_model, q.rate(inference, "5m")))),
+               q.quantile(0.95, "vector_db_le:llama_stack_vector_io_retrieval_duration_seconds_bucket:rate5m",
+                          FIRST_BUCKET["llama_stack_vector_io_retrieval_duration_seconds"], by=None)),
+        Record("provider:llama_stack_inference:rate5m", q.sum_by(["provider", "model", "status"], q.rate(inference, "5m"))),
+        Record("provider:llama_stack_inference_errors:ratio_rate5m", q.share_of(
+            q.rate(q.selector("llama_stack_inference_duration_seconds_count", ls, status="error"), "5m"),
+            q.rate(inference, "5m"), ["provider", "model"])),
         Record("provider:llama_stack_inference_duration_seconds:mean5m", q.ratio(
-            q.sum_by(by_model, q.rate(q.selector("llama_stack_inference_duration_seconds_sum", ls), "5m")),
-            q.sum_by(by_model, q.rate(inference, "5m")))),
+            q.sum_by(["provider", "model"], q.rate(q.selector("llama_stack_inference_duration_seconds_sum", ls), "5m")),
+            q.sum_by(["provider", "model"], q.rate(inference, "5m")))),
         Record("span:traces_span_metrics_calls:rate5m",
                q.sum_by([*SPAN, "status_code"], q.rate("traces_span_metrics_calls_total", "5m"))),
-        Record("span:traces_span_metrics_errors:ratio_rate5m", q.share(
-            q.sum_by(SPAN, q.rate(q.selector("traces_span_metrics_calls_total", status_code="STATUS_CODE_ERROR"), "5m")),
-            q.sum_by(SPAN, q.rate("traces_span_metrics_calls_total", "5m")))),
+        Record("span:traces_span_metrics_errors:ratio_rate5m", q.share_of(
+            q.rate(q.selector("traces_span_metrics_calls_total", status_code="STATUS_CODE_ERROR"), "5m"),
+            q.rate("traces_span_metrics_calls_total", "5m"), SPAN)),
         Record("span_le:traces_span_metrics_duration_seconds_bucket:rate5m",
                q.sum_by([*SPAN, "le"], q.rate("traces_span_metrics_duration_seconds_bucket", "5m"))),
         Record("span:traces_span_metrics_duration_seconds:p95_5m",
-               "histogram_quantile(0.95, span_le:traces_span_metrics_duration_seconds_bucket:rate5m)"),
+               q.quantile(0.95, "span_le:traces_span_metrics_duration_seconds_bucket:rate5m",
+                          FIRST_BUCKET["traces_span_metrics_duration_seconds"], by=None)),
         Record("shield:llama_stack_shield_violations:rate5m", q.sum_by(
             ["span_name", SHIELD_VIOLATION_LABEL],
             q.rate(q.selector("traces_span_metrics_calls_total", spec.selectors.llama_stack_spans,
@@ -99,8 +100,9 @@ def panels(spec: SignalsSpec) -> dict[str, Panel]:
                              "percentunit", (Query("tool:workload_tool_errors:ratio_rate5m", "{{gen_ai_tool_name}}"),),
                              width=8, min=0),
         "tool_latency": Panel("timeseries", "Tool call duration p95",
-                              "p95 of workload_tool_duration_seconds per tool (second-scale buckets set by the workload).",
-                              "s", (Query("tool:workload_tool_duration_seconds:p95_5m", "{{gen_ai_tool_name}}"),), width=8),
+                              "p95 of workload_tool_duration_seconds per tool (second-scale buckets set by the workload, "
+                              "from 10 µs).", "s", (Query("tool:workload_tool_duration_seconds:p95_5m", "{{gen_ai_tool_name}}"),),
+                              width=8),
         "retrievals": Panel("timeseries", "RAG retrievals by vector store and outcome",
                             "Rate of llama_stack_vector_io_queries_total by vector_db and status.", "reqps",
                             (Query("vector_db:llama_stack_vector_io_queries:rate5m", "{{vector_db}} {{status}}"),), stack=True, width=8),
@@ -135,6 +137,7 @@ def panels(spec: SignalsSpec) -> dict[str, Panel]:
                               "p95 of traces_span_metrics_duration_seconds_bucket per span name for the selected service; "
                               "exemplar dots open the trace in Tempo, and the panel links to a search for that span.", "s",
                               (Query(q.quantile(0.95, q.rate(q.selector("traces_span_metrics_duration_seconds_bucket", S), "5m"),
+                                               FIRST_BUCKET["traces_span_metrics_duration_seconds"],
                                                by=["service_name", "span_name"]), "{{span_name}}", exemplars=True),),
                               links=(("Traces of this span in Tempo", slow),), width=12),
         "span_errors": Panel("timeseries", "Span error rate by name",

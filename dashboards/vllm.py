@@ -4,23 +4,28 @@ KV and prefix cache, preemptions, finish reasons, SLO attainment and burn (vLLM 
 from __future__ import annotations
 
 from dashboards import promql as q
+from dashboards.catalogue import FIRST_BUCKET
 from dashboards.config import SignalsSpec
 from dashboards.layout import Panel, Query, Row
 from dashboards.mixin import Alert, Dashboard, Group, Record, Variable
+from dashboards.slo import BURN_WINDOWS, LONG_WINDOWS, burn_alerts
 
 # Rate window of the recorded series (their names say `rate5m`): 20 scrapes at the platform's 15 s.
 RATE_WINDOW = "5m"
 MODEL = ("namespace", "model_name")
 ENGINE = ("namespace", "model_name", "pod")
 PHASES = ("request_queue_time_seconds", "request_prefill_time_seconds", "request_decode_time_seconds")
-LATENCIES = ("time_to_first_token_seconds", "inter_token_latency_seconds", "e2e_request_latency_seconds", *PHASES)
+# Latencies shown as quantiles. Queue and prefill times mostly sit inside vLLM's first 0.3 s bucket, where a
+# quantile is interpolation, so the phases are shown as means and as shares of requests over real bounds.
+LATENCIES = ("time_to_first_token_seconds", "inter_token_latency_seconds", "e2e_request_latency_seconds")
 QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
-# SLO burn windows (SRE workbook): a long window with a short one that confirms it is still burning.
-BURN_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d")
-BURN_TIERS = {  # severity -> [(burn factor, long window, short window)], and its `for`
-    "critical": ([(14.4, "1h", "5m"), (6.0, "6h", "30m")], "2m"),
-    "warning": ([(3.0, "1d", "2h")], "15m"),
-}
+# The phases shown as shares of requests over bucket bounds of vLLM's request-latency family (seconds).
+SHORT_PHASES = ("request_queue_time_seconds", "request_prefill_time_seconds")
+PHASE_BOUNDS = (0.3, 1.0, 5.0, 30.0)
+BURN_ALERTED = ("ttft", "e2e")
+ENGINE_DOWN = "VllmEngineDown"
+# What an engine that is down explains, for the other engines of its model: slow requests, queues.
+ENGINE_DOWN_MUTES = ("VllmTtftSloBurn", "VllmE2eLatencySloBurn", "VllmQueueBuildUp")
 SLIS = {  # name -> (histogram, target attribute, windows recorded: every burn window where alerted on)
     "ttft": ("time_to_first_token_seconds", "ttft_seconds", BURN_WINDOWS),
     "itl": ("inter_token_latency_seconds", "itl_seconds", ("1h",)),
@@ -50,15 +55,36 @@ def slo_error_ratio(sli: str, window: str) -> str:
     return f"model:vllm_{sli}_slo:error_ratio_rate{window}"
 
 
+def slo_requests(sli: str, window: str) -> str:
+    return f"model:vllm_{sli}_slo_requests:increase{window}"
+
+
+# Availability: a request vLLM finished with an error failed; "abort" is the client going away.
+FAILED_REASON = "error"
+
+
+def over_bound_share(name: str) -> str:
+    """Recorded share of requests above each bucket bound of one vLLM histogram."""
+    return f"model_le:vllm_{name}_over_bound:ratio_rate5m"
+
+
+
 def rules(spec: SignalsSpec) -> list[Group]:
     w = RATE_WINDOW
     records: list[Record] = []
-    for name in LATENCIES:
+    for name in (*LATENCIES, *SHORT_PHASES):
         records.append(Record(bucket_rates(name), q.sum_by([*MODEL, "le"], q.rate(raw(spec, f"vllm:{name}_bucket"), w))))
-        for suffix in ("count", "sum") if name in PHASES else ():
-            records.append(Record(f"model:vllm_{name}_{suffix}:rate5m", q.sum_by(MODEL, q.rate(raw(spec, f"vllm:{name}_{suffix}"), w))))
+    for name in LATENCIES:
         for label, value in QUANTILES.items():
-            records.append(Record(f"model:vllm_{name}:{label}_5m", f"histogram_quantile({value}, {bucket_rates(name)})"))
+            records.append(Record(f"model:vllm_{name}:{label}_5m",
+                                  q.quantile(value, bucket_rates(name), FIRST_BUCKET[f"vllm:{name}"], by=None)))
+    for name in PHASES:
+        for suffix in ("count", "sum"):
+            records.append(Record(f"model:vllm_{name}_{suffix}:rate5m", q.sum_by(MODEL, q.rate(raw(spec, f"vllm:{name}_{suffix}"), w))))
+    for name in SHORT_PHASES:
+        buckets = bucket_rates(name)
+        records.append(Record(over_bound_share(name),
+                              f'1 - ({buckets} / ignoring(le) group_left() ({buckets}{{le="+Inf"}} > 0))'))
     for name in ("request_prompt_tokens", "request_generation_tokens"):
         records.append(Record(bucket_rates(name), q.sum_by([*MODEL, "le"], q.rate(raw(spec, f"vllm:{name}_bucket"), w))))
     for counter in ("prompt_tokens", "generation_tokens", "prefix_cache_hits", "prefix_cache_queries"):
@@ -82,6 +108,15 @@ def rules(spec: SignalsSpec) -> list[Group]:
             good = q.sum_by(MODEL, q.rate(raw(spec, f"vllm:{histogram}_bucket", le=q.le(target)), window))
             total = q.sum_by(MODEL, q.rate(raw(spec, f"vllm:{histogram}_count"), window))
             slo.append(Record(slo_error_ratio(sli, window), f"1 - {q.ratio(good, total)}"))
+            if window in LONG_WINDOWS and sli in BURN_ALERTED:
+                slo.append(Record(slo_requests(sli, window),
+                                  q.sum_by(MODEL, q.increase(raw(spec, f"vllm:{histogram}_count"), window))))
+    finished = raw(spec, "vllm:request_success_total")
+    failed = raw(spec, "vllm:request_success_total", finished_reason=FAILED_REASON)
+    for window in BURN_WINDOWS:
+        slo.append(Record(slo_error_ratio("availability", window), q.share_of(q.rate(failed, window), q.rate(finished, window), MODEL)))
+        if window in LONG_WINDOWS:
+            slo.append(Record(slo_requests("availability", window), q.sum_by(MODEL, q.increase(finished, window))))
     return [
         Group("llmobs-vllm.rules", tuple(records)),
         Group("llmobs-vllm-slo.rules", tuple(slo)),
@@ -89,48 +124,49 @@ def rules(spec: SignalsSpec) -> list[Group]:
     ]
 
 
-def _burn_alert(spec: SignalsSpec, sli: str, alert: str, what: str, target: float) -> list[Alert]:
-    """Multi-window, multi-burn-rate alerts: each pair needs the long window (it matters) and the short
-    one (it is still happening) above the same burn rate."""
-    budget = round(1 - spec.slo.objective, 6)
-    out = []
-    for severity, (pairs, for_) in BURN_TIERS.items():
-        expr = "\nor\n".join(
-            f"({slo_error_ratio(sli, long)} > ({factor} * {budget}) and {slo_error_ratio(sli, short)} > ({factor} * {budget}))"
-            for factor, long, short in pairs
-        )
-        fastest = pairs[0]
-        out.append(Alert(
-            alert, expr, severity,
-            summary=f"{what.capitalize()} SLO error budget burning at least {pairs[-1][0]}x too fast.",
-            description=(
-                f"{{{{ $labels.model_name }}}} in {{{{ $labels.namespace }}}}: {{{{ $value | humanizePercentage }}}} of requests "
-                f"missed the {what} target of {target}s over the last {fastest[1]} or longer, against an objective of "
-                f"{spec.slo.objective:.2%}: at this rate the 30-day error budget runs out early."
-            ),
-            for_=for_,
-        ))
-    return out
+def _latency_burn(spec: SignalsSpec, sli: str, alert: str, what: str, target: float) -> list[Alert]:
+    return burn_alerts(spec, alert, lambda w: slo_error_ratio(sli, w), lambda w: slo_requests(sli, w), what,
+                       "{{ $labels.model_name }} in {{ $labels.namespace }}", f"missed the {what} target of {target}s")
+
+
+def kv_cache_starving(spec: SignalsSpec) -> str:
+    """KV cache over the threshold while requests wait for KV space (reason capacity) or are preempted:
+    at healthy high load vLLM fills the cache by design and nobody waits for it."""
+    full = f"max by ({', '.join(ENGINE)}) ({raw(spec, 'vllm:kv_cache_usage_perc')}) > {spec.thresholds.kv_cache_full_fraction}"
+    waiting = f"max by ({', '.join(ENGINE)}) ({raw(spec, 'vllm:num_requests_waiting_by_reason', reason='capacity')}) > 0"
+    preempting = f"sum by ({', '.join(ENGINE)}) ({q.rate(raw(spec, 'vllm:num_preemptions_total'), '5m')}) > 0"
+    return f"{full}\nand on({', '.join(ENGINE)})\n({waiting} or {preempting})"
+
+
+def engine_down(spec: SignalsSpec) -> str:
+    """Engines Prometheus cannot scrape, with the model they served in the last day when known (so an
+    inhibition rule can mute that model's latency alerts), else without."""
+    down = f"({q.selector('up', spec.selectors.vllm)} == 0)"
+    served = f"(max by (namespace, pod, model_name) (last_over_time({raw(spec, 'vllm:num_requests_running')}[1d])) * 0)"
+    return f"{down} + on(namespace, pod) group_left(model_name) {served}\nor\n({down} unless on(namespace, pod) {served})"
 
 
 def alerts(spec: SignalsSpec) -> list[Alert]:
     t = spec.thresholds
     return [
-        *_burn_alert(spec, "ttft", "VllmTtftSloBurn", "time-to-first-token", spec.slo.ttft_seconds),
-        *_burn_alert(spec, "e2e", "VllmE2eLatencySloBurn", "end-to-end latency", spec.slo.e2e_seconds),
+        *_latency_burn(spec, "ttft", "VllmTtftSloBurn", "time-to-first-token", spec.slo.ttft_seconds),
+        *_latency_burn(spec, "e2e", "VllmE2eLatencySloBurn", "end-to-end latency", spec.slo.e2e_seconds),
+        *burn_alerts(spec, "VllmAvailabilitySloBurn", lambda w: slo_error_ratio("availability", w),
+                     lambda w: slo_requests("availability", w), "availability",
+                     "{{ $labels.model_name }} in {{ $labels.namespace }}", f'finished with finished_reason="{FAILED_REASON}"'),
         Alert("VllmQueueBuildUp", f"max by (namespace, model_name, pod) ({raw(spec, 'vllm:num_requests_waiting')}) > {t.queue_requests}",
               "warning", "Requests are queueing in a vLLM engine.",
               f"{{{{ $labels.pod }}}} ({{{{ $labels.model_name }}}}) has had more than {t.queue_requests} requests waiting for 10 minutes "
               "({{ $value }} now): the engine is saturated.", "10m"),
-        Alert("VllmKvCacheNearFull", f"max by (namespace, model_name, pod) ({raw(spec, 'vllm:kv_cache_usage_perc')}) > {t.kv_cache_full_fraction}",
-              "warning", "vLLM KV cache is nearly full.",
-              "{{ $labels.pod }} ({{ $labels.model_name }}) uses {{ $value | humanizePercentage }} of its KV cache; "
-              "new requests will wait or preempt running ones.", "10m"),
+        Alert("VllmKvCacheNearFull", kv_cache_starving(spec), "warning", "vLLM KV cache is full and requests wait for it.",
+              "{{ $labels.pod }} ({{ $labels.model_name }}) uses {{ $value | humanizePercentage }} of its KV cache while "
+              "requests wait for KV space or running ones are preempted: the cache is too small for the load. (A full "
+              "cache alone is vLLM working as designed.)", "10m"),
         Alert("VllmPreemptions", f"sum by (namespace, model_name, pod) ({q.rate(raw(spec, 'vllm:num_preemptions_total'), '5m')}) > 0",
               "warning", "vLLM is preempting requests.",
               "{{ $labels.pod }} ({{ $labels.model_name }}) preempts {{ $value | humanize }} requests/s: the KV cache is "
               "too small for the load, and preempted requests are recomputed.", "15m"),
-        Alert("VllmEngineDown", q.selector("up", spec.selectors.vllm) + " == 0",
+        Alert(ENGINE_DOWN, engine_down(spec),
               "critical", "A vLLM engine cannot be scraped.",
               "Prometheus has failed to scrape {{ $labels.pod }} in {{ $labels.namespace }} for 5 minutes: the engine "
               "is down or hung.", "5m"),
@@ -152,11 +188,23 @@ def _latency_panel(name: str, title: str) -> Panel:
     )
 
 
+def _over_bound_panel(name: str, title: str) -> Panel:
+    bounds = ", ".join(f"{b:g}" for b in PHASE_BOUNDS)
+    return Panel(
+        "timeseries", f"{title} {bounds} s",
+        f"Share of requests above each of the real bucket bounds {bounds} s of vllm:{name} (recorded "
+        f"{over_bound_share(name)}). No quantile: most requests fall in the first 0.3 s bucket, where one "
+        "would only be interpolated.", "percentunit",
+        (Query(q.selector(over_bound_share(name), M, le=q.le_any(PHASE_BOUNDS)), f"{LEG} over {{{{le}}}} s"),),
+        width=8, min=0, max=1,
+    )
+
+
 def panels(spec: SignalsSpec) -> dict[str, Panel]:
     """Every vLLM panel, by key, so the role overviews reuse them."""
     slo = spec.slo
     attainment = tuple(
-        Query(f"1 - {q.selector(slo_error_ratio(sli, '1h'), M)}", f"{LEG} {sli}") for sli in SLIS
+        Query(f"1 - {q.selector(slo_error_ratio(sli, '1h'), M)}", f"{LEG} {sli}") for sli in (*SLIS, "availability")
     )
     return {
         "requests": Panel("timeseries", "Finished requests by reason",
@@ -174,17 +222,14 @@ def panels(spec: SignalsSpec) -> dict[str, Panel]:
         "ttft": _latency_panel("time_to_first_token_seconds", "Time to first token"),
         "itl": _latency_panel("inter_token_latency_seconds", "Inter-token latency"),
         "e2e": _latency_panel("e2e_request_latency_seconds", "End-to-end latency"),
-        "phases": Panel("timeseries", "Where request time goes: queue, prefill, decode",
+        "phases": Panel("timeseries", "Where request time goes: mean queue, prefill, decode",
                         "Mean seconds per request in each phase: rate of vllm:request_queue_time_seconds_sum, "
                         "vllm:request_prefill_time_seconds_sum, vllm:request_decode_time_seconds_sum over their _count.",
                         "s", tuple(Query(q.ratio(q.selector(f"model:vllm_request_{p}_time_seconds_sum:rate5m", M),
                                                  q.selector(f"model:vllm_request_{p}_time_seconds_count:rate5m", M)), f"{LEG} {p}")
-                                   for p in ("queue", "prefill", "decode")), stack=True),
-        "phase_p95": Panel("timeseries", "Queue, prefill and decode time p95",
-                           "p95 of vllm:request_queue_time_seconds, vllm:request_prefill_time_seconds and "
-                           "vllm:request_decode_time_seconds (recorded model:vllm_request_*_time_seconds:p95_5m).", "s",
-                           tuple(Query(q.selector(f"model:vllm_request_{p}_time_seconds:p95_5m", M), f"{LEG} {p}")
-                                 for p in ("queue", "prefill", "decode"))),
+                                   for p in ("queue", "prefill", "decode")), stack=True, width=8),
+        "queue_over": _over_bound_panel("request_queue_time_seconds", "Requests queued longer than"),
+        "prefill_over": _over_bound_panel("request_prefill_time_seconds", "Requests with prefill longer than"),
         "tokens": Panel("timeseries", "Prompt and generation tokens per second",
                         "Rate of vllm:prompt_tokens_total and vllm:generation_tokens_total per model.", "short",
                         (Query(q.selector("model:vllm_prompt_tokens:rate5m", M), f"{LEG} prompt"),
@@ -210,7 +255,8 @@ def panels(spec: SignalsSpec) -> dict[str, Panel]:
         "slo": Panel("timeseries", "SLO attainment (1 h)",
                      f"Share of requests meeting TTFT <= {slo.ttft_seconds}s, ITL <= {slo.itl_seconds}s and end-to-end <= "
                      f"{slo.e2e_seconds}s, from the le buckets of vllm:time_to_first_token_seconds, "
-                     f"vllm:inter_token_latency_seconds and vllm:e2e_request_latency_seconds (model:vllm_*_slo:error_ratio_rate1h). "
+                     f"vllm:inter_token_latency_seconds and vllm:e2e_request_latency_seconds, and of requests not failed "
+                     f"(vllm:request_success_total without finished_reason {FAILED_REASON}) (model:vllm_*_slo:error_ratio_rate1h). "
                      f"Objective {slo.objective}.", "percentunit", attainment, width=8, max=1),
         "router_pool": Panel("timeseries", "Router: ready endpoints, queue and KV cache",
                              "llm-d EPP (optional, job llm-d-epp): llm_d_epp_ready_endpoints, llm_d_epp_average_queue_size and "
@@ -240,10 +286,17 @@ def dashboards(spec: SignalsSpec) -> list[Dashboard]:
         "Latency, throughput, caches and SLOs of the vLLM engines (vLLM 0.33 metrics).",
         (
             Row("Requests", (p["requests"], p["running_waiting"], p["waiting_reason"])),
-            Row("Latency", (p["ttft"], p["itl"], p["e2e"], p["phases"], p["phase_p95"])),
+            Row("Latency", (p["ttft"], p["itl"], p["e2e"], p["phases"], p["queue_over"], p["prefill_over"])),
             Row("Tokens and caches", (p["tokens"], p["kv_cache"], p["prefix_cache"], p["preemptions"])),
             Row("Errors, lengths and SLOs", (p["errors"], p["slo"], p["prompt_len"], p["gen_len"])),
-            Row("Router (llm-d EPP, when deployed)", (p["router_pool"], p["router_requests"])),
+            *router_rows(spec, p),
         ),
         variables(spec), ("vllm", "performance"),
     )]
+
+
+def router_rows(spec: SignalsSpec, p: dict[str, Panel]) -> tuple[Row, ...]:
+    """The llm-d router's panels, only on a stack that deploys it (`router: true`)."""
+    if not spec.router:
+        return ()
+    return (Row("Router (llm-d EPP)", (p["router_pool"], p["router_requests"])),)

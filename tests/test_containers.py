@@ -80,6 +80,8 @@ def test_function_tools_are_traced_and_counted_by_the_workload_inside_the_sessio
     assert all(s.trace_id in sessions and s.parent_span_id for s in tools)
     counted = real_run.capture.metrics("workload")["workload.tool.invocations"]
     assert sum(p.value for p in counted) == len(tools)
+    durations = real_run.capture.metrics("workload")["workload.tool.duration"]
+    assert {p.bounds[0] for p in durations} == {catalogue.FIRST_BUCKET["workload_tool_duration_seconds"]}
 
 
 def test_llama_stacks_spans_join_the_sessions_traces(real_run):
