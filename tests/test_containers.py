@@ -104,3 +104,12 @@ def test_the_captured_telemetry_holds_every_series_the_quality_dashboards_read(r
     assert read & from_collector <= served
     # And the catalogue lists nothing the real components do not send.
     assert from_collector <= served
+
+
+def test_the_quantiles_know_the_first_bucket_the_real_histograms_have(real_run):
+    """promql.quantile drops values under the first bound: it must be the bound the series really have."""
+    replay = replay_of(real_run)
+    for name in ("workload_tool_duration_seconds", "traces_span_metrics_duration_seconds",
+                 "llama_stack_vector_io_retrieval_duration_seconds"):
+        bounds = {float(labels["le"]) for metric, labels, _ in replay.samples if metric == f"{name}_bucket"}
+        assert min(bounds) == catalogue.FIRST_BUCKET[name], name
