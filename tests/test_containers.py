@@ -61,7 +61,7 @@ def test_the_shield_refuses_the_harmful_prompt_and_passes_the_others(real_run):
     assert "[agent] tool calls" in real_run.workload_output and "refusals 1" in real_run.workload_output
     shields = _spans(real_run, "llama-stack", r"run_shield .+")
     violations = [s for s in shields if s.attributes.get("llama_stack.safety.response.violation.level") == "error"]
-    assert len(violations) == 1 and len(shields) > 1
+    assert len(violations) == 1 and len(shields) > 1, sorted(real_run.capture.span_names("llama-stack"))
     # Inside the refused session's trace.
     sessions = {s.trace_id: s.name for s in _spans(real_run, "workload", r"session .+")}
     assert sessions[violations[0].trace_id] == "session refused"
@@ -69,8 +69,8 @@ def test_the_shield_refuses_the_harmful_prompt_and_passes_the_others(real_run):
 
 def test_a_rag_answer_cites_a_bundled_document(real_run):
     cited = {name.strip() for line in re.findall(r"sources: (.+)", real_run.workload_output) for name in line.split(",")}
-    assert cited and cited <= DOCUMENTS
-    assert _spans(real_run, "llama-stack", "file_search")
+    assert cited and cited <= DOCUMENTS, real_run.workload_output[-4000:]
+    assert _spans(real_run, "llama-stack", "file_search"), sorted(real_run.capture.span_names("llama-stack"))
 
 
 def test_function_tools_are_traced_and_counted_by_the_workload_inside_the_session(real_run):
