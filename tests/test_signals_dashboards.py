@@ -13,7 +13,7 @@ import pytest
 
 from dashboards import catalogue
 from tests.conftest import ROOT, require_tool
-from tests.signals_support import bundle_for, metric_names, recorded_names, spec_for, substitute
+from tests.signals_support import bundle_for, metric_names, panel_queries, recorded_names, spec_for, substitute
 
 EXPECTED_UIDS = {
     "llmobs-vllm", "llmobs-gpu", "llmobs-cost", "llmobs-quality", "llmobs-traces", "llmobs-platform",
@@ -236,3 +236,13 @@ def test_the_coverage_the_best_peers_have():
             "Time per output token, per request (p50 / p95 / p99)", "Prompt tokens: cached or computed",
             "Tokens per engine step", "HTTP 5xx responses", "Engines up and unreachable", "Models at a glance",
             "Router: request, scheduling and plugin latency p95", "Router: error ratio"} <= titles
+
+
+def test_no_gpu_mode_renders_no_gpu_panel():
+    """Without GPUs (the simulator on a CPU instance) nothing reads DCGM: no GPU dashboard, no GPU panels."""
+    bundle = bundle_for(servingMode="simulator", instanceType="m7i.2xlarge")
+    assert "llmobs-gpu" not in bundle.dashboards
+    for uid, title, expr in panel_queries(bundle):
+        read = metric_names(substitute(expr))
+        assert not any(n.startswith(("DCGM_", "gpu:", "pod:dcgm", "cluster:dcgm", "cluster:gpu")) for n in read), (uid, title)
+    assert "llmobs-gpu" in bundle_for().dashboards
