@@ -273,3 +273,22 @@ def test_start_host_refuses_a_terminated_host(tmp_path):
     result, calls = _start_host(tmp_path, _fake_host_tools(tmp_path, "terminated"))
     assert result.returncode == 1 and "terminated" in result.stderr
     assert not any(c.startswith("ssh ") for c in calls)
+
+
+def test_a_keep_data_stack_reports_its_retained_volumes_as_kept(tmp_path):
+    (tmp_path / "pulumi").write_text(
+        "#!/bin/sh\n"
+        'case "$*" in "config get keepData"*) echo true ;; "config get aws:region"*) echo us-east-1 ;; esac\n'
+    )
+    (tmp_path / "aws").write_text("#!/bin/sh\nprintf 'vol-0aaaaaaaaaaaaaaaa\\tNone\\n'\n")
+    for tool in ("pulumi", "aws"):
+        (tmp_path / tool).chmod(0o755)
+    result = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "check-leftover-volumes.sh"), "prod"],
+        env={"PATH": f"{tmp_path}:/usr/bin:/bin", "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md")},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = (tmp_path / "summary.md").read_text()
+    assert "Kept on purpose (keepData): vol-0aaaaaaaaaaaaaaaa" in summary and "None left behind." in summary
