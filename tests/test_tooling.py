@@ -292,3 +292,23 @@ def test_a_keep_data_stack_reports_its_retained_volumes_as_kept(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     summary = (tmp_path / "summary.md").read_text()
     assert "Kept on purpose (keepData): vol-0aaaaaaaaaaaaaaaa" in summary and "None left behind." in summary
+
+
+def test_the_leftover_volume_query_reads_ids_and_the_kept_tag_as_the_aws_cli_would():
+    """The --query of check-leftover-volumes.sh, run by jmespath (the AWS CLI's query engine) on a
+    describe-volumes answer: one [id, data-volume tag key or null] pair per volume."""
+    import jmespath
+
+    script = (ROOT / "scripts" / "check-leftover-volumes.sh").read_text()
+    query = re.search(r'--query "([^"]+)"', script).group(1).replace("${kept_tag}", "llm-observability/data-volume")
+    answer = {
+        "Volumes": [
+            {"VolumeId": "vol-0aaaaaaaaaaaaaaaa", "Tags": [{"Key": "Stack", "Value": "dev"}]},
+            {"VolumeId": "vol-0bbbbbbbbbbbbbbbb", "Tags": [
+                {"Key": "Stack", "Value": "dev"}, {"Key": "llm-observability/data-volume", "Value": "x"}]},
+        ]
+    }
+    assert jmespath.search(query, answer) == [
+        ["vol-0aaaaaaaaaaaaaaaa", None],
+        ["vol-0bbbbbbbbbbbbbbbb", "llm-observability/data-volume"],
+    ]
