@@ -1,7 +1,10 @@
 """The cluster's own defences, on the objects the real program declares: Pod Security Admission on every
-namespace it creates, the privileged exporters alone in theirs."""
+namespace it creates (the privileged exporters alone in theirs), NetworkPolicies, the pods' own
+restrictions; and the README's Security section, whose every claim names one of these tests."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 
@@ -162,3 +165,16 @@ def test_the_programs_own_pods_get_no_api_token_and_no_privileges(overrides):
             assert context["allowPrivilegeEscalation"] is False, name
             assert context["capabilities"] == {"drop": ["ALL"]}, name
             assert context["seccompProfile"] == {"type": "RuntimeDefault"}, name
+
+
+def test_every_test_the_readmes_security_section_cites_exists():
+    """The Security section backs each claim with a test by name: each name must be a test here."""
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Security"):readme.index("## Policy as code")]
+    cited = set(re.findall(r"`(test_\w+)`", section))
+    defined = set()
+    for path in (ROOT / "tests").glob("test_*.py"):
+        defined |= set(re.findall(r"^def (test_\w+)", path.read_text(), re.M))
+    assert len(cited) >= 15 and cited - defined == set()
