@@ -4,6 +4,8 @@ real program (every stack, under mocks) breaks none of them."""
 from __future__ import annotations
 
 import copy
+import dataclasses
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -348,3 +350,50 @@ def test_the_pack_stops_a_world_open_host_even_when_the_config_opts_in():
     found = [message for resource in program.resources for message in _check(resource)]
     assert found and all(": no-world-ingress: " in message for message in found)
     assert {message.split(":")[0] for message in found} == {program.one(guardrails.SECURITY_GROUP).name}
+
+
+def _set(path: tuple, value: Any) -> Any:
+    def mutate(inputs: dict) -> None:
+        target = inputs
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+
+    return mutate
+
+
+# Each rule against a resource the real program declares, changed the way a mistake would change it:
+# the rules read the program's real property shapes, not only the hand-written ones above.
+PLANTED = [
+    ("no-world-ingress", {}, guardrails.SECURITY_GROUP, "",
+     _set(("ingress", 0, "cidrBlocks"), ["0.0.0.0/1", "128.0.0.0/1"])),
+    ("imdsv2-required", {}, guardrails.INSTANCE, "", _set(("metadataOptions", "httpTokens"), "optional")),
+    ("encrypted-volumes", {}, guardrails.EBS_VOLUME, "-data", _set(("encrypted",), False)),
+    ("exact-chart-versions", {}, guardrails.HELM_RELEASE, "tempo", _set(("version",), "^1.0.0")),
+    ("exact-image-versions", {}, "kubernetes:apps/v1:Deployment", "llama-stack",
+     _set(("spec", "template", "spec", "containers", 0, "image"), "llamastack/distribution-starter:latest")),
+    ("no-external-services", {}, guardrails.SERVICE, "llama-stack", _set(("spec", "type"), "LoadBalancer")),
+    ("no-plain-secrets-in-helm-values", {}, guardrails.HELM_RELEASE, "-metrics-release",
+     _set(("values", "grafana", "adminPassword"), "hunter2hunter2")),
+    ("pod-security-namespaces", {}, guardrails.NAMESPACE, "-llm",
+     _set(("metadata", "labels", "pod-security.kubernetes.io/enforce"), "privileged")),
+    ("no-privileged-pods", {"workloadJob": True}, "kubernetes:batch/v1:Job", "workload",
+     _set(("spec", "template", "spec", "hostNetwork"), True)),
+    ("least-privilege-iam", {}, guardrails.IAM_ROLE_POLICY, "", _set(("policy",), json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "cloudwatch:*", "Resource": "*"}]}))),
+    ("eks-secrets-encrypted", {"clusterBackend": "eks", "gpuNodes": 1}, guardrails.EKS_COMPONENT, "",
+     _set(("encryptionConfigKeyArn",), "")),
+]
+
+
+@pytest.mark.parametrize("policy, overrides, resource_type, name, mutate", PLANTED, ids=[p[0] for p in PLANTED])
+def test_each_rule_fires_on_a_resource_the_program_really_declares(policy, overrides, resource_type, name, mutate):
+    resource = run_program("dev", overrides).one(resource_type, name)
+    assert not [m for m in _check(resource) if f": {policy}: " in m], "the real resource passes"
+    planted = dataclasses.replace(resource, inputs=copy.deepcopy(_unwrap_secrets(resource.inputs)))
+    mutate(planted.inputs)
+    assert [m for m in _check(planted) if f": {policy}: " in m], f"{policy} missed the planted mistake"
+
+
+def test_every_rule_is_planted_in_a_real_resource():
+    assert {p[0] for p in PLANTED} == set(guardrails.VALIDATIONS)
