@@ -42,6 +42,7 @@ IAM_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 # pulumi-eks's component (its inputs are all the program declares) and the control plane it creates.
 EKS_COMPONENT = "eks:index:Cluster"
 
+PROD_STACK = "prod"
 # The one namespace whose pods may read the host (DCGM-Exporter, node-exporter): stack/platform.py.
 PRIVILEGED_NAMESPACE = "monitoring-exporters"
 PSA_ENFORCE = "pod-security.kubernetes.io/enforce"
@@ -393,6 +394,18 @@ def eks_secrets_encrypted(args: ResourceValidationArgs, report_violation: Report
             report_violation("EKS Secrets are not envelope-encrypted: set encryptionConfig for secrets", None)
 
 
+def _stack_of(urn: str) -> str:
+    """A URN is urn:pulumi:<stack>::<project>::<type>::<name>."""
+    return urn.split("::", 1)[0].rsplit(":", 1)[-1] if urn.startswith("urn:pulumi:") else ""
+
+
+def eks_deletion_protection_in_prod(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    """A prod cluster holds the data: deleting it takes an explicit step first."""
+    if args.resource_type in (EKS_COMPONENT, EKS_CLUSTER) and _stack_of(args.urn) == PROD_STACK:
+        if args.props.get("deletionProtection") is not True:
+            report_violation("the prod EKS cluster must have deletionProtection (keepData: true)", None)
+
+
 # --- The pack ----------------------------------------------------------------------------------------
 
 Validation = Callable[[ResourceValidationArgs, ReportViolation], None]
@@ -430,6 +443,10 @@ VALIDATIONS: dict[str, tuple[str, Validation]] = {
         least_privilege_iam,
     ),
     "eks-secrets-encrypted": ("EKS clusters envelope-encrypt Kubernetes Secrets with KMS.", eks_secrets_encrypted),
+    "eks-deletion-protection-in-prod": (
+        "The prod stack's EKS cluster has deletion protection.",
+        eks_deletion_protection_in_prod,
+    ),
 }
 
 

@@ -25,11 +25,12 @@ import guardrails  # noqa: E402
 STACKS = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
 
 
-def violations(policy: str, resource_type: str, props: dict[str, Any]) -> list[str]:
+def violations(policy: str, resource_type: str, props: dict[str, Any], stack: str = "test") -> list[str]:
     found: list[str] = []
     # The analyzer hands policies the inputs wrapped like this (Mapping/Sequence proxies, not dicts/lists).
     proxied = unknown_checking_proxy(copy.deepcopy(props))
-    args = ResourceValidationArgs(resource_type, proxied, f"urn:test::{resource_type}::r", "r", None, None)
+    urn = f"urn:pulumi:{stack}::llm-observability::{resource_type}::r"
+    args = ResourceValidationArgs(resource_type, proxied, urn, "r", None, None)
     _, validate = guardrails.VALIDATIONS[policy]
     validate(args, lambda message, urn=None: found.append(message))
     return found
@@ -102,6 +103,7 @@ CASES = [
         {"policyArn": "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"},
         {"policyArn": "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"},
     ),
+    ("eks-deletion-protection-in-prod", guardrails.EKS_COMPONENT, {"deletionProtection": True}, {"name": "c"}),
     (
         "eks-secrets-encrypted",
         guardrails.EKS_COMPONENT,
@@ -253,8 +255,9 @@ CASES = [
     ids=[f"{c[0]}-{c[1].rsplit(':', 1)[-1]}-{i}" for i, c in enumerate(CASES)],
 )
 def test_policy_passes_the_compliant_resource_and_catches_the_violation(policy, resource_type, good, bad):
-    assert violations(policy, resource_type, good) == []
-    assert violations(policy, resource_type, bad), f"{policy} missed the violation in {bad}"
+    stack = "prod" if policy == "eks-deletion-protection-in-prod" else "dev"
+    assert violations(policy, resource_type, good, stack) == []
+    assert violations(policy, resource_type, bad, stack), f"{policy} missed the violation in {bad}"
 
 
 def test_every_policy_has_a_planted_violation():
@@ -383,12 +386,15 @@ PLANTED = [
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "cloudwatch:*", "Resource": "*"}]}))),
     ("eks-secrets-encrypted", {"clusterBackend": "eks", "gpuNodes": 1}, guardrails.EKS_COMPONENT, "",
      _set(("encryptionConfigKeyArn",), "")),
+    ("eks-deletion-protection-in-prod", {"clusterBackend": "eks", "gpuNodes": 1}, guardrails.EKS_COMPONENT, "",
+     _set(("deletionProtection",), False)),
 ]
 
 
 @pytest.mark.parametrize("policy, overrides, resource_type, name, mutate", PLANTED, ids=[p[0] for p in PLANTED])
 def test_each_rule_fires_on_a_resource_the_program_really_declares(policy, overrides, resource_type, name, mutate):
-    resource = run_program("dev", overrides).one(resource_type, name)
+    stack = "prod" if policy == "eks-deletion-protection-in-prod" else "dev"
+    resource = run_program(stack, overrides).one(resource_type, name)
     assert not [m for m in _check(resource) if f": {policy}: " in m], "the real resource passes"
     planted = dataclasses.replace(resource, inputs=copy.deepcopy(_unwrap_secrets(resource.inputs)))
     mutate(planted.inputs)
