@@ -7,7 +7,9 @@ received, and can be told to misbehave (a tool call the tool cannot do, a failin
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -23,6 +25,10 @@ class Behaviour:
     failing_file_search: bool = False
     # The files API is broken (HTTP 500 on upload).
     failing_upload: bool = False
+    # Scripted answers to questions asked with file_search: question -> (answer, document file search returns).
+    answers: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # What the judge (a non-streaming chat completion) replies, in turn.
+    judge_replies: tuple[str, ...] = ('{"relevance": 5, "faithfulness": 4, "harmlessness": 5}',)
 
 
 @dataclass
@@ -32,6 +38,8 @@ class Recorded:
     files: int = 0
     store_polls: int = 0
     chat_completions: int = 0
+    judge_requests: list[dict[str, Any]] = field(default_factory=list)
+    metrics: list[dict[str, Any]] = field(default_factory=list)
     traceparents: list[str] = field(default_factory=list)
     spans: list[dict[str, Any]] = field(default_factory=list)
 
@@ -91,6 +99,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif self.path == "/v1/files":
             self.server.recorded.files += 1
             number = self.server.recorded.files
+            uploaded = re.search(rb'filename="([^"]+)"', body)
+            self.server.uploaded[f"file-{number}"] = uploaded.group(1).decode() if uploaded else f"doc-{number}.md"
             self._send(200, {"id": f"file-{number}", "object": "file", "bytes": len(body), "created_at": now,
                              "filename": f"doc-{number}.md", "purpose": "assistants"})
         elif self.path == "/v1/vector_stores":
@@ -102,16 +112,28 @@ class _Handler(BaseHTTPRequestHandler):
                 for scope in resource["scopeSpans"]:
                     self.server.recorded.spans.extend(scope["spans"])
             self._send(200, {})
+        elif self.path == "/v1/metrics":  # the same receiver, for the workload's own metrics
+            self.server.recorded.metrics.append(json.loads(body))
+            self._send(200, {})
         elif self.path == "/v1/responses":
             self.server.recorded.traceparents.append(self.headers.get("traceparent", ""))
             request = json.loads(body)
             self.server.recorded.responses.append(request)
             self._send(200, self.server.respond(request))
+        elif self.path == "/v1/chat/completions" and not json.loads(body).get("stream"):
+            self._judge(json.loads(body))
         elif self.path == "/v1/chat/completions":
             self.server.recorded.chat_completions += 1
             self._stream_chat(json.loads(body))
         else:
             self._send(404, {"detail": f"no route {self.path}"})
+
+    def _judge(self, request: dict[str, Any]) -> None:
+        self.server.recorded.judge_requests.append({**request, "traceparent": self.headers.get("traceparent", "")})
+        self._send(200, {"id": "j1", "object": "chat.completion", "model": request["model"],
+                         "choices": [{"index": 0, "finish_reason": "stop",
+                                      "message": {"role": "assistant", "content": next(self.server.judge_replies)}}],
+                         "usage": {"prompt_tokens": 300, "completion_tokens": 20, "total_tokens": 320}})
 
     def _stream_chat(self, request: dict[str, Any]) -> None:
         self.send_response(200)
@@ -137,6 +159,8 @@ class FakeServer(ThreadingHTTPServer):
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
         self._ids = 0
         self.store_files = 0
+        self.uploaded: dict[str, str] = {}  # file id -> uploaded file name
+        self.judge_replies = itertools.cycle(self.behaviour.judge_replies)
 
     @property
     def url(self) -> str:
@@ -167,7 +191,7 @@ class FakeServer(ThreadingHTTPServer):
         tools = {tool["type"] for tool in request.get("tools") or []}
         names = {tool.get("name") for tool in request.get("tools") or []}
         prompt = request["input"]
-        if request.get("guardrails") and isinstance(prompt, str) and "bomb" in prompt:
+        if request.get("guardrails") and isinstance(prompt, str) and "bomb" in prompt.lower():
             response["output"] = [_message("I can't help with that: violent content (S1).", refusal=True)]
         elif isinstance(prompt, list):  # function results: answer with them
             results = "; ".join(item["output"] for item in prompt)
@@ -179,6 +203,16 @@ class FakeServer(ThreadingHTTPServer):
                  "arguments": json.dumps({"instance_type": "g6.12xlarge"}), "status": "completed"},
                 {"type": "function_call", "id": "fc_2", "call_id": f"call_{self._ids}b", "name": "calculate",
                  "arguments": json.dumps({"expression": expression}), "status": "completed"},
+            ]
+        elif "file_search" in tools and prompt in self.behaviour.answers:
+            text, document = self.behaviour.answers[prompt]
+            file_id = next(i for i, name in self.uploaded.items() if name == document)
+            # Llama Stack 0.7.3 reports the file id as the result's filename too (tool_executor.py).
+            response["output"] = [
+                {"type": "file_search_call", "id": "fs_1", "status": "completed", "queries": [prompt],
+                 "results": [{"file_id": file_id, "filename": file_id, "score": 0.9, "text": f"From {document}.",
+                              "attributes": {}}]},
+                _message(text),
             ]
         elif "file_search" in tools:
             if self.behaviour.failing_file_search:

@@ -32,7 +32,7 @@ def _args(server: FakeServer, *extra: str) -> list[str]:
 
 def test_workload_runs_every_session_and_the_load_phase_and_prints_a_summary(capsys):
     with FakeServer() as server:
-        status = main(["all", *_args(server)])
+        status = main(["all", *_args(server, "--known-answer-share", "0")])
     out = capsys.readouterr().out
     assert status == EXIT_OK, out
     # Documents ingested, then every turn of every session, with the tool round trips.
@@ -56,17 +56,22 @@ def test_workload_runs_every_session_and_the_load_phase_and_prints_a_summary(cap
 def test_each_session_is_one_trace_rooted_in_a_span_the_workload_exports(monkeypatch, capsys):
     with FakeServer() as server:
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", server.url)
-        status = main(["agent", *_args(server)])
+        status = main(["agent", *_args(server, "--known-answer-share", "0")])
     assert status == EXIT_OK
-    names = [span["name"] for span in server.recorded.spans]
-    assert names == ["ingest documents", *(f"session {s.name}" for s in agent.SESSIONS)]
-    roots = {span["traceId"]: span["spanId"] for span in server.recorded.spans}
-    # Every request of a session continues that session's root span.
+    spans = server.recorded.spans
+    roots = {span["traceId"]: span["spanId"] for span in spans if "parentSpanId" not in span}
+    assert [span["name"] for span in spans if "parentSpanId" not in span] == [
+        "ingest documents", *(f"session {s.name}" for s in agent.SESSIONS)]
+    # One answer span per turn, a child of its session's root span.
+    answers = {span["spanId"]: span for span in spans if span["name"] == "answer"}
+    assert len(answers) == sum(len(s.turns) for s in agent.SESSIONS)
+    assert all(roots[span["traceId"]] == span["parentSpanId"] for span in answers.values())
+    # Every request of a turn continues that turn's answer span, in its session's trace.
     traced = [header.split("-") for header in server.recorded.traceparents]
-    assert all(roots.get(trace_id) == span_id for _, trace_id, span_id, _ in traced)
-    per_session = {trace_id for _, trace_id, _, _ in traced}
-    assert len(per_session) == len(agent.SESSIONS)
-    assert f"session runbook: trace {server.recorded.spans[2]['traceId']}" in capsys.readouterr().out
+    assert all(answers[span_id]["traceId"] == trace_id for _, trace_id, span_id, _ in traced)
+    assert len({trace_id for _, trace_id, _, _ in traced}) == len(agent.SESSIONS)
+    runbook = next(span for span in spans if span["name"] == "session runbook")
+    assert f"session runbook: trace {runbook['traceId']}" in capsys.readouterr().out
 
 
 def test_a_failing_tool_is_reported_to_the_model_and_fails_the_run(capsys):

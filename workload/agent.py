@@ -5,6 +5,9 @@ list and a calculator) and Llama Stack's server-side file_search over a vector s
 bundled documents, loops until the model stops calling tools, and carries the conversation with
 ``previous_response_id``. One session sends a prompt the safety shield should refuse. Every step is a
 traced request in Llama Stack (HTTP, inference, tool and vector-store spans).
+
+A share of the sessions asks known-answer questions (workload.known_answers) instead; every answer is
+scored (workload.quality) on its own ``answer`` span, a child of the session's span.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import ast
 import json
 import operator
+import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +23,10 @@ from typing import Any, Callable
 
 from llama_stack_client import APIStatusError, LlamaStackClient
 
+from workload.known_answers import KNOWN_ANSWERS, KnownAnswer
+from workload.quality import QualityRecorder, read_answer
 from workload.stats import Stats
-from workload.tracing import SessionTracer
+from workload.tracing import Attribute, SessionTracer
 
 DOCUMENTS = Path(__file__).parent / "documents"
 MAX_TOOL_ROUNDS = 5
@@ -105,6 +111,7 @@ class Session:
     functions: bool = False
     file_search: bool = False
     shielded: bool = False
+    known: KnownAnswer | None = None
 
 
 SESSIONS = (
@@ -148,6 +155,27 @@ SESSIONS = (
 )
 
 
+MAX_KNOWN_ANSWER_SHARE = 0.9
+
+
+def plan_sessions(known_answer_share: float, rng: random.Random) -> list[Session]:
+    """The scripted sessions, each once, with known-answer sessions between them, so that they make up
+    ``known_answer_share`` of all sessions. The questions start at a random point of the set and go
+    round it, so successive runs cover all of them."""
+    if not 0 <= known_answer_share <= MAX_KNOWN_ANSWER_SHARE:
+        raise ValueError(f"known-answer share {known_answer_share} is not in 0..{MAX_KNOWN_ANSWER_SHARE}")
+    count = round(known_answer_share / (1 - known_answer_share) * len(SESSIONS))
+    start = rng.randrange(len(KNOWN_ANSWERS))
+    known = [KNOWN_ANSWERS[(start + i) % len(KNOWN_ANSWERS)] for i in range(count)]
+    asked = [Session(f"known-answer {item.id}", (item.question,), file_search=True, shielded=True, known=item)
+             for item in known]
+    plan: list[Session] = []
+    for index, scripted in enumerate(SESSIONS):
+        plan.append(scripted)
+        plan.extend(asked[index * count // len(SESSIONS):(index + 1) * count // len(SESSIONS)])
+    return plan
+
+
 @dataclass
 class AgentRun:
     client: LlamaStackClient
@@ -156,7 +184,10 @@ class AgentRun:
     stats: Stats
     log: Callable[[str], None]
     tracer: SessionTracer
+    quality: QualityRecorder
     vector_store_id: str | None = None
+    # Uploaded file id -> document name, to tell which documents a file search returned.
+    documents: dict[str, str] = field(default_factory=dict)
     transcripts: dict[str, list[str]] = field(default_factory=dict)
     # Headers of the current session's trace, sent with every request.
     headers: dict[str, str] = field(default_factory=dict)
@@ -170,6 +201,7 @@ class AgentRun:
                     file=(path.name, handle, "text/markdown"), purpose="assistants", extra_headers=self.headers
                 )
             file_ids.append(uploaded.id)
+            self.documents[uploaded.id] = path.name
             self.stats.requests += 1
         store = self.client.vector_stores.create(
             name=f"workload-docs-{int(time.time())}", file_ids=file_ids, extra_headers=self.headers
@@ -257,7 +289,8 @@ class AgentRun:
         return response
 
     def run_session(self, session: Session) -> None:
-        with self.tracer.span(f"session {session.name}", **{"workload.session": session.name}) as headers:
+        attributes: dict[str, Attribute] = {"workload.session": session.name.split(" ")[0]}
+        with self.tracer.span(f"session {session.name}", attributes=attributes) as headers:
             self.headers = headers
             try:
                 self._run_turns(session)
@@ -267,9 +300,18 @@ class AgentRun:
     def _run_turns(self, session: Session) -> None:
         previous = None
         transcript = self.transcripts.setdefault(session.name, [])
+        session_headers = self.headers
         for number, prompt in enumerate(session.turns, 1):
             self.log(f"session {session.name} turn {number}/{len(session.turns)}: {prompt}")
-            response = self.turn(session, prompt, previous)
+            span: dict[str, Attribute] = {"workload.turn": number}
+            with self.tracer.span("answer", parent=session_headers, attributes=span) as answer_headers:
+                self.headers = answer_headers
+                try:
+                    response = self.turn(session, prompt, previous)
+                    self.quality.record(read_answer(prompt, response, self.documents), session.known, span,
+                                        answer_headers)
+                finally:
+                    self.headers = session_headers
             refusal = _refusal(response)
             if refusal is not None:
                 self.stats.refusals += 1
@@ -280,7 +322,7 @@ class AgentRun:
                 self.log(f"  answer: {answer[:200]}")
                 transcript.append(answer)
             previous = response.id
-        if session.shielded and self.shield and not any(t.startswith("refused:") for t in transcript):
+        if session.shielded and not session.known and self.shield and not any(t.startswith("refused:") for t in transcript):
             self.log(f"  note: shield {self.shield} did not refuse the prompt of session {session.name}")
 
 
@@ -295,11 +337,17 @@ def _refusal(response: Any) -> str | None:
 
 
 def run_agent(
-    client: LlamaStackClient, model: str, shield: str | None, tracer: SessionTracer, log: Callable[[str], None]
+    client: LlamaStackClient,
+    model: str,
+    shield: str | None,
+    tracer: SessionTracer,
+    quality: QualityRecorder,
+    sessions: list[Session],
+    log: Callable[[str], None],
 ) -> Stats:
     """Ingest the documents, then run every session; errors end a session, not the whole phase."""
     stats = Stats("agent")
-    run = AgentRun(client=client, model=model, shield=shield, stats=stats, log=log, tracer=tracer)
+    run = AgentRun(client=client, model=model, shield=shield, stats=stats, log=log, tracer=tracer, quality=quality)
     try:
         with tracer.span("ingest documents") as headers:
             run.headers = headers
@@ -308,8 +356,8 @@ def run_agent(
         stats.error(f"ingesting the documents: {error}")
         log(f"ingesting the documents failed ({error}); sessions run without file search")
     run.headers = {}
-    for session in SESSIONS:
-        if session.shielded and not shield:
+    for session in sessions:
+        if session.shielded and not shield and not session.known:
             log(f"session {session.name} skipped: no safety shield configured")
             continue
         try:
@@ -317,4 +365,5 @@ def run_agent(
         except (RuntimeError, APIStatusError) as error:
             stats.error(f"session {session.name}: {error}")
             log(f"  session {session.name} failed: {error}")
+        quality.metrics.export()
     return stats

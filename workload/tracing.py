@@ -16,11 +16,19 @@ from typing import Callable, Iterator
 
 import httpx
 
+Attribute = str | bool | int | float
 SPAN_KIND_CLIENT = 3
 STATUS_OK, STATUS_ERROR = 1, 2
 
 
-def _attribute(key: str, value: str) -> dict:
+def otlp_attribute(key: str, value: Attribute) -> dict:
+    """One OTLP/JSON attribute; bool before int, since a bool is an int in Python."""
+    if isinstance(value, bool):
+        return {"key": key, "value": {"boolValue": value}}
+    if isinstance(value, int):
+        return {"key": key, "value": {"intValue": str(value)}}
+    if isinstance(value, float):
+        return {"key": key, "value": {"doubleValue": value}}
     return {"key": key, "value": {"stringValue": value}}
 
 
@@ -31,10 +39,24 @@ class SessionTracer:
         self.log = log
 
     @contextmanager
-    def span(self, name: str, **attributes: str) -> Iterator[dict[str, str]]:
-        """Yields the headers that put a request into this span's trace."""
-        trace_id, span_id = secrets.token_hex(16), secrets.token_hex(8)
-        self.log(f"{name}: trace {trace_id}")
+    def span(
+        self, name: str, parent: dict[str, str] | None = None, attributes: dict[str, Attribute] | None = None,
+        **more: str,
+    ) -> Iterator[dict[str, str]]:
+        """Yields the headers that put a request into this span's trace.
+
+        Without ``parent`` the span starts a new trace; with a parent's headers it is that span's child.
+        ``attributes`` are read when the span ends, so the block may add to them (an answer's scores).
+        """
+        attributes = attributes if attributes is not None else {}
+        attributes.update(more)
+        parent_id = None
+        if parent:
+            _, trace_id, parent_id, _ = parent["traceparent"].split("-")
+        else:
+            trace_id = secrets.token_hex(16)
+            self.log(f"{name}: trace {trace_id}")
+        span_id = secrets.token_hex(8)
         started = time.time_ns()
         status = STATUS_OK
         try:
@@ -43,10 +65,11 @@ class SessionTracer:
             status = STATUS_ERROR
             raise
         finally:
-            self._export(trace_id, span_id, name, started, time.time_ns(), status, attributes)
+            self._export(trace_id, span_id, parent_id, name, started, time.time_ns(), status, attributes)
 
     def _export(
-        self, trace_id: str, span_id: str, name: str, start: int, end: int, status: int, attributes: dict[str, str]
+        self, trace_id: str, span_id: str, parent_id: str | None, name: str, start: int, end: int, status: int,
+        attributes: dict[str, Attribute],
     ) -> None:
         if not self.endpoint:
             return
@@ -57,13 +80,15 @@ class SessionTracer:
             "kind": SPAN_KIND_CLIENT,
             "startTimeUnixNano": str(start),
             "endTimeUnixNano": str(end),
-            "attributes": [_attribute(key, value) for key, value in attributes.items()],
+            "attributes": [otlp_attribute(key, value) for key, value in attributes.items()],
             "status": {"code": status},
         }
+        if parent_id:
+            span["parentSpanId"] = parent_id
         body = {
             "resourceSpans": [
                 {
-                    "resource": {"attributes": [_attribute("service.name", self.service_name)]},
+                    "resource": {"attributes": [otlp_attribute("service.name", self.service_name)]},
                     "scopeSpans": [{"scope": {"name": "workload"}, "spans": [span]}],
                 }
             ]
