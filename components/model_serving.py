@@ -32,7 +32,7 @@ SERVER_NAME = "vllm"
 POD_LABELS = {"app.kubernetes.io/name": SERVER_NAME, "llm-d.ai/inference-serving": "true"}
 SCRAPE_JOB = "vllm"
 # What each vLLM pod requests beside its GPUs (weights are staged through host memory while loading);
-# stack/config.py refuses instance types whose nodes cannot hold the pods.
+# stack/config/workloads.py refuses instance types whose nodes cannot hold the pods.
 VLLM_POD_VCPU = 4
 VLLM_POD_MEMORY_GIB = 24
 # What llm-d-inference-sim (v0.10.2, pkg/llm-d-inference-sim/metrics.go) exposes, by vLLM 0.33 family name

@@ -1,0 +1,146 @@
+"""The stack's settings: declared in Pulumi.yaml, read once, validated, frozen.
+
+Pulumi.yaml's ``config:`` block is the single declaration of every setting (type, default, description).
+This package reads the values (from the Pulumi engine, or from the YAML files for tools that run
+outside it), checks them all before any resource is declared, and hands the program frozen
+dataclasses. Components never see ``pulumi.Config``. Each domain's settings live in their own module
+(host, cluster, platform, workloads, signals, guards); ``parse`` is the one entry that runs them all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import pulumi
+import yaml
+
+from stack.config import cluster, guards, host, platform, signals, workloads
+from stack.config.cluster import ClusterConfig
+from stack.config.common import PROJECT, ConfigError, Secret, decimal, qualified
+from stack.config.guards import CostGuardsConfig
+from stack.config.host import HostConfig
+from stack.config.platform import PlatformConfig
+from stack.config.signals import ApiPrice, CostConfig, SignalsConfig
+from stack.config.workloads import LoadConfig, WorkloadConfig
+
+__all__ = [
+    "PROJECT", "PROJECT_DIR", "ApiPrice", "ClusterConfig", "ConfigError", "CostConfig", "CostGuardsConfig",
+    "HostConfig", "LoadConfig", "PlatformConfig", "Secret", "SignalsConfig", "StackConfig", "WorkloadConfig",
+    "declared_settings", "load", "load_from_files", "parse", "raw_from_files", "raw_from_pulumi",
+]
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    stack: str
+    host: HostConfig
+    cluster: ClusterConfig
+    cost: CostConfig
+    signals: SignalsConfig
+    tags: Mapping[str, str]
+    platform: PlatformConfig
+    cost_guards: CostGuardsConfig
+    workload: WorkloadConfig
+
+
+# --- Reading -----------------------------------------------------------------------------------------
+
+
+def declared_settings() -> dict[str, dict[str, Any]]:
+    """The ``config:`` block of Pulumi.yaml: the one place settings and their defaults are written."""
+    project = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())
+    return project["config"]
+
+
+def raw_from_pulumi() -> dict[str, Any]:
+    """Values as the Pulumi engine hands them to the program (defaults already applied by the CLI)."""
+    config = pulumi.Config()
+    getters = {
+        "string": config.get,
+        "integer": config.get_int,
+        "boolean": config.get_bool,
+        "array": config.get_object,
+    }
+    # Secret settings are read as plain values only to be validated; parse() wraps them in Secret.
+    return {key: getters[d["type"]](key) for key, d in declared_settings().items()}
+
+
+def raw_from_files(stack: str) -> dict[str, Any]:
+    """Values read from Pulumi.yaml defaults and Pulumi.<stack>.yaml, the way the CLI combines them.
+
+    For tools that run without the engine (rendering dashboards, the test harness). Encrypted secrets
+    in the stack file stay encrypted here, so nothing that needs one may be read this way.
+    """
+    raw = {key: d.get("default") for key, d in declared_settings().items()}
+    stack_file = PROJECT_DIR / f"Pulumi.{stack}.yaml"
+    values = (yaml.safe_load(stack_file.read_text()) or {}).get("config", {})
+    prefix = f"{PROJECT}:"
+    for name, value in values.items():
+        if name.startswith(prefix):
+            raw[name[len(prefix):]] = value
+    return raw
+
+
+def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
+    """Validate every setting and return the frozen config, or raise one error listing every problem."""
+    problems: list[str] = []
+    cluster_config = cluster.parse(raw, problems)
+    host_config = host.parse(raw, cluster_config.backend, problems)
+    instance = host_config.instance if host_config else None
+    tags = host.tags(stack, raw, problems)
+    hourly_price = decimal(raw, "hourlyPriceUsd", problems)
+    monthly_budget = decimal(raw, "monthlyBudgetUsd", problems)
+    platform_config = platform.parse(raw, problems)
+    cost_guards = guards.parse(raw, cluster_config.backend, monthly_budget, problems)
+    workload = workloads.parse(raw, instance, cluster_config.gpu_nodes, cluster_config.backend, problems)
+    signals_config = signals.parse(raw, problems)
+    if problems:
+        raise ConfigError(problems)
+    assert host_config is not None and instance is not None
+    return StackConfig(
+        stack=stack,
+        host=host_config,
+        cluster=cluster_config,
+        cost=CostConfig(
+            usd_per_hour=hourly_price or signals.hourly_cost(cluster_config, instance),
+            gpu_count=instance.gpu_count * cluster_config.gpu_nodes,
+            monthly_budget_usd=monthly_budget,
+        ),
+        signals=signals_config,
+        tags=tags,
+        platform=platform_config,
+        cost_guards=cost_guards,
+        workload=workload,
+    )
+
+
+# Settings that hold secrets but cannot be declared `secret: true` in Pulumi.yaml: the CLI then
+# requires them in every stack (no default may be given to a secret), even where they are unused.
+# The program reads them as secrets and refuses a value that was not stored encrypted.
+SECRET_SETTINGS = ("alertReceiverUrl", "kubeconfig", "hfToken")
+
+
+def _refuse_plaintext_secrets(raw: Mapping[str, Any]) -> None:
+    problems = [
+        f"{qualified(name)} must be stored encrypted; allowed: `pulumi config set --secret {name} <value>`"
+        for name in SECRET_SETTINGS
+        if raw.get(name) and not pulumi.runtime.config.is_config_secret(qualified(name))
+    ]
+    if problems:
+        raise ConfigError(problems)
+
+
+def load() -> StackConfig:
+    """The program's entry: the engine's values for the current stack, validated."""
+    raw = raw_from_pulumi()
+    _refuse_plaintext_secrets(raw)
+    return parse(pulumi.get_stack(), raw)
+
+
+def load_from_files(stack: str) -> StackConfig:
+    return parse(stack, raw_from_files(stack))
+

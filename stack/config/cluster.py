@@ -1,0 +1,105 @@
+"""Where Kubernetes comes from: MiniKube on the GPU host, a new EKS cluster, or an existing cluster."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import yaml
+
+from stack import catalogue, versions
+from stack.catalogue import InstanceType
+from stack.config.common import Secret, count, is_id, qualified
+
+KUBE_API_PORT = 8443
+BACKENDS = ("minikube", "eks", "kubeconfig")
+# The storage class each backend offers when storageClass is empty (None: the cluster's default).
+DEFAULT_STORAGE_CLASS = {"minikube": "standard", "eks": "gp3", "kubeconfig": None}
+_RELEASE_VERSION = re.compile(r"^v\d+\.\d+\.\d+$")
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """Where Kubernetes comes from: MiniKube on the GPU host, a new EKS cluster, or an existing cluster.
+
+    Pulumi's project config has no object type, so the settings are flat keys (clusterBackend, gpuNodes,
+    eks*, kubeconfig) gathered here into one object.
+    """
+
+    backend: str
+    gpu_nodes: int
+    storage_class: str | None
+    kubernetes_version: str
+    minikube_version: str
+    api_port: int
+    eks_kubernetes_version: str
+    eks_system_instance: InstanceType
+    eks_system_nodes: int
+    eks_subnet_ids: tuple[str, ...]
+    kubeconfig: Secret | None
+
+
+def release_version(raw: Mapping[str, Any], key: str, pinned: str, problems: list[str]) -> str:
+    value = raw.get(key) or pinned
+    if not _RELEASE_VERSION.match(str(value)):
+        problems.append(
+            f"{qualified(key)}: {value!r} is not a release version; allowed: vMAJOR.MINOR.PATCH like {pinned}"
+        )
+    return str(value)
+
+
+def parse(raw: Mapping[str, Any], problems: list[str]) -> ClusterConfig:
+    backend = str(raw.get("clusterBackend") or "")
+    if backend not in BACKENDS:
+        problems.append(f"{qualified('clusterBackend')}: {backend!r} is not a backend; allowed: {', '.join(BACKENDS)}")
+    gpu_nodes = count(raw, "gpuNodes", problems)
+    if backend == "minikube" and gpu_nodes != 1:
+        problems.append(
+            f"{qualified('gpuNodes')}: {gpu_nodes} GPU nodes need clusterBackend eks or kubeconfig; "
+            "allowed with minikube: 1 (one host)"
+        )
+    system_name = str(raw.get("eksSystemInstanceType") or "")
+    system_instance = catalogue.CPU_INSTANCE_TYPES.get(system_name)
+    if system_instance is None:
+        problems.append(
+            f"{qualified('eksSystemInstanceType')}: {system_name!r} is not a supported type for the system nodes; "
+            f"allowed: {', '.join(catalogue.CPU_INSTANCE_TYPES)}"
+        )
+    subnet_ids = tuple(str(s) for s in raw.get("eksSubnetIds") or [])
+    if any(not is_id(s, "subnet") for s in subnet_ids) or len(subnet_ids) == 1:
+        problems.append(
+            f"{qualified('eksSubnetIds')}: {list(subnet_ids)!r} is not a subnet list; allowed: empty (the default "
+            "VPC) or two or more subnet-<hex> ids in different availability zones"
+        )
+    eks_version = str(raw.get("eksKubernetesVersion") or versions.EKS_KUBERNETES)
+    if not re.match(r"^1\.\d+$", eks_version):
+        problems.append(f"{qualified('eksKubernetesVersion')}: {eks_version!r} is not an EKS version; allowed: like 1.34")
+    kubeconfig = raw.get("kubeconfig") or None
+    if backend == "kubeconfig":
+        if kubeconfig is None:
+            problems.append(f"{qualified('kubeconfig')} is required with clusterBackend kubeconfig: set it with --secret")
+        elif not isinstance(yaml_or_none(kubeconfig), dict) or "clusters" not in yaml_or_none(kubeconfig):
+            problems.append(f"{qualified('kubeconfig')}: the value (not shown) is not a kubeconfig; allowed: a kubeconfig YAML document")
+    storage_class = str(raw.get("storageClass") or "") or DEFAULT_STORAGE_CLASS.get(backend)
+    return ClusterConfig(
+        backend=backend,
+        gpu_nodes=gpu_nodes,
+        storage_class=storage_class,
+        kubernetes_version=release_version(raw, "kubernetesVersion", versions.KUBERNETES, problems),
+        minikube_version=release_version(raw, "minikubeVersion", versions.MINIKUBE, problems),
+        api_port=KUBE_API_PORT,
+        eks_kubernetes_version=eks_version,
+        eks_system_instance=system_instance or next(iter(catalogue.CPU_INSTANCE_TYPES.values())),
+        eks_system_nodes=count(raw, "eksSystemNodes", problems),
+        eks_subnet_ids=subnet_ids,
+        kubeconfig=Secret(str(kubeconfig)) if kubeconfig else None,
+    )
+
+
+def yaml_or_none(text: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+
