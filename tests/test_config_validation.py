@@ -49,6 +49,16 @@ def _failure(overrides: dict) -> ConfigError:
         ({"clusterBackend": "eks", "eksSubnetIds": ["subnet-0123456789abcdef0"]}, "llm-observability:eksSubnetIds"),
         ({"clusterBackend": "eks", "eksKubernetesVersion": "v1.34.0"}, "llm-observability:eksKubernetesVersion"),
         ({"clusterBackend": "kubeconfig"}, "llm-observability:kubeconfig is required with clusterBackend kubeconfig"),
+        ({"knownAnswerShare": "0.95"}, "llm-observability:knownAnswerShare: '0.95' is out of range; allowed: a decimal "
+                                       "string from 0.0 to 0.9"),
+        ({"judgeSampleShare": "all"}, "llm-observability:judgeSampleShare: 'all' is out of range"),
+        ({"answerCorrectnessObjective": "0.3"}, "llm-observability:answerCorrectnessObjective: '0.3' is out of range"),
+        ({"judgeScoreDropFraction": "1"}, "llm-observability:judgeScoreDropFraction: '1' is out of range"),
+        ({"judgeEndpoint": "judge.example:8000"}, "llm-observability:judgeEndpoint: 'judge.example:8000' is not an "
+                                                  "OpenAI-compatible base URL"),
+        ({"judgeEndpoint": "http://judge.llm.svc:8000/v1"}, "llm-observability:judgeEndpoint is set but "
+                                                            "llm-observability:judgeModel is empty"),
+        ({"judgeModel": "two words"}, "llm-observability:judgeModel: 'two words' is not a model name"),
     ],
 )
 def test_bad_setting_is_refused_by_name_before_any_resource(overrides, expected):
@@ -116,3 +126,12 @@ def test_instance_types_too_small_for_a_model_server_pod_are_refused(overrides):
 )
 def test_instance_types_with_room_for_the_model_servers_are_accepted(overrides):
     parse("dev", {**raw_from_files("dev"), **overrides})
+
+
+def test_the_judge_runs_only_with_trace_content_and_defaults_to_the_served_model():
+    dev = load_from_files("dev")  # traceContent on
+    assert dev.quality.judge_sample_share == 0.2 and dev.quality.judge_model == dev.workload.model_id
+    assert dev.quality.judge_endpoint is None
+    # Judging reads answer text: with traceContent off only the known-answer checks run.
+    assert load_from_files("prod").quality.judge_sample_share == 0
+    assert load_from_files("prod").quality.known_answer_share == 0.5
