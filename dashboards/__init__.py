@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from dashboards import cost, gpu, mixin, overview, platform, quality, traces, vllm
+from dashboards import answers, cost, gpu, mixin, overview, platform, quality, traces, vllm
 from dashboards.config import SignalsSpec
 
 DOMAINS = {
@@ -20,6 +20,7 @@ DOMAINS = {
     "gpu": gpu,
     "cost": cost,
     "quality": quality,
+    "answers": answers,
     "traces": traces,
     "overview": overview,
     "platform": platform,

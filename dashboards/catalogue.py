@@ -98,6 +98,18 @@ SPAN_METRICS = (
 SPANMETRICS_DIMENSIONS = ("llama_stack.safety.response.violation.level",)
 SHIELD_VIOLATION_LABEL = "llama_stack_safety_response_violation_level"
 
+# The workload's own answer-quality metrics (workload/quality.py, OTLP) through the collector's
+# prometheus exporter: counters get _total, {curly} units add no suffix.
+WORKLOAD = (
+    "llm_quality_answers_total",
+    "llm_quality_checks_total",
+    "llm_quality_judge_verdicts_total",
+    "llm_quality_judge_tokens_total",
+    "llm_quality_judge_score_bucket",
+    "llm_quality_judge_score_sum",
+    "llm_quality_judge_score_count",
+)
+
 # OpenTelemetry Collector own telemetry (otelcol_*, counters with _total).
 COLLECTOR = (
     "otelcol_receiver_accepted_spans_total",
@@ -124,6 +136,7 @@ EXPORTED: dict[str, tuple[str, ...]] = {
     "llm-d-epp": EPP,
     "llama-stack": LLAMA_STACK,
     "spanmetrics": SPAN_METRICS,
+    "workload": WORKLOAD,
     "otel-collector": COLLECTOR,
     "tempo": TEMPO,
     "standard": STANDARD,

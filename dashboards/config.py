@@ -25,6 +25,8 @@ class Selectors:
     llama_stack: dict[str, str] = field(default_factory=lambda: {"job": "llama-stack"})
     # Span metrics from the collector's spanmetrics connector carry the span's service as a label.
     llama_stack_spans: dict[str, str] = field(default_factory=lambda: {"service_name": "llama-stack"})
+    # The workload's own OTLP metrics (answer quality), job = its service.name.
+    workload: dict[str, str] = field(default_factory=lambda: {"job": "workload"})
 
 
 @dataclass(frozen=True)
@@ -54,12 +56,23 @@ class Cost:
 
 
 @dataclass(frozen=True)
+class AnswerQuality:
+    correctness_objective: float
+    score_drop_fraction: float
+    # 0 when the judge is off (traceContent off): then no judge alert can fire.
+    judge_sample_share: float
+    # The judge is the stack's own model servers: its tokens are in vLLM's counters, and cost subtracts them.
+    judge_on_model_servers: bool
+
+
+@dataclass(frozen=True)
 class SignalsSpec:
     """Everything the domains need; pure data, so every module is a pure function of it."""
 
     thresholds: Thresholds
     slo: Slo
     cost: Cost
+    answers: AnswerQuality
     selectors: Selectors = field(default_factory=Selectors)
     runbook_url: str = "https://github.com/llm-observability/llm-observability/blob/main/docs/runbook.md"
     folder: str = "LLM Observability"
@@ -84,5 +97,11 @@ def from_stack(config: StackConfig) -> SignalsSpec:
             gpu_count=config.cost.gpu_count,
             monthly_budget_usd=config.cost.monthly_budget_usd,
             commercial_apis=signals.commercial_api_prices,
+        ),
+        answers=AnswerQuality(
+            correctness_objective=config.quality.correctness_objective,
+            score_drop_fraction=config.quality.judge_score_drop_fraction,
+            judge_sample_share=config.quality.judge_sample_share,
+            judge_on_model_servers=config.quality.judge_endpoint is None,
         ),
     )

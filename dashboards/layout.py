@@ -56,6 +56,8 @@ class Panel:
     min: float | None = None
     max: float | None = None
     time_from: str | None = None  # a panel-relative range, like "now/d" for "today so far"
+    # Colour steps from the bottom: ((None, "red"), (0.8, "green")) is red below 0.8, green from it.
+    thresholds: tuple[tuple[float | None, str], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.description or not self.unit:
@@ -147,6 +149,15 @@ def _panel(panel: Panel, panel_id: int, pos: model.GridPos):
         builder = builder.max(panel.max)
     if panel.time_from:
         builder = builder.time_from(panel.time_from)
+    if panel.thresholds:
+        builder = builder.thresholds(
+            dashboard.ThresholdsConfig().mode(model.ThresholdsMode.ABSOLUTE)
+            .steps([model.Threshold(value=value, color=color) for value, color in panel.thresholds])
+        )
+        if panel.kind == "timeseries":
+            builder = builder.thresholds_style(
+                common_builders.GraphThresholdsStyleConfig().mode(common.GraphTresholdsStyleMode.LINE)
+            )
     if panel.kind == "traces":
         builder = builder.datasource(TEMPO)
         for index, search in enumerate(panel.targets):

@@ -17,7 +17,7 @@ from tests.signals_support import bundle_for, metric_names, recorded_names, subs
 
 EXPECTED_UIDS = {
     "llmobs-vllm", "llmobs-gpu", "llmobs-cost", "llmobs-quality", "llmobs-traces", "llmobs-platform",
-    "llmobs-developer", "llmobs-sre", "llmobs-business",
+    "llmobs-developer", "llmobs-sre", "llmobs-business", "llmobs-answers",
 }
 CURRENT_PANEL_TYPES = {"timeseries", "stat", "bargauge", "table", "heatmap", "row"}
 
