@@ -20,12 +20,25 @@ from components.children import child_options
 from stack.versions import Image
 
 NAME = "llama-stack"
+# Not "llama-stack": service links would give every pod of the namespace LLAMA_STACK_PORT=tcp://...,
+# which `llama stack run` parses as the port number.
+SERVICE_NAME = "llamastack"
 PORT = 8321
 CONFIG_DIR = "/etc/llama-stack"
 STATE_DIR = "/var/lib/llama-stack"
 SHIELD_ID = "llama-guard"
 VECTOR_PROVIDER = "sqlite-vec"
 EMBEDDING_PROVIDER = "sentence-transformers"
+INFERENCE_PROVIDER = "vllm"
+
+
+def registered_model_id(served_model: str) -> str:
+    """The id Llama Stack 0.7 registers a served model under: ``<provider_id>/<provider_model_id>``.
+
+    (core/routing_tables/models.py, register_model; the config's ``model_id`` is no alias.) Clients of
+    Llama Stack, and the shield that asks the model, must use this id; vLLM itself knows only the served name.
+    """
+    return f"{INFERENCE_PROVIDER}/{served_model}"
 
 
 @dataclass(frozen=True)
@@ -51,9 +64,10 @@ def run_config(args: LlamaStackArgs) -> dict[str, Any]:
     """The server's run config: vLLM inference, CPU embeddings, sqlite-vec, file search, llama-guard."""
     kv = {"backend": "kv_default"}
     sql = {"backend": "sql_default"}
+    model_id = registered_model_id(args.model_id)
     shields = (
         # llama-guard's prompt, answered by the served model (an ungated stand-in for a Llama Guard model).
-        [{"shield_id": SHIELD_ID, "provider_id": "llama-guard", "provider_shield_id": args.model_id}]
+        [{"shield_id": SHIELD_ID, "provider_id": "llama-guard", "provider_shield_id": model_id}]
         if args.safety_shield
         else []
     )
@@ -64,7 +78,7 @@ def run_config(args: LlamaStackArgs) -> dict[str, Any]:
         "providers": {
             "inference": [
                 {
-                    "provider_id": "vllm",
+                    "provider_id": INFERENCE_PROVIDER,
                     "provider_type": "remote::vllm",
                     "config": {"base_url": args.inference_url, "max_tokens": args.max_tokens, "api_token": "unused"},
                 },
@@ -127,8 +141,8 @@ def run_config(args: LlamaStackArgs) -> dict[str, Any]:
         "registered_resources": {
             "models": [
                 {
-                    "model_id": args.model_id,
-                    "provider_id": "vllm",
+                    "model_id": model_id,
+                    "provider_id": INFERENCE_PROVIDER,
                     "provider_model_id": args.model_id,
                     "model_type": "llm",
                 },
@@ -178,6 +192,8 @@ class LlamaStack(pulumi.ComponentResource):
     """The Llama Stack server: ConfigMap with its run config, Deployment, ClusterIP Service."""
 
     endpoint: str
+    # What clients name the served model in Llama Stack's APIs.
+    model_id: str
 
     def __init__(self, name: str, args: LlamaStackArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llmobs:workloads:LlamaStack", name, None, opts)
@@ -208,12 +224,17 @@ class LlamaStack(pulumi.ComponentResource):
                     },
                     "spec": {
                         "nodeSelector": dict(args.node_selector),
+                        # No other Service's variables in its environment (see SERVICE_NAME).
+                        "enableServiceLinks": False,
                         "containers": [
                             {
                                 "name": NAME,
                                 "image": args.image.reference,
                                 "env": [
                                     {"name": "RUN_CONFIG_PATH", "value": f"{CONFIG_DIR}/config.yaml"},
+                                    # What `llama stack run` listens on, said here rather than left to the
+                                    # environment.
+                                    {"name": "LLAMA_STACK_PORT", "value": str(PORT)},
                                     {"name": "HF_HOME", "value": f"{STATE_DIR}/huggingface"},
                                     *otel_environment(args),
                                 ],
@@ -245,9 +266,10 @@ class LlamaStack(pulumi.ComponentResource):
         )
         k8s.core.v1.Service(
             f"{name}-service",
-            metadata={"name": NAME, "namespace": args.namespace, "labels": labels},
+            metadata={"name": SERVICE_NAME, "namespace": args.namespace, "labels": labels},
             spec={"type": "ClusterIP", "selector": labels, "ports": [{"name": "http", "port": PORT, "targetPort": "http"}]},
             opts=child,
         )
-        self.endpoint = f"http://{NAME}.{args.namespace}.svc.cluster.local:{PORT}"
-        self.register_outputs({"endpoint": self.endpoint})
+        self.endpoint = f"http://{SERVICE_NAME}.{args.namespace}.svc.cluster.local:{PORT}"
+        self.model_id = registered_model_id(args.model_id)
+        self.register_outputs({"endpoint": self.endpoint, "modelId": self.model_id})

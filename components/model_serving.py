@@ -27,6 +27,9 @@ HUB_CACHE_PATH = "hub"
 CACHE_CLAIM = "model-cache"
 HF_SECRET = "hf-token"
 SERVER_NAME = "vllm"
+# The ClusterIP Service in front of them. Not "vllm": Kubernetes would put its service-link variables
+# (VLLM_PORT=tcp://...) into every pod of the namespace, and vLLM reads VLLM_PORT as an integer.
+SERVICE_NAME = "model-server"
 # The labels the chart puts on every model server pod (plus llm-d.ai/role: decode), and so the
 # selector of the Service and the PodMonitor.
 POD_LABELS = {"app.kubernetes.io/name": SERVER_NAME, "llm-d.ai/inference-serving": "true"}
@@ -196,6 +199,8 @@ def chart_values(args: ModelServingArgs, hf_secret: str | None) -> dict[str, Any
             "replicas": args.replicas,
             **placement(args),
             "parallelism": {"tensor": args.tensor_parallel_size},
+            # vLLM reads VLLM_* variables; no Service's variables belong in its environment.
+            "enableServiceLinks": False,
             "containers": [container],
             "volumes": volumes,
             # Our PodMonitor (below) sets job="vllm"; the chart's would wait on nothing and label nothing.
@@ -320,6 +325,8 @@ class ModelServing(pulumi.ComponentResource):
                         "metadata": {"labels": {"app.kubernetes.io/name": "model-prefetch"}},
                         "spec": {
                             "restartPolicy": "OnFailure",
+                            # The vLLM image reads VLLM_* variables; keep other Services' out.
+                            "enableServiceLinks": False,
                             # On the model servers' node: the image pull lands where they start, and a
                             # zonal volume (EBS) is bound in the zone of the node that can use it.
                             **placement(args),
@@ -360,7 +367,7 @@ class ModelServing(pulumi.ComponentResource):
         selector = {**POD_LABELS, "llm-d.ai/role": "decode"}
         k8s.core.v1.Service(
             f"{name}-service",
-            metadata=meta(SERVER_NAME),
+            metadata=meta(SERVICE_NAME),
             spec={
                 "type": "ClusterIP",
                 "selector": selector,
@@ -387,5 +394,5 @@ class ModelServing(pulumi.ComponentResource):
             },
             opts=child_options(self, opts, depends_on=args.monitoring_depends_on),
         )
-        self.endpoint = f"http://{SERVER_NAME}.{args.namespace}.svc.cluster.local:{SERVING_PORT}/v1"
+        self.endpoint = f"http://{SERVICE_NAME}.{args.namespace}.svc.cluster.local:{SERVING_PORT}/v1"
         self.register_outputs({"endpoint": self.endpoint})

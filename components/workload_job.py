@@ -3,6 +3,11 @@
 The package and its documents ship in a ConfigMap and run on a stock Python image with the pinned
 client installed at start, so no image has to be built or pushed. The pod waits for Llama Stack and the
 model servers itself, so nothing in the resource graph has to wait for them to be ready.
+
+Mount layout: every file of `workload/` (hidden files and bytecode caches aside) appears at
+`/opt/workload-src/<its path in the repository>`, e.g. `/opt/workload-src/workload/__main__.py`, and
+PYTHONPATH holds `/opt/workload-src`. ConfigMap keys allow no '/', so each file has an escaped key
+(`config_map_key`) and the volume's `items` give each key its path.
 """
 
 from __future__ import annotations
@@ -31,7 +36,9 @@ class WorkloadJobArgs:
     requirements: tuple[str, ...]
     llama_stack_url: str
     model_url: str
+    # The served model's name at the model servers (load phase) and its id in Llama Stack (agent phase).
     model_id: str
+    stack_model_id: str
     shield_id: str
     request_rate: float
     requests: int
@@ -52,9 +59,20 @@ class WorkloadJobArgs:
 
 
 def package_files() -> dict[str, str]:
-    """ConfigMap key -> file text; keys cannot hold '/', so the path's separators become '__'."""
-    files = sorted(PACKAGE.glob("*.py")) + sorted((PACKAGE / "documents").glob("*.md"))
-    return {str(path.relative_to(PACKAGE.parent)).replace("/", "__"): path.read_text() for path in files}
+    """Path under MOUNT -> file text, for every file of the package (hidden files and bytecode caches aside)."""
+    paths = (path.relative_to(PACKAGE.parent) for path in PACKAGE.rglob("*") if path.is_file())
+    shipped = sorted(p for p in paths if not any(part.startswith(".") or part == "__pycache__" for part in p.parts))
+    return {path.as_posix(): (PACKAGE.parent / path).read_text() for path in shipped}
+
+
+def config_map_key(path: str) -> str:
+    """A ConfigMap key for a file path. Keys hold only [-._a-zA-Z0-9]: '/' and every other character
+    outside [-.a-zA-Z0-9] become '_' and the hex of their UTF-8 bytes ('_' itself too), so two paths never
+    share a key. Nothing decodes it: the volume's items map each key to its path."""
+    return "".join(
+        char if char.isascii() and (char.isalnum() or char in "-.") else "".join(f"_{byte:02x}" for byte in char.encode())
+        for char in path
+    )
 
 
 class WorkloadJob(pulumi.ComponentResource):
@@ -66,7 +84,7 @@ class WorkloadJob(pulumi.ComponentResource):
         source = k8s.core.v1.ConfigMap(
             f"{name}-source",
             metadata={"name": SOURCE_CONFIG_MAP, "namespace": args.namespace, "labels": labels},
-            data=files,
+            data={config_map_key(path): text for path, text in files.items()},
             opts=child,
         )
         needs_source = child_options(self, opts, depends_on=[source])
@@ -74,6 +92,7 @@ class WorkloadJob(pulumi.ComponentResource):
             "LLAMA_STACK_URL": args.llama_stack_url,
             "MODEL_URL": args.model_url,
             "MODEL_ID": args.model_id,
+            "STACK_MODEL_ID": args.stack_model_id,
             "SHIELD_ID": args.shield_id,
             "LOAD_REQUEST_RATE": f"{args.request_rate:g}",
             "LOAD_REQUESTS": str(args.requests),
@@ -97,6 +116,8 @@ class WorkloadJob(pulumi.ComponentResource):
         pod_spec = {
             "restartPolicy": "Never",
             "nodeSelector": dict(args.node_selector),
+            # Its settings are the variables above; no Service's variables are mixed in.
+            "enableServiceLinks": False,
             "securityContext": {"runAsNonRoot": True, "runAsUser": 65534, "runAsGroup": 65534},
             "containers": [
                 {
@@ -114,7 +135,7 @@ class WorkloadJob(pulumi.ComponentResource):
                     "name": "source",
                     "configMap": {
                         "name": SOURCE_CONFIG_MAP,
-                        "items": [{"key": key, "path": key.replace("__", "/")} for key in files],
+                        "items": [{"key": config_map_key(path), "path": path} for path in files],
                     },
                 }
             ],

@@ -57,22 +57,25 @@ local_port() {
 }
 
 # Models through llm-d's router when the stack has one (router=true), else straight to the servers.
-model_service=vllm
+model_service="model-server"
 model_service_port=8000
 if kubectl -n "$namespace" get service router-epp >/dev/null 2>&1; then
   model_service=router-epp
   model_service_port=8081
 fi
-start_forward llama-stack 8321
+start_forward llamastack 8321
 start_forward "$model_service" "$model_service_port"
-stack_port="$(local_port llama-stack)"
+stack_port="$(local_port llamastack)"
 model_port="$(local_port "$model_service")"
 stack_url="http://127.0.0.1:${stack_port}"
 model_url="http://127.0.0.1:${model_port}/v1"
 
-# The served model and the registered shield, as the stack reports them.
+# The served model and the registered shield, as the servers report them; the id Llama Stack registered
+# the model under, as the program derived it.
+stack_model="$(pulumi stack output llamaStackModelId --stack "$stack")"
 model="$("$python" -c 'import json,sys,urllib.request; print(json.load(urllib.request.urlopen(sys.argv[1]))["data"][0]["id"])' "$model_url/models")"
 shield="$("$python" -c 'import json,sys,urllib.request; d=json.load(urllib.request.urlopen(sys.argv[1]))["data"]; print(d[0]["identifier"] if d else "")' "$stack_url/v1/shields")"
 
-echo "workload: Llama Stack at $stack_url, model $model at $model_url, shield '${shield:-none}'"
-"$python" -m workload "$@" --llama-stack-url "$stack_url" --model-url "$model_url" --model "$model" --shield "$shield"
+echo "workload: Llama Stack at $stack_url (model $stack_model), model $model at $model_url, shield '${shield:-none}'"
+"$python" -m workload "$@" --llama-stack-url "$stack_url" --model-url "$model_url" --model "$model" \
+  --stack-model "$stack_model" --shield "$shield"

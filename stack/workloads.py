@@ -31,6 +31,7 @@ def workload_outputs(stack: str, workloads: AiWorkloads) -> dict[str, pulumi.Inp
     return {
         "modelEndpoint": workloads.model_endpoint,
         "llamaStackEndpoint": workloads.llama_stack.endpoint,
+        "llamaStackModelId": workloads.llama_stack.model_id,
         "workloadCommand": f"scripts/run-workload.sh {stack}",
     }
 
@@ -121,6 +122,7 @@ def build_ai_workloads(name: str, config: StackConfig, cluster: KubernetesCluste
                 llama_stack_url=llama_stack.endpoint,
                 model_url=model_endpoint,
                 model_id=workload.model_id,
+                stack_model_id=llama_stack.model_id,
                 shield_id=shield_id,
                 request_rate=workload.load.request_rate,
                 requests=workload.load.requests,

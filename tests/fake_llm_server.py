@@ -3,6 +3,10 @@
 It speaks just enough of both APIs (health, files, vector stores, responses with function calls,
 file search and guardrails, streaming chat completions) for the workload's requests, records what it
 received, and can be told to misbehave (a tool call the tool cannot do, a failing file search).
+
+Like the real servers it knows one model, under two names: vLLM serves it as SERVED_MODEL and answers 404
+to any other name; Llama Stack 0.7 registers it as ``<provider_id>/<provider_model_id>`` (STACK_MODEL) and
+answers 404 to anything else, the bare served name included.
 """
 
 from __future__ import annotations
@@ -15,6 +19,11 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+SERVED_MODEL = "test-model"
+# core/routing_tables/models.py (llama-stack 0.7.3): identifier = f"{provider_id}/{provider_model_id}",
+# with the provider id the program's run config gives vLLM.
+STACK_MODEL = f"vllm/{SERVED_MODEL}"
 
 
 @dataclass
@@ -38,6 +47,7 @@ class Recorded:
     files: int = 0
     store_polls: int = 0
     chat_completions: int = 0
+    chat_models: list[str] = field(default_factory=list)
     judge_requests: list[dict[str, Any]] = field(default_factory=list)
     metrics: list[dict[str, Any]] = field(default_factory=list)
     traceparents: list[str] = field(default_factory=list)
@@ -52,6 +62,17 @@ def _usage() -> dict[str, Any]:
         "input_tokens_details": {"cached_tokens": 0},
         "output_tokens_details": {"reasoning_tokens": 0},
     }
+
+
+def _vllm_model_not_found(model: str) -> dict[str, Any]:
+    """vLLM 0.33's answer to an unknown model (entrypoints/serve/engine/serving.py, _check_model)."""
+    return {"error": {"message": f"The model `{model}` does not exist. Valid aliases: {SERVED_MODEL}.",
+                      "type": "NotFoundError", "param": "model", "code": 404}}
+
+
+def _stack_model_not_found(model: str) -> dict[str, Any]:
+    """Llama Stack 0.7.3's ModelNotFoundError through its exception handler (an OpenAI error body)."""
+    return {"error": {"message": f"Model '{model}' not found. Use 'client.models.list()' to list available Models."}}
 
 
 def _message(text: str, refusal: bool = False) -> dict[str, Any]:
@@ -86,7 +107,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif self.path == "/v1/shields":
             self._send(200, {"data": [{"identifier": "llama-guard", "provider_id": "llama-guard", "type": "shield"}]})
         elif self.path.rstrip("/").endswith("/models"):
-            self._send(200, {"object": "list", "data": [{"id": "test-model", "object": "model"}]})
+            self._send(200, {"object": "list", "data": [{"id": SERVED_MODEL, "object": "model"}]})
         else:
             self._send(404, {"detail": f"no route {self.path}"})
 
@@ -119,12 +140,26 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.recorded.traceparents.append(self.headers.get("traceparent", ""))
             request = json.loads(body)
             self.server.recorded.responses.append(request)
-            self._send(200, self.server.respond(request))
-        elif self.path == "/v1/chat/completions" and not json.loads(body).get("stream"):
+            if request.get("model") != STACK_MODEL:
+                self._send(404, _stack_model_not_found(request.get("model")))
+            else:
+                self._send(200, self.server.respond(request))
+        elif self.path == "/v1/safety/run-shield":  # llama-guard as Llama Stack 0.7.3 answers it
+            text = " ".join(str(m.get("content")) for m in json.loads(body)["messages"]).lower()
+            violation = {"violation_level": "error", "user_message": "I can't answer that: violent content (S1).",
+                         "metadata": {"violation_type": "S1"}} if "bomb" in text else None
+            self._send(200, {"violation": violation})
+        elif self.path == "/v1/chat/completions" and json.loads(body).get("stream") is False:
             self._judge(json.loads(body))
         elif self.path == "/v1/chat/completions":
             self.server.recorded.chat_completions += 1
-            self._stream_chat(json.loads(body))
+            request = json.loads(body)
+            self.server.recorded.chat_models.append(request.get("model"))
+            # vLLM accepts a request without a model (its only one), and no other name.
+            if request.get("model") not in (None, "", SERVED_MODEL):
+                self._send(404, _vllm_model_not_found(request["model"]))
+            else:
+                self._stream_chat(request)
         else:
             self._send(404, {"detail": f"no route {self.path}"})
 

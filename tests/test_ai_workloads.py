@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 import yaml
 
-from components import model_serving
+from components import model_serving, workload_job
 from stack import versions
 from stack.config import ConfigError, declared_settings
 from stack.workloads import LLM_NAMESPACE
@@ -25,6 +26,7 @@ JOB = "kubernetes:batch/v1:Job"
 CRONJOB = "kubernetes:batch/v1:CronJob"
 CONFIGMAP = "kubernetes:core/v1:ConfigMap"
 SERVICE = "kubernetes:core/v1:Service"
+ROOT = Path(__file__).resolve().parent.parent
 SIMULATOR = {"servingMode": "simulator", "instanceType": "m7i.2xlarge"}
 
 
@@ -135,8 +137,8 @@ def test_a_podmonitor_scrapes_every_model_server_pod_as_job_vllm(dev_program):
 def test_model_service_is_cluster_ip_and_is_the_model_endpoint_output(dev_program):
     service = dev_program.one(SERVICE, "model-service")
     assert service.inputs["spec"]["type"] == "ClusterIP"
-    assert dev_program.outputs["modelEndpoint"] == "http://vllm.llm.svc.cluster.local:8000/v1"
-    assert dev_program.outputs["llamaStackEndpoint"] == "http://llama-stack.llm.svc.cluster.local:8321"
+    assert dev_program.outputs["modelEndpoint"] == "http://model-server.llm.svc.cluster.local:8000/v1"
+    assert dev_program.outputs["llamaStackEndpoint"] == "http://llamastack.llm.svc.cluster.local:8321"
     assert dev_program.outputs["workloadCommand"] == "scripts/run-workload.sh dev"
 
 
@@ -171,13 +173,31 @@ def test_llama_stack_run_config_uses_vllm_a_vector_store_file_search_and_a_shiel
     assert embeddings["provider_type"] == "inline::sentence-transformers"
     assert [p["provider_type"] for p in config["providers"]["vector_io"]] == ["inline::sqlite-vec"]
     assert [p["provider_type"] for p in config["providers"]["tool_runtime"]] == ["inline::file-search"]
-    models = {m["model_id"]: m for m in config["registered_resources"]["models"]}
+    models = {m["provider_model_id"]: m for m in config["registered_resources"]["models"]}
     assert models["Qwen/Qwen2.5-7B-Instruct"]["provider_id"] == "vllm"
     assert models["sentence-transformers/all-MiniLM-L6-v2"]["metadata"] == {"embedding_dimension": 384}
     [shield] = config["registered_resources"]["shields"]
+    # The shield asks the model by the id Llama Stack registered it under, or every shield call fails.
     assert shield == {"shield_id": "llama-guard", "provider_id": "llama-guard",
-                      "provider_shield_id": "Qwen/Qwen2.5-7B-Instruct"}
+                      "provider_shield_id": "vllm/Qwen/Qwen2.5-7B-Instruct"}
     assert config["vector_stores"]["default_embedding_model"]["model_id"] == "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def test_llama_stack_clients_name_the_model_as_llama_stack_0_7_registers_it(dev_program):
+    """Llama Stack 0.7 registers <provider_id>/<provider_model_id> (core/routing_tables/models.py at 0.7.3)."""
+    config = _llama_stack_config(dev_program)
+    [llm] = [m for m in config["registered_resources"]["models"] if m["model_type"] == "llm"]
+    registered = f"{llm['provider_id']}/{llm['provider_model_id']}"
+    assert registered == dev_program.outputs["llamaStackModelId"] == "vllm/Qwen/Qwen2.5-7B-Instruct"
+    # The config says what gets registered: its model_id is no alias in 0.7.
+    assert llm["model_id"] == registered
+    [shield] = config["registered_resources"]["shields"]
+    assert shield["provider_shield_id"] == registered
+    program = run_program("dev", {"workloadJob": True})
+    [container] = program.one(JOB, "workload").inputs["spec"]["template"]["spec"]["containers"]
+    env = _env(container)
+    # The agent phase talks to Llama Stack, the load phase to vLLM by the served name.
+    assert env["STACK_MODEL_ID"] == registered and env["MODEL_ID"] == llm["provider_model_id"]
 
 
 def test_the_workload_job_is_off_by_default(dev_program):
@@ -204,10 +224,38 @@ def test_the_workload_job_runs_the_bundled_package_against_the_stack_when_enable
     assert env["JUDGE_URL"] == program.outputs["modelEndpoint"] and env["JUDGE_MODEL"] == "Qwen/Qwen2.5-7B-Instruct"
     # Each agent session's root span goes to the collector, so a session is one trace.
     assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == OTLP_HTTP_ENDPOINT
-    source = program.one(CONFIGMAP, "workload-source").inputs["data"]
-    assert "workload____main__.py" in source and "workload__documents__serving-runbook.md" in source
-    paths = {item["path"] for item in pod["volumes"][0]["configMap"]["items"]}
-    assert "workload/agent.py" in paths and "workload/documents/gpu-fleet.md" in paths
+
+
+def _configmap_volume_files(program: Program, pod: dict, container: dict) -> dict[str, str]:
+    """What the kubelet writes for each ConfigMap volume the container mounts: the text of every item's key
+    at <mountPath>/<item path>. The API server takes only keys of [-._a-zA-Z0-9] (at most 253) and item
+    paths that are relative with no '..' element; a key missing from the ConfigMap fails the mount."""
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    files = {}
+    for mount in container["volumeMounts"]:
+        source = volumes[mount["name"]].get("configMap")
+        if source is None:
+            continue
+        [config_map] = [c for c in program.of_type(CONFIGMAP) if c.inputs["metadata"]["name"] == source["name"]]
+        data = config_map.inputs["data"]
+        assert all(re.fullmatch(r"[-._a-zA-Z0-9]{1,253}", key) for key in data)
+        assert sum(len(key) + len(text.encode()) for key, text in data.items()) < 1024 * 1024
+        for item in source["items"]:
+            path = PurePosixPath(item["path"])
+            assert not path.is_absolute() and ".." not in path.parts, item
+            files[str(PurePosixPath(mount["mountPath"]) / path)] = data[item["key"]]
+    return files
+
+
+def test_the_workload_pod_finds_every_file_of_the_package_under_its_own_path():
+    program = run_program("dev", {"workloadJob": True})
+    pod = program.one(JOB, "workload").inputs["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    committed = subprocess.run(["git", "ls-files", "workload"], cwd=ROOT, capture_output=True, text=True, check=True)
+    source_tree = {f"{workload_job.MOUNT}/{path}": (ROOT / path).read_text() for path in committed.stdout.split()}
+    assert "/opt/workload-src/workload/__main__.py" in source_tree
+    assert _configmap_volume_files(program, pod, container) == source_tree
+    assert workload_job.MOUNT in _env(container)["PYTHONPATH"].split(":")
 
 
 def test_a_workload_schedule_makes_it_a_cronjob():
@@ -383,7 +431,7 @@ def test_start_minikube_passes_gpus_only_when_the_host_has_them(tmp_path, gpu_co
     """start-minikube.sh with a stand-in `sg` that records the MiniKube command it would run."""
     (tmp_path / "sg").write_text(f'#!/usr/bin/env bash\necho "$3" > "{tmp_path}/command"\n')
     (tmp_path / "sg").chmod(0o755)
-    script = Path(__file__).resolve().parent.parent / "components" / "scripts" / "start-minikube.sh"
+    script = ROOT / "components" / "scripts" / "start-minikube.sh"
     subprocess.run(
         ["bash", str(script), "46", "188416", "v1.34.0", "203.0.113.10", "8443", str(gpu_count)],
         env={**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"},
@@ -407,7 +455,7 @@ def test_every_workload_setting_is_declared_once_with_type_default_and_descripti
     declaration = declared_settings()[key]
     assert declaration["type"] in {"string", "integer", "boolean"}
     assert "default" in declaration and declaration["description"].strip()
-    assert f"| `{key}` |" in (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert f"| `{key}` |" in (ROOT / "README.md").read_text()
 
 
 def test_the_judge_can_be_another_model_at_another_endpoint():

@@ -11,7 +11,8 @@ import random
 
 import pytest
 
-from tests.fake_llm_server import Behaviour, FakeServer
+from tests.fake_llm_server import STACK_MODEL, Behaviour, FakeServer
+from tests.otlp_receiver import OtlpReceiver
 from workload import agent, judge, known_answers, quality
 from workload.__main__ import EXIT_OK, main
 from workload.known_answers import KNOWN_ANSWERS
@@ -36,18 +37,16 @@ SCRIPT = {
 
 
 def _args(server: FakeServer, *extra: str) -> list[str]:
-    return ["agent", "--llama-stack-url", server.url, "--model-url", f"{server.url}/v1", "--model", "test-model",
+    return ["agent", "--llama-stack-url", server.url, "--model-url", f"{server.url}/v1", "--stack-model", STACK_MODEL,
             *extra]
 
 
-def _points(server: FakeServer) -> dict[tuple[str, frozenset], object]:
-    """The last export of every metric: (name, labels) -> value (counters) or point (histograms)."""
-    points = {}
-    for metric in server.recorded.metrics[-1]["resourceMetrics"][0]["scopeMetrics"][0]["metrics"]:
-        for point in (metric.get("sum") or metric["histogram"])["dataPoints"]:
-            labels = frozenset((a["key"], a["value"]["stringValue"]) for a in point["attributes"])
-            points[(metric["name"], labels)] = point.get("asDouble", point)
-    return points
+def _points(run) -> dict[tuple[str, frozenset], object]:
+    """The workload's quality metrics as last exported: (name, labels) -> value (counters) or point (histograms)."""
+    _, receiver = run
+    return {(p.name, frozenset(p.attributes.items())): p.value if p.kind == "sum" else p
+            for points in receiver.capture.metrics("workload").values() for p in points
+            if p.name.startswith("llm.quality.")}
 
 
 def _labels(**labels: str) -> frozenset:
@@ -59,12 +58,12 @@ def judged_run():
     """Every known question once (share 2/3 of 15 sessions), every answer judged."""
     behaviour = Behaviour(answers={QUESTIONS[k]: v for k, v in SCRIPT.items()},
                           judge_replies=(GOOD, UNPARSEABLE, OFF_SCALE, LOW))
-    with FakeServer(behaviour) as server, pytest.MonkeyPatch.context() as patch:
-        patch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", server.url)
+    with FakeServer(behaviour) as server, OtlpReceiver() as receiver, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url)
         status = main(_args(server, "--known-answer-share", "0.6667", "--judge-share", "1",
                             "--judge-model", "judge-model"))
     assert status == EXIT_OK
-    return server
+    return server, receiver
 
 
 def test_correctness_tolerates_wording_but_not_a_wrong_fact():
@@ -123,39 +122,36 @@ def test_known_answers_are_counted_correct_grounded_and_refused_as_scored(judged
     points = _points(judged_run)
 
     def checks(check: str, result: str) -> float:
-        return points[("llm.quality.checks", _labels(model="test-model", check=check, result=result))]
+        return points[("llm.quality.checks", _labels(model=STACK_MODEL, check=check, result=result))]
 
     assert (checks("correct", "pass"), checks("correct", "fail")) == (6, 2)
     assert (checks("grounded", "pass"), checks("grounded", "fail")) == (6, 2)
     assert (checks("refusal", "pass"), checks("refusal", "fail")) == (10, 0)
     scripted_turns = sum(len(s.turns) for s in agent.SESSIONS)
-    assert points[("llm.quality.answers", _labels(model="test-model", source="known_answer"))] == 10
-    assert points[("llm.quality.answers", _labels(model="test-model", source="session"))] == scripted_turns
+    assert points[("llm.quality.answers", _labels(model=STACK_MODEL, source="known_answer"))] == 10
+    assert points[("llm.quality.answers", _labels(model=STACK_MODEL, source="session"))] == scripted_turns
 
 
 def test_bad_judge_output_is_counted_never_dropped_nor_scored(judged_run):
     points = _points(judged_run)
-    labels = {"model": "test-model", "judge": "judge-model"}
-    answers = len(judged_run.recorded.judge_requests)
+    labels = {"model": STACK_MODEL, "judge": "judge-model"}
+    answers = len(judged_run[0].recorded.judge_requests)
     assert answers == 10 + sum(len(s.turns) for s in agent.SESSIONS)
     verdicts = {outcome: points[("llm.quality.judge.verdicts", _labels(outcome=outcome, **labels))]
                 for outcome in judge.OUTCOMES}
     # Four replies in turn: good, unparseable, off-scale, low.
     assert verdicts == {"scored": answers // 2, "unparseable": answers // 4, "off_scale": answers // 4, "error": 0}
     relevance = points[("llm.quality.judge.score", _labels(criterion="relevance", **labels))]
-    assert int(relevance["count"]) == answers // 2 and relevance["sum"] == (5 + 2) * answers // 4
-    assert relevance["explicitBounds"] == [1, 2, 3, 4, 5]
+    assert relevance.count == answers // 2 and relevance.total == (5 + 2) * answers // 4
+    assert relevance.bounds == (1, 2, 3, 4, 5)
     tokens = points[("llm.quality.judge.tokens", _labels(judge="judge-model", token_type="prompt"))]
     assert tokens == 300 * answers
 
 
 def test_scores_are_on_the_answer_span_and_the_judge_call_is_a_tagged_child(judged_run):
-    spans = judged_run.recorded.spans
-
-    def attributes(span):
-        return {a["key"]: next(iter(a["value"].values())) for a in span["attributes"]}
-
-    answers = [attributes(s) for s in spans if s["name"] == "answer"]
+    server, receiver = judged_run
+    spans = [span for span in receiver.capture.spans if span.service == "workload"]
+    answers = [s.attributes for s in spans if s.name == "answer"]
     by_question = {a["llm.quality.question_id"]: a for a in answers if "llm.quality.question_id" in a}
     assert by_question["dev-budget"]["llm.quality.correct"] is False
     assert by_question["host-vcpus"]["llm.quality.grounded"] is False
@@ -164,16 +160,16 @@ def test_scores_are_on_the_answer_span_and_the_judge_call_is_a_tagged_child(judg
     assert "llm.quality.correct" not in by_question["unsafe-weapon"]
     outcomes = [a["llm.quality.judge.outcome"] for a in answers]
     assert outcomes.count("unparseable") == len(answers) // 4
-    low = [a for a in answers if a.get("llm.quality.judge.relevance") == "2"]
-    assert low and all(a["llm.quality.judge.min_score"] == "1" for a in low)
+    low = [a for a in answers if a.get("llm.quality.judge.relevance") == 2]
+    assert low and all(a["llm.quality.judge.min_score"] == 1 for a in low)
     assert not any("llm.quality.judge.relevance" in a for a in answers if a["llm.quality.judge.outcome"] != "scored")
-    judges = [s for s in spans if s["name"] == "judge"]
-    answer_ids = {s["spanId"] for s in spans if s["name"] == "answer"}
-    assert len(judges) == len(answers) and all(s["parentSpanId"] in answer_ids for s in judges)
-    assert all(attributes(s)["llm.quality.judge.call"] is True for s in judges)
+    judges = [s for s in spans if s.name == "judge"]
+    answer_ids = {s.span_id for s in spans if s.name == "answer"}
+    assert len(judges) == len(answers) and all(s.parent_span_id in answer_ids for s in judges)
+    assert all(s.attributes["llm.quality.judge.call"] is True for s in judges)
     # The judge's request carries its own span's context, so its model spans join that span, not the answer's.
-    judge_ids = {s["spanId"] for s in judges}
-    assert {r["traceparent"].split("-")[2] for r in judged_run.recorded.judge_requests} == judge_ids
+    judge_ids = {s.span_id for s in judges}
+    assert {r["traceparent"].split("-")[2] for r in server.recorded.judge_requests} == judge_ids
 
 
 def test_no_metric_label_carries_prompt_or_answer_text(judged_run):
@@ -181,17 +177,14 @@ def test_no_metric_label_carries_prompt_or_answer_text(judged_run):
     texts = [item.question for item in KNOWN_ANSWERS] + [answer for answer, _ in SCRIPT.values()]
     texts += [turn for session in agent.SESSIONS for turn in session.turns]
     allowed = {
-        "model": {"test-model"}, "judge": {"judge-model"}, "source": set(quality.SOURCES),
+        "model": {STACK_MODEL}, "judge": {"judge-model"}, "source": set(quality.SOURCES),
         "check": set(quality.CHECKS), "result": {"pass", "fail"}, "outcome": set(judge.OUTCOMES),
         "criterion": set(judge.CRITERIA), "token_type": {"prompt", "completion"},
     }
     seen = set()
-    for export in judged_run.recorded.metrics:
-        for metric in export["resourceMetrics"][0]["scopeMetrics"][0]["metrics"]:
-            for point in (metric.get("sum") or metric["histogram"])["dataPoints"]:
-                for attribute in point["attributes"]:
-                    key, value = attribute["key"], attribute["value"]["stringValue"]
-                    assert value in allowed.get(key, set()), (metric["name"], key, value)
-                    assert not any(text in value for text in texts)
-                    seen.add(key)
+    for (name, labels) in _points(judged_run):
+        for key, value in labels:
+            assert value in allowed.get(key, set()), (name, key, value)
+            assert not any(text in value for text in texts)
+            seen.add(key)
     assert seen == set(allowed)

@@ -8,10 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import ROOT, require_tool
-from tests.fake_llm_server import Behaviour, FakeServer
+from tests.fake_llm_server import SERVED_MODEL, STACK_MODEL, Behaviour, FakeServer
 from workload import agent
 from workload.__main__ import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, main
 
@@ -20,7 +21,8 @@ def _args(server: FakeServer, *extra: str) -> list[str]:
     return [
         "--llama-stack-url", server.url,
         "--model-url", f"{server.url}/v1",
-        "--model", "test-model",
+        "--model", SERVED_MODEL,
+        "--stack-model", STACK_MODEL,
         "--requests", "6",
         "--rate", "200",
         "--prompt-tokens", "32",
@@ -32,7 +34,7 @@ def _args(server: FakeServer, *extra: str) -> list[str]:
 
 def test_workload_runs_every_session_and_the_load_phase_and_prints_a_summary(capsys):
     with FakeServer() as server:
-        status = main(["all", *_args(server, "--known-answer-share", "0")])
+        status = main(["all", *_args(server)])
     out = capsys.readouterr().out
     assert status == EXIT_OK, out
     # Documents ingested, then every turn of every session, with the tool round trips.
@@ -53,25 +55,57 @@ def test_workload_runs_every_session_and_the_load_phase_and_prints_a_summary(cap
     assert "[load] TTFT p50" in out and "p95" in out
 
 
+def test_the_agent_names_the_model_as_llama_stack_registered_it_and_the_load_phase_as_vllm_serves_it(capsys):
+    with FakeServer() as server:
+        status = main(["all", *_args(server)])
+    assert status == EXIT_OK, capsys.readouterr().out
+    assert {r["model"] for r in server.recorded.responses} == {STACK_MODEL}
+    assert server.recorded.chat_models == [SERVED_MODEL] * 6
+
+
+def test_the_fake_servers_refuse_a_model_they_do_not_serve_as_vllm_and_llama_stack_do():
+    """The stand-ins must not accept what the real servers refuse, or they hide a wrong model id."""
+    with FakeServer() as server:
+        bare = httpx.post(f"{server.url}/v1/responses", json={"model": SERVED_MODEL, "input": "hi"})
+        qualified = httpx.post(f"{server.url}/v1/chat/completions",
+                               json={"model": STACK_MODEL, "messages": [{"role": "user", "content": "hi"}]})
+    assert bare.status_code == 404 and f"Model '{SERVED_MODEL}' not found" in bare.json()["error"]["message"]
+    assert qualified.status_code == 404
+    assert qualified.json()["error"] == {
+        "message": f"The model `{STACK_MODEL}` does not exist. Valid aliases: {SERVED_MODEL}.",
+        "type": "NotFoundError", "param": "model", "code": 404}
+
+
+def test_the_agent_phase_with_the_served_name_fails_every_session_like_llama_stack_0_7(capsys):
+    with FakeServer() as server:
+        status = main(["agent", *_args(server), "--stack-model", SERVED_MODEL])
+    out = capsys.readouterr().out
+    assert status == EXIT_FAILED
+    assert f"Model '{SERVED_MODEL}' not found" in out
+    assert all(f"session {session.name} failed" in out for session in agent.SESSIONS)
+
+
+def test_the_agent_phase_needs_the_llama_stack_model_id(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["agent", "--model", SERVED_MODEL])
+    assert exit_info.value.code == 2
+    assert "--stack-model (or STACK_MODEL_ID) is needed for the agent phase" in capsys.readouterr().err
+
+
 def test_each_session_is_one_trace_rooted_in_a_span_the_workload_exports(monkeypatch, capsys):
     with FakeServer() as server:
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", server.url)
-        status = main(["agent", *_args(server, "--known-answer-share", "0")])
+        status = main(["agent", *_args(server)])
     assert status == EXIT_OK
-    spans = server.recorded.spans
-    roots = {span["traceId"]: span["spanId"] for span in spans if "parentSpanId" not in span}
-    assert [span["name"] for span in spans if "parentSpanId" not in span] == [
-        "ingest documents", *(f"session {s.name}" for s in agent.SESSIONS)]
-    # One answer span per turn, a child of its session's root span.
-    answers = {span["spanId"]: span for span in spans if span["name"] == "answer"}
-    assert len(answers) == sum(len(s.turns) for s in agent.SESSIONS)
-    assert all(roots[span["traceId"]] == span["parentSpanId"] for span in answers.values())
-    # Every request of a turn continues that turn's answer span, in its session's trace.
+    names = [span["name"] for span in server.recorded.spans]
+    assert names == ["ingest documents", *(f"session {s.name}" for s in agent.SESSIONS)]
+    roots = {span["traceId"]: span["spanId"] for span in server.recorded.spans}
+    # Every request of a session continues that session's root span.
     traced = [header.split("-") for header in server.recorded.traceparents]
-    assert all(answers[span_id]["traceId"] == trace_id for _, trace_id, span_id, _ in traced)
-    assert len({trace_id for _, trace_id, _, _ in traced}) == len(agent.SESSIONS)
-    runbook = next(span for span in spans if span["name"] == "session runbook")
-    assert f"session runbook: trace {runbook['traceId']}" in capsys.readouterr().out
+    assert all(roots.get(trace_id) == span_id for _, trace_id, span_id, _ in traced)
+    per_session = {trace_id for _, trace_id, _, _ in traced}
+    assert len(per_session) == len(agent.SESSIONS)
+    assert f"session runbook: trace {server.recorded.spans[2]['traceId']}" in capsys.readouterr().out
 
 
 def test_a_failing_tool_is_reported_to_the_model_and_fails_the_run(capsys):
@@ -116,7 +150,8 @@ def _closed_port() -> int:
 @pytest.mark.parametrize("phase", ["agent", "load"])
 def test_an_unreachable_server_gives_a_clear_message_and_exit_status_2(phase, capsys):
     url = f"http://127.0.0.1:{_closed_port()}"
-    status = main([phase, "--llama-stack-url", url, "--model-url", f"{url}/v1", "--wait", "0"])
+    status = main([phase, "--llama-stack-url", url, "--model-url", f"{url}/v1", "--stack-model", STACK_MODEL,
+                   "--wait", "0"])
     err = capsys.readouterr().err
     assert status == EXIT_UNREACHABLE
     assert "cannot reach" in err and url in err and "ConnectError" in err
@@ -145,7 +180,7 @@ def test_run_workload_script_forwards_to_the_services_and_runs_the_workload(tmp_
     """scripts/run-workload.sh with stand-in pulumi and kubectl; the workload itself is real."""
     with FakeServer() as server:
         port = server.server_address[1]
-        _fake_tool(tmp_path, "pulumi", 'echo "apiVersion: v1"\n')
+        _fake_tool(tmp_path, "pulumi", f'[ "$3" = llamaStackModelId ] && echo {STACK_MODEL} || echo "apiVersion: v1"\n')
         _fake_tool(
             tmp_path,
             "kubectl",
@@ -160,10 +195,10 @@ def test_run_workload_script_forwards_to_the_services_and_runs_the_workload(tmp_
             env=env, capture_output=True, text=True, timeout=60,
         )
     assert result.returncode == 0, result.stderr
-    assert "model test-model" in result.stdout and "shield 'llama-guard'" in result.stdout
+    assert f"(model {STACK_MODEL}), model {SERVED_MODEL}" in result.stdout and "shield 'llama-guard'" in result.stdout
     assert "[load] requests 3, errors 0" in result.stdout
     calls = (tmp_path / "kubectl.calls").read_text()
-    assert "-n llm port-forward svc/llama-stack :8321" in calls and "-n llm port-forward svc/vllm :8000" in calls
+    assert "-n llm port-forward svc/llamastack :8321" in calls and "-n llm port-forward svc/model-server :8000" in calls
 
 
 def test_run_workload_script_is_shellcheck_clean():

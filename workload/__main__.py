@@ -20,10 +20,9 @@ from llama_stack_client import APIConnectionError, LlamaStackClient
 from workload.agent import MAX_KNOWN_ANSWER_SHARE, plan_sessions, run_agent
 from workload.judge import Judge, Sampler
 from workload.load import LoadSettings, run_load
-from workload.metrics import Metrics
 from workload.quality import QualityRecorder
 from workload.stats import Stats
-from workload.tracing import SessionTracer
+from workload.tracing import Telemetry
 
 EXIT_OK, EXIT_FAILED, EXIT_UNREACHABLE = 0, 1, 2
 
@@ -42,11 +41,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--llama-stack-url", default=_env("LLAMA_STACK_URL", "http://localhost:8321"))
     parser.add_argument("--model-url", default=_env("MODEL_URL", "http://localhost:8000/v1"),
                         help="OpenAI-compatible base URL of the model servers, ending in /v1")
-    parser.add_argument("--model", default=_env("MODEL_ID", "Qwen/Qwen2.5-7B-Instruct"))
+    parser.add_argument("--model", default=_env("MODEL_ID", "Qwen/Qwen2.5-7B-Instruct"),
+                        help="the served model's name at the model servers (load phase)")
+    parser.add_argument("--stack-model", default=_env("STACK_MODEL_ID", ""),
+                        help="the id Llama Stack registered the served model under, like vllm/<model> "
+                             "(agent phase; stack output llamaStackModelId)")
     parser.add_argument("--shield", default=_env("SHIELD_ID", "llama-guard"),
                         help="safety shield for the prompt that should be refused; empty to skip it")
-    parser.add_argument("--known-answer-share", type=float, default=float(_env("KNOWN_ANSWER_SHARE", "0.5")),
-                        help="share of agent sessions that ask known-answer questions and check the answers")
+    parser.add_argument("--known-answer-share", type=float, default=float(_env("KNOWN_ANSWER_SHARE", "0")),
+                        help="share of agent sessions that ask known-answer questions and check the answers; 0 asks none")
     parser.add_argument("--judge-share", type=float, default=float(_env("JUDGE_SAMPLE_SHARE", "0")),
                         help="share of answers an LLM judge scores; 0 turns the judge off")
     parser.add_argument("--judge-url", default=_env("JUDGE_URL", ""),
@@ -67,6 +70,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.rate <= 0:
         parser.error("--rate must be positive")
+    if args.phase in ("all", "agent") and not args.stack_model:
+        parser.error("--stack-model (or STACK_MODEL_ID) is needed for the agent phase: the id Llama Stack "
+                     "registered the served model under (its GET /v1/models, or stack output llamaStackModelId)")
     if not 0 <= args.known_answer_share <= MAX_KNOWN_ANSWER_SHARE:
         parser.error(f"--known-answer-share must be from 0 to {MAX_KNOWN_ANSWER_SHARE}")
     if not 0 <= args.judge_share <= 1:
@@ -101,20 +107,22 @@ def run(args: argparse.Namespace) -> list[Stats]:
     if args.phase in ("all", "agent"):
         wait_ready(f"{args.llama_stack_url}/v1/health", "Llama Stack", args.wait)
         client = LlamaStackClient(base_url=args.llama_stack_url, max_retries=1, timeout=300.0)
-        log(f"agent: sessions through Llama Stack at {args.llama_stack_url}, model {args.model}")
+        log(f"agent: sessions through Llama Stack at {args.llama_stack_url}, model {args.stack_model}")
+        telemetry = Telemetry(log)
         try:
-            endpoint, service = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"), _env("OTEL_SERVICE_NAME", "workload")
-            tracer = SessionTracer(endpoint, service, log)
             judge = None
             if args.judge_share > 0:
+                # The judge is called on the model servers (or its own endpoint) by its served name.
                 judge = Judge(args.judge_url or args.model_url, args.judge_model or args.model)
                 log(f"judge: {judge.model} at {judge.base_url} scores {args.judge_share:g} of the answers")
-            quality = QualityRecorder(args.model, Metrics(endpoint, service, log), tracer, log, judge,
-                                      Sampler(args.judge_share), shielded=bool(args.shield))
+            quality = QualityRecorder(args.stack_model, telemetry, log, judge, Sampler(args.judge_share),
+                                      shielded=bool(args.shield))
             sessions = plan_sessions(args.known_answer_share, random.Random())
-            results.append(run_agent(client, args.model, args.shield or None, tracer, quality, sessions, log))
+            results.append(run_agent(client, args.stack_model, args.shield or None, telemetry, quality, sessions, log))
         except APIConnectionError as error:
             raise Unreachable(f"cannot reach Llama Stack at {args.llama_stack_url} ({error})") from error
+        finally:
+            telemetry.shutdown()
     if args.phase in ("all", "load"):
         wait_ready(f"{args.model_url}/models", "the model servers", args.wait)
         settings = LoadSettings(

@@ -3,8 +3,10 @@
 Each session is a short conversation. The agent offers the model two local function tools (a price
 list and a calculator) and Llama Stack's server-side file_search over a vector store built from the
 bundled documents, loops until the model stops calling tools, and carries the conversation with
-``previous_response_id``. One session sends a prompt the safety shield should refuse. Every step is a
-traced request in Llama Stack (HTTP, inference, tool and vector-store spans).
+``previous_response_id``. Every prompt goes through the safety shield first (``run_shield``); one
+session sends a prompt the shield should refuse, and a refused prompt never reaches the model. Every
+step is a request in the session's trace: Llama Stack's spans (HTTP, inference, file search, shield)
+and the workload's own spans and metrics for the function tools it runs (workload/tracing.py).
 
 A share of the sessions asks known-answer questions (workload.known_answers) instead; every answer is
 scored (workload.quality) on its own ``answer`` span, a child of the session's span.
@@ -24,9 +26,9 @@ from typing import Any, Callable
 from llama_stack_client import APIStatusError, LlamaStackClient
 
 from workload.known_answers import KNOWN_ANSWERS, KnownAnswer
-from workload.quality import QualityRecorder, read_answer
+from workload.quality import Answer, QualityRecorder, read_answer
 from workload.stats import Stats
-from workload.tracing import Attribute, SessionTracer
+from workload.tracing import Telemetry
 
 DOCUMENTS = Path(__file__).parent / "documents"
 MAX_TOOL_ROUNDS = 5
@@ -167,8 +169,7 @@ def plan_sessions(known_answer_share: float, rng: random.Random) -> list[Session
     count = round(known_answer_share / (1 - known_answer_share) * len(SESSIONS))
     start = rng.randrange(len(KNOWN_ANSWERS))
     known = [KNOWN_ANSWERS[(start + i) % len(KNOWN_ANSWERS)] for i in range(count)]
-    asked = [Session(f"known-answer {item.id}", (item.question,), file_search=True, shielded=True, known=item)
-             for item in known]
+    asked = [Session(f"known-answer {item.id}", (item.question,), file_search=True, known=item) for item in known]
     plan: list[Session] = []
     for index, scripted in enumerate(SESSIONS):
         plan.append(scripted)
@@ -183,7 +184,7 @@ class AgentRun:
     shield: str | None
     stats: Stats
     log: Callable[[str], None]
-    tracer: SessionTracer
+    telemetry: Telemetry
     quality: QualityRecorder
     vector_store_id: str | None = None
     # Uploaded file id -> document name, to tell which documents a file search returned.
@@ -245,22 +246,37 @@ class AgentRun:
             raise RuntimeError(f"response {response.id} failed: {getattr(error, 'message', None) or 'no reason given'}")
         return response
 
-    def _call_function(self, session: str, name: str, arguments: str) -> str:
+    def _call_function(self, session: str, name: str, call_id: str, arguments: str) -> str:
         self.stats.tool_calls += 1
-        try:
-            function = FUNCTIONS[name]
-        except KeyError:
-            return self._tool_failed(session, name, f"the model called an unknown tool {name!r}")
-        try:
-            return function(**json.loads(arguments or "{}"))
-        except (ToolError, TypeError, json.JSONDecodeError) as error:
-            return self._tool_failed(session, name, str(error))
+        with self.telemetry.tool(name, call_id) as call:
+            function = FUNCTIONS.get(name)
+            if function is None:
+                call.failed("UnknownTool")
+                return self._tool_failed(session, name, f"the model called an unknown tool {name!r}")
+            try:
+                return function(**json.loads(arguments or "{}"))
+            except (ToolError, TypeError, json.JSONDecodeError) as error:
+                call.failed(type(error).__name__)
+                return self._tool_failed(session, name, str(error))
 
     def _tool_failed(self, session: str, name: str, message: str) -> str:
         self.stats.tool_errors += 1
         self.stats.error_messages.append(f"session {session}: tool {name} failed: {message}")
         self.log(f"  tool {name} failed: {message}")
         return json.dumps({"error": message})
+
+    def shield_refusal(self, prompt: str) -> str | None:
+        """The shield's message when it refuses the prompt, None when it lets it through."""
+        if not self.shield:
+            return None
+        result = self.client.safety.run_shield(
+            shield_id=self.shield, messages=[{"role": "user", "content": prompt}], extra_headers=self.headers
+        )
+        self.stats.requests += 1
+        violation = result.violation
+        if violation is None or violation.violation_level != "error":
+            return None
+        return violation.user_message or "(no message)"
 
     def turn(self, session: Session, prompt: str, previous: str | None) -> Any:
         request: dict[str, Any] = {"input": prompt, "instructions": INSTRUCTIONS, "store": True}
@@ -269,8 +285,6 @@ class AgentRun:
             request["tools"] = tools
         if previous:
             request["previous_response_id"] = previous
-        if session.shielded and self.shield:
-            request["guardrails"] = [self.shield]
         response = self._respond(**request)
         for _ in range(MAX_TOOL_ROUNDS):
             calls = [item for item in response.output if item.type == "function_call"]
@@ -281,7 +295,7 @@ class AgentRun:
                 self.log(f"  tool {call.name}({call.arguments})")
                 outputs.append(
                     {"type": "function_call_output", "call_id": call.call_id,
-                     "output": self._call_function(session.name, call.name, call.arguments)}
+                     "output": self._call_function(session.name, call.name, call.call_id, call.arguments)}
                 )
             response = self._respond(
                 input=outputs, instructions=INSTRUCTIONS, tools=tools, previous_response_id=response.id, store=True
@@ -289,8 +303,8 @@ class AgentRun:
         return response
 
     def run_session(self, session: Session) -> None:
-        attributes: dict[str, Attribute] = {"workload.session": session.name.split(" ")[0]}
-        with self.tracer.span(f"session {session.name}", attributes=attributes) as headers:
+        kind = "known-answer" if session.known else session.name
+        with self.telemetry.session(f"session {session.name}", **{"workload.session": kind}) as headers:
             self.headers = headers
             try:
                 self._run_turns(session)
@@ -303,53 +317,60 @@ class AgentRun:
         session_headers = self.headers
         for number, prompt in enumerate(session.turns, 1):
             self.log(f"session {session.name} turn {number}/{len(session.turns)}: {prompt}")
-            span: dict[str, Attribute] = {"workload.turn": number}
-            with self.tracer.span("answer", parent=session_headers, attributes=span) as answer_headers:
-                self.headers = answer_headers
+            # The turn's own span: the shield, the model's responses and the answer's scores.
+            with self.telemetry.child("answer", **{"workload.turn": number}) as (span, headers):
+                self.headers = headers
                 try:
+                    refusal = self.shield_refusal(prompt)
+                    if refusal is not None:
+                        self.stats.refusals += 1
+                        self.log(f"  refused by shield {self.shield}: {refusal}")
+                        transcript.append(f"refused: {refusal}")
+                        self.quality.record(Answer.refusal(prompt, refusal), session.known, span, headers)
+                        break
                     response = self.turn(session, prompt, previous)
-                    self.quality.record(read_answer(prompt, response, self.documents), session.known, span,
-                                        answer_headers)
+                    answer = response.output_text.strip()
+                    self.log(f"  answer: {answer[:200]}")
+                    sources = cited_files(response)
+                    if sources:
+                        self.log(f"  sources: {', '.join(sources)}")
+                    transcript.append(answer)
+                    previous = response.id
+                    self.quality.record(read_answer(prompt, response, self.documents), session.known, span, headers)
                 finally:
                     self.headers = session_headers
-            refusal = _refusal(response)
-            if refusal is not None:
-                self.stats.refusals += 1
-                self.log(f"  refused: {refusal}")
-                transcript.append(f"refused: {refusal}")
-            else:
-                answer = response.output_text.strip()
-                self.log(f"  answer: {answer[:200]}")
-                transcript.append(answer)
-            previous = response.id
-        if session.shielded and not session.known and self.shield and not any(t.startswith("refused:") for t in transcript):
+        if session.shielded and self.shield and not any(t.startswith("refused:") for t in transcript):
             self.log(f"  note: shield {self.shield} did not refuse the prompt of session {session.name}")
 
 
-def _refusal(response: Any) -> str | None:
+def cited_files(response: Any) -> list[str]:
+    """The file names the answer cites (Llama Stack turns the model's file markers into file_citation)."""
+    names: list[str] = []
     for item in response.output:
-        if item.type != "message":
-            continue
-        for part in item.content if isinstance(item.content, list) else []:
-            if getattr(part, "type", None) == "refusal":
-                return getattr(part, "refusal", "") or "(no message)"
-    return None
+        parts = item.content if item.type == "message" and isinstance(item.content, list) else []
+        for part in parts:
+            for annotation in getattr(part, "annotations", None) or []:
+                name = getattr(annotation, "filename", None)
+                if getattr(annotation, "type", None) == "file_citation" and name and name not in names:
+                    names.append(name)
+    return names
 
 
 def run_agent(
     client: LlamaStackClient,
     model: str,
     shield: str | None,
-    tracer: SessionTracer,
+    telemetry: Telemetry,
     quality: QualityRecorder,
     sessions: list[Session],
     log: Callable[[str], None],
 ) -> Stats:
     """Ingest the documents, then run every session; errors end a session, not the whole phase."""
     stats = Stats("agent")
-    run = AgentRun(client=client, model=model, shield=shield, stats=stats, log=log, tracer=tracer, quality=quality)
+    run = AgentRun(client=client, model=model, shield=shield, stats=stats, log=log, telemetry=telemetry,
+                   quality=quality)
     try:
-        with tracer.span("ingest documents") as headers:
+        with telemetry.session("ingest documents") as headers:
             run.headers = headers
             run.ingest()
     except APIStatusError as error:
@@ -357,7 +378,7 @@ def run_agent(
         log(f"ingesting the documents failed ({error}); sessions run without file search")
     run.headers = {}
     for session in sessions:
-        if session.shielded and not shield and not session.known:
+        if session.shielded and not shield:
             log(f"session {session.name} skipped: no safety shield configured")
             continue
         try:
@@ -365,5 +386,4 @@ def run_agent(
         except (RuntimeError, APIStatusError) as error:
             stats.error(f"session {session.name}: {error}")
             log(f"  session {session.name} failed: {error}")
-        quality.metrics.export()
     return stats

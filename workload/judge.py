@@ -75,6 +75,7 @@ class Judge:
     def judge(self, question: str, context: list[str], answer: str, headers: dict[str, str]) -> Verdict:
         request = {
             "model": self.model,
+            "stream": False,
             "temperature": 0,
             "max_tokens": 100,
             "messages": [

@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Prints the environment variable names a Python package reads, one per line, for tests/reference/.
+
+Kubernetes service links put <SERVICE>_PORT and friends into every pod's environment; a name an app reads
+must never be one of them. This lists what the app reads, found by reading its source (never importing it):
+
+- every string literal passed to ``os.getenv``, ``os.environ.get``/``setdefault``/``pop``, ``os.environ[...]``
+  or tested with ``in os.environ``;
+- the keys of a module-level dict named ``environment_variables`` (vLLM's ``vllm/envs.py`` keeps its
+  getters there);
+- every ``${env.NAME}`` placeholder in a string literal (Llama Stack substitutes them in run configs).
+
+Usage: scripts/extract-env-names.py [--only RELATIVE/PATH.py] HEADER_LINE WHEEL_OR_DIR...
+For a version bump, download the wheels with pip (e.g. ``pip download --no-deps --only-binary=:all:
+--python-version 3.12 llama-stack==X``) and run this on them; tests/test_service_links.py says which
+reference file holds which package's names.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import re
+import sys
+import zipfile
+from pathlib import Path
+from typing import Iterator
+
+PLACEHOLDER = re.compile(r"\$\{env\.([A-Za-z0-9_]+)")
+READ_METHODS = {"get", "setdefault", "pop", "getenv"}
+
+
+def _is_environ(node: ast.AST) -> bool:
+    """os.environ, or environ imported from os."""
+    return (isinstance(node, ast.Attribute) and node.attr == "environ") or (
+        isinstance(node, ast.Name) and node.id == "environ"
+    )
+
+
+def _literal(node: ast.AST) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def names_in_source(text: str) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.Call) and node.args:
+            function = node.func
+            reads = (isinstance(function, ast.Attribute) and function.attr == "getenv") or (
+                isinstance(function, ast.Name) and function.id == "getenv"
+            )
+            reads = reads or (
+                isinstance(function, ast.Attribute) and function.attr in READ_METHODS and _is_environ(function.value)
+            )
+            if reads and (name := _literal(node.args[0])):
+                names.add(name)
+        elif isinstance(node, ast.Subscript) and _is_environ(node.value) and (name := _literal(node.slice)):
+            names.add(name)
+        elif isinstance(node, ast.Compare) and any(isinstance(op, (ast.In, ast.NotIn)) for op in node.ops):
+            if any(_is_environ(comparator) for comparator in node.comparators) and (name := _literal(node.left)):
+                names.add(name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Dict):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, ast.Name) and t.id == "environment_variables" for t in targets):
+                names.update(key for k in node.value.keys if k is not None and (key := _literal(k)))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            names.update(PLACEHOLDER.findall(node.value))
+    return names
+
+
+def python_sources(location: Path, only: str | None) -> Iterator[tuple[str, str]]:
+    """(path, text) of every .py file in a wheel or directory, or just the one at ``only``."""
+    if location.suffix == ".whl":
+        with zipfile.ZipFile(location) as wheel:
+            for member in wheel.namelist():
+                if member.endswith(".py") and (only is None or member == only):
+                    yield member, wheel.read(member).decode("utf-8", errors="replace")
+    else:
+        for path in sorted(location.rglob("*.py")):
+            relative = path.relative_to(location).as_posix()
+            if only is None or relative == only:
+                yield relative, path.read_text(errors="replace")
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", help="read just this file of each wheel or directory, e.g. vllm/envs.py")
+    parser.add_argument("header", help="first comment line: what was read, at which version")
+    parser.add_argument("sources", nargs="+", type=Path)
+    args = parser.parse_args(argv)
+    names: set[str] = set()
+    read = 0
+    for source in args.sources:
+        for path, text in python_sources(source, args.only):
+            read += 1
+            try:
+                names |= names_in_source(text)
+            except SyntaxError as error:
+                print(f"cannot parse {source}:{path}: {error}", file=sys.stderr)
+                return 1
+    if not read:
+        print(f"no Python source found in {', '.join(map(str, args.sources))}", file=sys.stderr)
+        return 1
+    print(f"# {args.header}")
+    print(f"# Generated by scripts/extract-env-names.py from {', '.join(s.name for s in args.sources)}"
+          + (f" ({args.only})" if args.only else "") + ".")
+    for name in sorted(names):
+        print(name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
