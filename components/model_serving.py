@@ -180,6 +180,10 @@ def chart_values(args: ModelServingArgs, hf_secret: str | None) -> dict[str, Any
             "uri": f"pvc+hf://{CACHE_CLAIM}/{HUB_CACHE_PATH}/{args.model_id}"
             if uses_cache_claim(args)
             else f"hf://{args.model_id}",
+            # hf://: the chart's emptyDir for the weights gets this as its sizeLimit (templates/_helpers.tpl,
+            # mountModelVolumeVolumes); its 5Mi default would have the kubelet evict the pod mid-download.
+            # A claim (pvc+hf://) is sized by modelCacheGiB where it is created, and the chart ignores this.
+            "size": f"{args.cache_gib}Gi",
             "authSecretName": hf_secret or "",
             "mountPath": CACHE_MOUNT,
             "readOnly": False,

@@ -8,6 +8,11 @@ the DCGM counters CSV and the spanmetrics dimensions from DCGM_COUNTERS and SPAN
 
 from __future__ import annotations
 
+import csv
+import io
+
+from stack.config.signals import ITL_BUCKETS, REQUEST_LATENCY_BUCKETS, TTFT_BUCKETS
+
 # vLLM 0.33.0 (vllm/v1/metrics/loggers.py), series as exposed by prometheus_client.
 VLLM_HISTOGRAMS = (
     "vllm:time_to_first_token_seconds",
@@ -33,6 +38,18 @@ VLLM = (
     *(f"{h}_{suffix}" for h in VLLM_HISTOGRAMS for suffix in ("bucket", "sum", "count")),
 )
 
+# The lowest bucket bound of every histogram a quantile is taken of, at the pinned versions' defaults
+# (vLLM 0.33 vllm/v1/metrics/buckets.py; Llama Stack 0.7.3's vector_io view; the collector's
+# spanmetrics defaults): a quantile under it is interpolated, not measured (promql.quantile drops it).
+FIRST_BUCKET = {
+    "vllm:time_to_first_token_seconds": TTFT_BUCKETS[0],
+    "vllm:inter_token_latency_seconds": ITL_BUCKETS[0],
+    "vllm:request_time_per_output_token_seconds": ITL_BUCKETS[0],
+    "vllm:e2e_request_latency_seconds": REQUEST_LATENCY_BUCKETS[0],
+    "llama_stack_vector_io_retrieval_duration_seconds": 0.005,
+    "traces_span_metrics_duration_seconds": 0.002,
+}
+
 # DCGM-Exporter 4.5.3-4.8.2: metric name = DCGM field name. Every counter here must be in the
 # counters CSV the platform installs (several are off in the chart's default list).
 DCGM_COUNTER_HELP = {  # name -> (Prometheus type, help), as dcgm-exporter's counters CSV wants them
@@ -56,11 +73,16 @@ DCGM_COUNTERS = tuple(DCGM_COUNTER_HELP)
 
 
 def dcgm_counters_csv() -> str:
-    """The counters file for dcgm-exporter (`-f`): every field the dashboards and rules read."""
-    lines = ["# Generated from dashboards/catalogue.py: the DCGM fields the dashboards and alerts read.",
-             "# Format: DCGM field, Prometheus metric type, help message"]
-    lines += [f"{name}, {kind}, {text}" for name, (kind, text) in DCGM_COUNTER_HELP.items()]
-    return "\n".join(lines) + "\n"
+    """The counters file for dcgm-exporter (`-f`): every field the dashboards and rules read.
+
+    The exporter reads it with Go's encoding/csv and wants exactly 3 fields a row, so a help text with a
+    comma is quoted (RFC 4180, as Go reads it); no space before a field, where Go would take a quote literally.
+    """
+    rows = io.StringIO()
+    rows.write("# Generated from dashboards/catalogue.py: the DCGM fields the dashboards and alerts read.\n"
+               "# Format: DCGM field,Prometheus metric type,help message\n")
+    csv.writer(rows, lineterminator="\n").writerows((name, kind, text) for name, (kind, text) in DCGM_COUNTER_HELP.items())
+    return rows.getvalue()
 
 
 # llm-d router / EPP v0.10.0 (optional; only when the router is deployed).

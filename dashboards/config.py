@@ -37,6 +37,9 @@ class Thresholds:
     # The mixin's own judgement: near full is near full on any stack.
     kv_cache_full_fraction: float = 0.9
     gpu_memory_full_fraction: float = 0.95
+    # A burn alert needs this many requests in its long window: with six requests an hour, one slow
+    # request is a 17% error ratio, which would page at 14.4x burn for what is noise.
+    slo_min_requests: int = 50
 
 
 @dataclass(frozen=True)
@@ -47,12 +50,25 @@ class Slo:
     objective: float
 
 
+PRICE_SOURCES = {
+    "setting": "the stack's hourlyPriceUsd setting",
+    "spot-history": "AWS's Spot price history for the instance type, read at deploy time",
+    "list": "the on-demand list price in stack/catalogue.py",
+}
+
+
 @dataclass(frozen=True)
 class Cost:
     usd_per_hour: float
     gpu_count: int
     monthly_budget_usd: float | None
     commercial_apis: tuple[ApiPrice, ...]
+    pricing: str = "on-demand"  # spot | on-demand: the capacity the instance runs on
+    price_source: str = "list"  # a key of PRICE_SOURCES
+
+    @property
+    def price_doc(self) -> str:
+        return f"${self.usd_per_hour}/h, {self.pricing}, from {PRICE_SOURCES[self.price_source]}"
 
 
 @dataclass(frozen=True)
@@ -74,13 +90,29 @@ class SignalsSpec:
     cost: Cost
     answers: AnswerQuality
     selectors: Selectors = field(default_factory=Selectors)
+    # The llm-d router is deployed: its panels are rendered (a switched-off feature gets no panel).
+    router: bool = False
     runbook_url: str = "https://github.com/llm-observability/llm-observability/blob/main/docs/runbook.md"
     folder: str = "LLM Observability"
     tempo_datasource_uid: str = "tempo"
 
 
-def from_stack(config: StackConfig) -> SignalsSpec:
+def price(config: StackConfig, spot_usd_per_hour: float | None) -> tuple[float, str, str]:
+    """(USD per hour, pricing, price source): hourlyPriceUsd wins; a Spot host is priced at its Spot
+    price when deploy time could read it; else the on-demand list price."""
+    pricing = "spot" if config.cost_guards.spot_instances else "on-demand"
+    if config.cost.price_from_setting:
+        return config.cost.usd_per_hour, pricing, "setting"
+    if pricing == "spot" and spot_usd_per_hour is not None:
+        return round(spot_usd_per_hour * config.cluster.gpu_nodes, 6), pricing, "spot-history"
+    # Rendered offline (no AWS to ask), a Spot host is shown at the list price, labelled as such.
+    return config.cost.usd_per_hour, "on-demand", "list"
+
+
+def from_stack(config: StackConfig, spot_usd_per_hour: float | None = None) -> SignalsSpec:
+    """The spec of a stack; ``spot_usd_per_hour`` is the instance type's Spot price, when known."""
     signals = config.signals
+    usd_per_hour, pricing, source = price(config, spot_usd_per_hour)
     return SignalsSpec(
         thresholds=Thresholds(
             gpu_idle_utilisation_percent=signals.gpu_idle_utilisation_percent,
@@ -93,11 +125,14 @@ def from_stack(config: StackConfig) -> SignalsSpec:
             objective=signals.slo_objective,
         ),
         cost=Cost(
-            usd_per_hour=config.cost.usd_per_hour,
+            usd_per_hour=usd_per_hour,
             gpu_count=config.cost.gpu_count,
             monthly_budget_usd=config.cost.monthly_budget_usd,
             commercial_apis=signals.commercial_api_prices,
+            pricing=pricing,
+            price_source=source,
         ),
+        router=config.workload.router,
         answers=AnswerQuality(
             correctness_objective=config.quality.correctness_objective,
             score_drop_fraction=config.quality.judge_score_drop_fraction,

@@ -1,8 +1,12 @@
-"""Cost: the instance's hourly price (a recording rule generated from stack config) turned into spend,
-GPU-hours, dollars per million tokens, tokens per dollar, idle-GPU waste, energy per token and the
-same token volume priced at commercial APIs."""
+"""Cost: the instance's hourly price (a recording rule generated at deploy time: the hourlyPriceUsd
+setting, else the Spot price from AWS's Spot price history for a Spot host, else the on-demand list
+price; labelled pricing="spot|on-demand") turned into spend, GPU-hours of measured GPUs, dollars per
+million tokens, tokens per dollar, idle-GPU waste, energy per token and the same token volume priced
+at commercial APIs."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from dashboards import promql as q
 from dashboards.config import SignalsSpec
@@ -17,6 +21,8 @@ GPU_PRICE = "cluster:gpu_price_usd_per_hour:config"
 BUDGET = "cluster:daily_budget_usd:config"
 API_PRICE = "cluster:commercial_api_price_usd_per_million_tokens:config"
 SPEND_1D = "cluster:spend_usd:sum1d"
+IDLE_PER_HOUR = "cluster:gpu_idle_cost_usd_per_hour:current"
+GPUS = "cluster:gpu_capacity:count"
 TOKENS = {  # token kind -> recorded vLLM rate
     "prompt": "cluster:vllm_prompt_tokens:rate1h",
     "generation": "cluster:vllm_generation_tokens:rate1h",
@@ -37,8 +43,7 @@ def rules(spec: SignalsSpec) -> list[Group]:
     cost = spec.cost
     vllm = spec.selectors.vllm
     config = [
-        Record(PRICE, q.constant(cost.usd_per_hour)),
-        Record("cluster:instance_gpus:config", q.constant(float(cost.gpu_count))),
+        Record(PRICE, q.constant(cost.usd_per_hour), (("pricing", cost.pricing),)),
         # A CPU host (no-GPU mode) has no GPUs to share its price: it counts as one.
         Record(GPU_PRICE, q.constant(round(cost.usd_per_hour / max(cost.gpu_count, 1), 6))),
     ]
@@ -51,12 +56,17 @@ def rules(spec: SignalsSpec) -> list[Group]:
     derived = [
         Record(SPEND_1D, f"sum_over_time({PRICE}[1d]) / {SAMPLES_PER_HOUR}"),
         Record("cluster:spend_usd:projected_30d", f"{SPEND_1D} * 30"),
-        Record("cluster:gpu_hours:sum1d", f"sum_over_time(cluster:instance_gpus:config[1d]) / {SAMPLES_PER_HOUR}"),
+        # GPUs as measured (DCGM-Exporter's GPUs), each minute: GPU-hours are what ran, not what was configured.
+        Record(GPUS, f"count({q.selector('DCGM_FI_DEV_GPU_UTIL', spec.selectors.dcgm)})"),
+        Record("cluster:gpu_hours:sum1d", f"sum_over_time({GPUS}[1d]) / {SAMPLES_PER_HOUR}"),
         Record("cluster:vllm_prompt_tokens:rate1h", _application_tokens(spec, "vllm:prompt_tokens_total", "prompt")),
         Record("cluster:vllm_generation_tokens:rate1h",
                _application_tokens(spec, "vllm:generation_tokens_total", "completion")),
         Record("cluster:vllm_tokens:rate1h", " + ".join(TOKENS.values())),
-        Record("cluster:gpu_idle_cost_usd_per_hour:current", f"sum({idle}) * scalar({GPU_PRICE})"),
+        # Vector matching, not scalar(): before the price is first recorded scalar() gives NaN, and one NaN
+        # sample would make the 24 h sum below NaN for a day.
+        Record(IDLE_PER_HOUR, f"sum({idle}) * {GPU_PRICE}"),
+        Record("cluster:gpu_idle_cost_usd:sum1d", f"sum_over_time({IDLE_PER_HOUR}[1d]) / {SAMPLES_PER_HOUR}"),
         Record("cluster:energy_joules_per_1k_tokens:rate5m", q.ratio(
             "cluster:dcgm_energy_joules:rate5m",
             f"sum({q.rate(q.selector('vllm:generation_tokens_total', vllm), '5m')}) / 1000")),
@@ -83,7 +93,7 @@ def alerts(spec: SignalsSpec) -> list[Alert]:
         return []
     daily = spec.cost.monthly_budget_usd / 30
     return [Alert(
-        "DailySpendOverBudget", f"{SPEND_1D} > {BUDGET}", "warning",
+        "DailySpendOverBudget", f"{SPEND_1D} > ignoring(pricing) {BUDGET}", "warning",
         "Spend over the last 24 hours is above the daily budget.",
         f"The stack spent ${{{{ $value | printf \"%.2f\" }}}} in the last 24 hours, more than the daily budget of "
         f"${daily:.2f} (monthly budget {spec.cost.monthly_budget_usd:g} / 30).",
@@ -91,10 +101,10 @@ def alerts(spec: SignalsSpec) -> list[Alert]:
 
 
 def panels(spec: SignalsSpec) -> dict[str, Panel]:
-    price_doc = f"(the {PRICE} recording rule, ${spec.cost.usd_per_hour}/h from the stack's hourlyPriceUsd)"
+    price_doc = f"(the {PRICE} recording rule: {spec.cost.price_doc})"
     result = {
         "spend_hour": Panel("stat", "Spend per hour", f"Instance price per hour {price_doc}.", "currencyUSD",
-                            (Query(PRICE, "USD/h", instant=True),), width=5),
+                            (Query(PRICE, "USD/h, {{pricing}}", instant=True),), width=5),
         "spend_today": Panel("stat", "Spend today", f"Sum of {PRICE} since midnight (browser time), one sample per minute: "
                              f"sum_over_time over the panel's range of today.", "currencyUSD",
                              (Query(f"sum_over_time({PRICE}[$__range]) / {SAMPLES_PER_HOUR}", "USD", instant=True),),
@@ -104,8 +114,8 @@ def panels(spec: SignalsSpec) -> dict[str, Panel]:
         "spend_month": Panel("stat", "Projected month", "The last 24 hours of spend times 30 (recorded "
                              "cluster:spend_usd:projected_30d).", "currencyUSD",
                              (Query("cluster:spend_usd:projected_30d", "USD", instant=True),), width=5),
-        "gpu_hours": Panel("stat", "GPU-hours, last 24 h", "GPUs in the instance (cluster:instance_gpus:config, from the "
-                           "instance catalogue) times hours running (recorded cluster:gpu_hours:sum1d).", "short",
+        "gpu_hours": Panel("stat", "GPU-hours, last 24 h", "GPUs DCGM-Exporter reports (count of DCGM_FI_DEV_GPU_UTIL, "
+                           f"recorded each minute as {GPUS}) summed over the last day (recorded cluster:gpu_hours:sum1d).", "short",
                            (Query("cluster:gpu_hours:sum1d", "GPU-hours", instant=True),), width=5),
         "per_million": Panel("timeseries", "Dollars per million tokens",
                              f"Hourly price {price_doc} over the last hour's vllm:prompt_tokens_total, "
@@ -120,8 +130,15 @@ def panels(spec: SignalsSpec) -> dict[str, Panel]:
                                 "short", (Query("cluster:tokens_per_usd:rate1h", "tokens/USD"),), width=6),
         "idle_cost": Panel("timeseries", "Cost of idle GPU time",
                            "Per GPU, (1 - DCGM_FI_DEV_GPU_UTIL/100) times the per-GPU share of the hourly price: dollars per "
-                           "hour paid for GPU time nothing used (recorded cluster:gpu_idle_cost_usd_per_hour:current).",
-                           "currencyUSD", (Query("cluster:gpu_idle_cost_usd_per_hour:current", "idle USD/h"),), width=6),
+                           f"hour paid for GPU time nothing used (recorded {IDLE_PER_HOUR}).",
+                           "currencyUSD", (Query(IDLE_PER_HOUR, "idle USD/h"),), width=6),
+        "idle_today": Panel("stat", "Idle GPU dollars today", f"Sum of {IDLE_PER_HOUR} (DCGM_FI_DEV_GPU_UTIL not used, "
+                            "priced per GPU) since midnight, one sample per minute.", "currencyUSD",
+                            (Query(f"sum_over_time({IDLE_PER_HOUR}[$__range]) / {SAMPLES_PER_HOUR}", "USD", instant=True),),
+                            width=4, time_from="now/d"),
+        "idle_day": Panel("stat", "Idle GPU dollars, last 24 h", f"Sum of {IDLE_PER_HOUR} (DCGM_FI_DEV_GPU_UTIL not used, "
+                          "priced per GPU) over the last day (recorded cluster:gpu_idle_cost_usd:sum1d).", "currencyUSD",
+                          (Query("cluster:gpu_idle_cost_usd:sum1d", "USD", instant=True),), width=4),
         "energy": Panel("timeseries", "Energy per 1k generated tokens",
                         "Rate of DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION (all GPUs, joules) per 1000 vllm:generation_tokens_total "
                         "(recorded cluster:energy_joules_per_1k_tokens:rate5m).", "joule",
@@ -147,9 +164,10 @@ def panels(spec: SignalsSpec) -> dict[str, Panel]:
 
 def dashboards(spec: SignalsSpec) -> list[Dashboard]:
     p = panels(spec)
-    usage = [p["per_million"], p["tokens_per_usd"], p["idle_cost"], p["energy"], p["util_vs_cost"]]
+    usage = [p["per_million"], replace(p["tokens_per_usd"], width=12), p["energy"], p["util_vs_cost"]]
     compare = [p[k] for k in ("apis", "budget") if k in p]
     rows = [Row("Spend", (p["spend_hour"], p["spend_today"], p["spend_day"], p["spend_month"], p["gpu_hours"])),
+            Row("Idle GPUs", (p["idle_today"], p["idle_day"], replace(p["idle_cost"], width=16))),
             Row("Unit economics", tuple(usage))]
     if compare:
         rows.append(Row("Budget and alternatives", tuple(compare)))

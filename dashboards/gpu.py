@@ -12,6 +12,13 @@ from dashboards.mixin import Alert, Dashboard, Group, Record, Variable
 GPU = ("Hostname", "gpu")
 # NVML clocks-event reason bits in DCGM_FI_DEV_CLOCKS_EVENT_REASONS that mean a slowdown.
 THROTTLE_BITS = {"power": (0x4, 0x80), "thermal": (0x20, 0x40), "hardware": (0x8,)}
+# XIDs that mean the hardware (memory ECC, the bus, NVLink, the GSP), not an application, is at fault:
+# critical. Others, such as 13, 31 and 43 (a kernel's exception, page fault or stopped channel), are
+# the application's and warn. From NVIDIA's XID catalogue; docs/runbook.md#gpuxiderror lists both.
+HARDWARE_XIDS = (48, 63, 64, 74, 79, 92, 94, 95, 119, 120, 140)
+# DCGM_FI_DEV_XID_ERRORS holds the last XID and never resets (NVIDIA/DCGM#277, dcgm-exporter#500):
+# the alert fires for this long after the value changes to a new XID, then resolves.
+XID_NEW_FOR = "1h"
 
 
 def variables(spec: SignalsSpec) -> tuple[Variable, ...]:
@@ -60,17 +67,40 @@ def rules(spec: SignalsSpec) -> list[Group]:
     ]
     for reason in THROTTLE_BITS:
         records.append(Record(f"gpu:dcgm_clocks_throttled_{reason}:bool", f"clamp_max({throttled(spec, reason)}, 1)"))
+    records.append(Record(NEW_XID, new_xid(spec)))
     return [Group("llmobs-gpu.rules", tuple(records)), Group("llmobs-gpu.alerts", tuple(alerts(spec)))]
+
+
+def new_xid(spec: SignalsSpec) -> str:
+    """XIDs that appeared within XID_NEW_FOR: non-zero now, and not the value the same series had then
+    (a new code is a new err_code series, so it has no earlier value and counts as new)."""
+    xid = raw(spec, "DCGM_FI_DEV_XID_ERRORS")
+    return f"({xid} > 0 unless {xid} == {xid} offset {XID_NEW_FOR})"
+
+
+NEW_XID = f"gpu:dcgm_xid_errors:new{XID_NEW_FOR}"
+
+
+def xid_alerts(spec: SignalsSpec) -> list[Alert]:
+    hardware = "(" + " or ".join(f"{NEW_XID} == {code}" for code in HARDWARE_XIDS) + ")"
+    gpu = "GPU {{ $labels.gpu }} on {{ $labels.Hostname }}"
+    what = f"{gpu} reported XID {{{{ $value }}}} ({{{{ $labels.err_msg }}}}) in the last {XID_NEW_FOR}"
+    return [
+        Alert("GpuXidError", hardware, "critical",
+              "A GPU reported a hardware XID error.",
+              f"{what}: a hardware fault (memory, bus, NVLink or firmware). Drain the GPU before trusting it again."),
+        Alert("GpuXidError", f"{NEW_XID} unless {hardware}", "warning",
+              "A GPU reported an application XID error.",
+              f"{what}: usually an application fault (a kernel exception, page fault or stopped channel); "
+              "check the engine's logs."),
+    ]
 
 
 def alerts(spec: SignalsSpec) -> list[Alert]:
     t = spec.thresholds
     gpu = "GPU {{ $labels.gpu }} on {{ $labels.Hostname }}"
     return [
-        Alert("GpuXidError", f"{raw(spec, 'DCGM_FI_DEV_XID_ERRORS')} > 0", "critical",
-              "A GPU reported an XID error.",
-              f"{gpu} reported XID {{{{ $value }}}} ({{{{ $labels.err_msg }}}}); "
-              "look the code up in NVIDIA's XID catalogue before trusting this GPU again."),
+        *xid_alerts(spec),
         Alert("GpuThermalThrottling", "gpu:dcgm_clocks_throttled_thermal:bool == 1",
               "warning", "A GPU is slowing its clocks because it is too hot.",
               f"{gpu} has been thermally throttled for 10 minutes (DCGM_FI_DEV_CLOCKS_EVENT_REASONS thermal bits).", "10m"),

@@ -37,7 +37,7 @@ def dashboards(spec: SignalsSpec) -> list[Dashboard]:
                 Row("Latency", (v["ttft"], v["itl"], v["e2e"])),
                 Row("Answer quality", (a["correctness"], replace(a["judge_scores"], width=9),
                                        replace(a["checks"], width=9))),
-                Row("Prefill vs decode", (v["phases"], v["phase_p95"])),
+                Row("Prefill vs decode", (v["phases"], v["queue_over"], v["prefill_over"])),
                 Row("Caches", (v["kv_cache"], v["prefix_cache"], v["preemptions"])),
                 Row("Requests", (v["prompt_len"], v["gen_len"], v["errors"])),
             ),

@@ -63,8 +63,9 @@ def panels(spec: SignalsSpec) -> dict[str, Panel]:
     return {
         "targets": Panel("bargauge", "Scrape targets up, by job", "Share of targets with up == 1 per job (recorded job:up:ratio).",
                          "percentunit", (Query("job:up:ratio", "{{job}}", instant=True),), width=8, min=0, max=1),
-        "down": Panel("table", "Targets down", "Every target with up == 0.", "short",
-                      (Query("up == 0", "{{job}} {{instance}}", instant=True),), width=16),
+        "down": Panel("stat", "Targets down", "How many targets have up == 0, per job: 0 when every target is up, so a "
+                      "healthy stack reads 0, not No data (the bars beside say which job).", "none",
+                      (Query("count by (job) (up == 0) or on() vector(0)", "{{job}}", instant=True),), width=16),
         "collector_in": Panel("timeseries", "Collector: spans accepted and refused",
                               "Rate of otelcol_receiver_accepted_spans_total and otelcol_receiver_refused_spans_total per receiver.",
                               "short", (Query("receiver:otelcol_receiver_accepted_spans:rate5m", "{{receiver}} accepted"),

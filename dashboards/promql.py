@@ -57,10 +57,20 @@ def ratio(numerator: str, denominator: str, on: Iterable[str] | None = None) -> 
     return f"({numerator}) /{matching} ({denominator} > 0)"
 
 
-def quantile(q: float, bucket_rates: str, by: Iterable[str] = ()) -> str:
-    """histogram_quantile over already-rated buckets, kept per ``by`` plus ``le``."""
-    labels = [*by, "le"]
-    return f"histogram_quantile({q}, {sum_by(labels, bucket_rates)})"
+def quantile(q: float, bucket_rates: str, first_bound: float, by: Iterable[str] | None = ()) -> str:
+    """histogram_quantile over rated buckets (summed per ``by`` plus ``le``; ``by=None`` when they are
+    already summed), dropped where it falls inside the first bucket: there Prometheus interpolates
+    between 0 and the first bound, so 1 ms requests read as 0.285 s under a 0.3 s bucket. A gap says
+    "under the first bound" honestly."""
+    buckets = bucket_rates if by is None else sum_by([*by, "le"], bucket_rates)
+    return f"histogram_quantile({q}, {buckets}) > {first_bound!r}"
+
+
+def share_of(part: str, whole: str, by: Iterable[str]) -> str:
+    """sum(part) / sum(whole) per ``by``, reading 0 (not nothing) when no series of ``part`` exists
+    yet, such as an error counter that only appears with the first error."""
+    whole_sum = sum_by(by, whole)
+    return ratio(f"{sum_by(by, part)} or 0 * {whole_sum}", whole_sum)
 
 
 def le(bound: float) -> str:
@@ -70,6 +80,15 @@ def le(bound: float) -> str:
     if text.endswith(".0"):
         return "~" + text[:-2] + "(\\.0)?"
     return text
+
+
+def le_any(bounds: Iterable[float]) -> str:
+    """A matcher value for any of these bucket bounds, each written either way (see ``le``)."""
+    parts = []
+    for bound in bounds:
+        text = repr(float(bound)).replace(".", "\\.")
+        parts.append(text[:-3] + "(\\.0)?" if text.endswith("\\.0") else text)
+    return "~" + "|".join(parts)
 
 
 def scalar(expr: str) -> str:

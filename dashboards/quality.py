@@ -8,7 +8,7 @@ import json
 import urllib.parse
 
 from dashboards import promql as q
-from dashboards.catalogue import SHIELD_VIOLATION_LABEL
+from dashboards.catalogue import FIRST_BUCKET, SHIELD_VIOLATION_LABEL
 from dashboards.config import SignalsSpec
 from dashboards.layout import Panel, Query, Row
 from dashboards.mixin import Dashboard, Group, Record, Variable
@@ -48,7 +48,8 @@ def rules(spec: SignalsSpec) -> list[Group]:
         Record("vector_db_le:llama_stack_vector_io_retrieval_duration_seconds_bucket:rate5m",
                q.sum_by(["vector_db", "le"], q.rate(q.selector("llama_stack_vector_io_retrieval_duration_seconds_bucket", ls), "5m"))),
         Record("vector_db:llama_stack_vector_io_retrieval_duration_seconds:p95_5m",
-               "histogram_quantile(0.95, vector_db_le:llama_stack_vector_io_retrieval_duration_seconds_bucket:rate5m)"),
+               q.quantile(0.95, "vector_db_le:llama_stack_vector_io_retrieval_duration_seconds_bucket:rate5m",
+                          FIRST_BUCKET["llama_stack_vector_io_retrieval_duration_seconds"], by=None)),
         Record("provider:llama_stack_inference:rate5m", q.sum_by(["provider", "model", "status"], q.rate(inference, "5m"))),
         Record("provider:llama_stack_inference_errors:ratio_rate5m", q.ratio(
             q.sum_by(["provider", "model"], q.rate(q.selector("llama_stack_inference_duration_seconds_count", ls, status="error"), "5m")),
@@ -61,7 +62,8 @@ def rules(spec: SignalsSpec) -> list[Group]:
         Record("span_le:traces_span_metrics_duration_seconds_bucket:rate5m",
                q.sum_by([*SPAN, "le"], q.rate("traces_span_metrics_duration_seconds_bucket", "5m"))),
         Record("span:traces_span_metrics_duration_seconds:p95_5m",
-               "histogram_quantile(0.95, span_le:traces_span_metrics_duration_seconds_bucket:rate5m)"),
+               q.quantile(0.95, "span_le:traces_span_metrics_duration_seconds_bucket:rate5m",
+                          FIRST_BUCKET["traces_span_metrics_duration_seconds"], by=None)),
         Record("shield:llama_stack_shield_violations:rate5m", q.sum_by(
             ["span_name", SHIELD_VIOLATION_LABEL],
             q.rate(q.selector("traces_span_metrics_calls_total", spec.selectors.llama_stack_spans,
@@ -121,6 +123,7 @@ def panels(spec: SignalsSpec) -> dict[str, Panel]:
                               "p95 of traces_span_metrics_duration_seconds_bucket per span name for the selected service; "
                               "exemplar dots open the trace in Tempo, and the panel links to a search for that span.", "s",
                               (Query(q.quantile(0.95, q.rate(q.selector("traces_span_metrics_duration_seconds_bucket", S), "5m"),
+                                               FIRST_BUCKET["traces_span_metrics_duration_seconds"],
                                                by=["service_name", "span_name"]), "{{span_name}}", exemplars=True),),
                               links=(("Traces of this span in Tempo", slow),), width=12),
         "span_errors": Panel("timeseries", "Span errors by name",

@@ -4,6 +4,7 @@ KV and prefix cache, preemptions, finish reasons, SLO attainment and burn (vLLM 
 from __future__ import annotations
 
 from dashboards import promql as q
+from dashboards.catalogue import FIRST_BUCKET
 from dashboards.config import SignalsSpec
 from dashboards.layout import Panel, Query, Row
 from dashboards.mixin import Alert, Dashboard, Group, Record, Variable
@@ -13,14 +14,20 @@ RATE_WINDOW = "5m"
 MODEL = ("namespace", "model_name")
 ENGINE = ("namespace", "model_name", "pod")
 PHASES = ("request_queue_time_seconds", "request_prefill_time_seconds", "request_decode_time_seconds")
-LATENCIES = ("time_to_first_token_seconds", "inter_token_latency_seconds", "e2e_request_latency_seconds", *PHASES)
+# Latencies shown as quantiles. Queue and prefill times mostly sit inside vLLM's first 0.3 s bucket, where a
+# quantile is interpolation, so the phases are shown as means and as shares of requests over real bounds.
+LATENCIES = ("time_to_first_token_seconds", "inter_token_latency_seconds", "e2e_request_latency_seconds")
 QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
+# The phases shown as shares of requests over bucket bounds of vLLM's request-latency family (seconds).
+SHORT_PHASES = ("request_queue_time_seconds", "request_prefill_time_seconds")
+PHASE_BOUNDS = (0.3, 1.0, 5.0, 30.0)
 # SLO burn windows (SRE workbook): a long window with a short one that confirms it is still burning.
 BURN_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d")
 BURN_TIERS = {  # severity -> [(burn factor, long window, short window)], and its `for`
     "critical": ([(14.4, "1h", "5m"), (6.0, "6h", "30m")], "2m"),
     "warning": ([(3.0, "1d", "2h")], "15m"),
 }
+BURN_ALERTED = ("ttft", "e2e")
 SLIS = {  # name -> (histogram, target attribute, windows recorded: every burn window where alerted on)
     "ttft": ("time_to_first_token_seconds", "ttft_seconds", BURN_WINDOWS),
     "itl": ("inter_token_latency_seconds", "itl_seconds", ("1h",)),
@@ -50,15 +57,34 @@ def slo_error_ratio(sli: str, window: str) -> str:
     return f"model:vllm_{sli}_slo:error_ratio_rate{window}"
 
 
+def slo_requests(sli: str, window: str) -> str:
+    return f"model:vllm_{sli}_slo_requests:increase{window}"
+
+
+def over_bound_share(name: str) -> str:
+    """Recorded share of requests above each bucket bound of one vLLM histogram."""
+    return f"model_le:vllm_{name}_over_bound:ratio_rate5m"
+
+
+LONG_WINDOWS = tuple(sorted({long for pairs, _ in BURN_TIERS.values() for _, long, _ in pairs}))
+
+
 def rules(spec: SignalsSpec) -> list[Group]:
     w = RATE_WINDOW
     records: list[Record] = []
-    for name in LATENCIES:
+    for name in (*LATENCIES, *SHORT_PHASES):
         records.append(Record(bucket_rates(name), q.sum_by([*MODEL, "le"], q.rate(raw(spec, f"vllm:{name}_bucket"), w))))
-        for suffix in ("count", "sum") if name in PHASES else ():
-            records.append(Record(f"model:vllm_{name}_{suffix}:rate5m", q.sum_by(MODEL, q.rate(raw(spec, f"vllm:{name}_{suffix}"), w))))
+    for name in LATENCIES:
         for label, value in QUANTILES.items():
-            records.append(Record(f"model:vllm_{name}:{label}_5m", f"histogram_quantile({value}, {bucket_rates(name)})"))
+            records.append(Record(f"model:vllm_{name}:{label}_5m",
+                                  q.quantile(value, bucket_rates(name), FIRST_BUCKET[f"vllm:{name}"], by=None)))
+    for name in PHASES:
+        for suffix in ("count", "sum"):
+            records.append(Record(f"model:vllm_{name}_{suffix}:rate5m", q.sum_by(MODEL, q.rate(raw(spec, f"vllm:{name}_{suffix}"), w))))
+    for name in SHORT_PHASES:
+        buckets = bucket_rates(name)
+        records.append(Record(over_bound_share(name),
+                              f'1 - ({buckets} / ignoring(le) group_left() ({buckets}{{le="+Inf"}} > 0))'))
     for name in ("request_prompt_tokens", "request_generation_tokens"):
         records.append(Record(bucket_rates(name), q.sum_by([*MODEL, "le"], q.rate(raw(spec, f"vllm:{name}_bucket"), w))))
     for counter in ("prompt_tokens", "generation_tokens", "prefix_cache_hits", "prefix_cache_queries"):
@@ -82,6 +108,9 @@ def rules(spec: SignalsSpec) -> list[Group]:
             good = q.sum_by(MODEL, q.rate(raw(spec, f"vllm:{histogram}_bucket", le=q.le(target)), window))
             total = q.sum_by(MODEL, q.rate(raw(spec, f"vllm:{histogram}_count"), window))
             slo.append(Record(slo_error_ratio(sli, window), f"1 - {q.ratio(good, total)}"))
+            if window in LONG_WINDOWS and sli in BURN_ALERTED:
+                slo.append(Record(slo_requests(sli, window),
+                                  q.sum_by(MODEL, q.increase(raw(spec, f"vllm:{histogram}_count"), window))))
     return [
         Group("llmobs-vllm.rules", tuple(records)),
         Group("llmobs-vllm-slo.rules", tuple(slo)),
@@ -91,12 +120,15 @@ def rules(spec: SignalsSpec) -> list[Group]:
 
 def _burn_alert(spec: SignalsSpec, sli: str, alert: str, what: str, target: float) -> list[Alert]:
     """Multi-window, multi-burn-rate alerts: each pair needs the long window (it matters) and the short
-    one (it is still happening) above the same burn rate."""
+    one (it is still happening) above the same burn rate, and the long window enough requests
+    (thresholds.slo_min_requests) for a ratio to mean something."""
     budget = round(1 - spec.slo.objective, 6)
+    least = spec.thresholds.slo_min_requests
     out = []
     for severity, (pairs, for_) in BURN_TIERS.items():
         expr = "\nor\n".join(
-            f"({slo_error_ratio(sli, long)} > ({factor} * {budget}) and {slo_error_ratio(sli, short)} > ({factor} * {budget}))"
+            f"({slo_error_ratio(sli, long)} > ({factor} * {budget}) and {slo_error_ratio(sli, short)} > ({factor} * {budget})"
+            f" and {slo_requests(sli, long)} >= {least})"
             for factor, long, short in pairs
         )
         fastest = pairs[0]
@@ -106,7 +138,8 @@ def _burn_alert(spec: SignalsSpec, sli: str, alert: str, what: str, target: floa
             description=(
                 f"{{{{ $labels.model_name }}}} in {{{{ $labels.namespace }}}}: {{{{ $value | humanizePercentage }}}} of requests "
                 f"missed the {what} target of {target}s over the last {fastest[1]} or longer, against an objective of "
-                f"{spec.slo.objective:.2%}: at this rate the 30-day error budget runs out early."
+                f"{spec.slo.objective:.2%}: at this rate the 30-day error budget runs out early. "
+                f"(Only with at least {least} requests in the long window.)"
             ),
             for_=for_,
         ))
@@ -152,6 +185,18 @@ def _latency_panel(name: str, title: str) -> Panel:
     )
 
 
+def _over_bound_panel(name: str, title: str) -> Panel:
+    bounds = ", ".join(f"{b:g}" for b in PHASE_BOUNDS)
+    return Panel(
+        "timeseries", f"{title} {bounds} s",
+        f"Share of requests above each of the real bucket bounds {bounds} s of vllm:{name} (recorded "
+        f"{over_bound_share(name)}). No quantile: most requests fall in the first 0.3 s bucket, where one "
+        "would only be interpolated.", "percentunit",
+        (Query(q.selector(over_bound_share(name), M, le=q.le_any(PHASE_BOUNDS)), f"{LEG} over {{{{le}}}} s"),),
+        width=8, min=0, max=1,
+    )
+
+
 def panels(spec: SignalsSpec) -> dict[str, Panel]:
     """Every vLLM panel, by key, so the role overviews reuse them."""
     slo = spec.slo
@@ -174,17 +219,14 @@ def panels(spec: SignalsSpec) -> dict[str, Panel]:
         "ttft": _latency_panel("time_to_first_token_seconds", "Time to first token"),
         "itl": _latency_panel("inter_token_latency_seconds", "Inter-token latency"),
         "e2e": _latency_panel("e2e_request_latency_seconds", "End-to-end latency"),
-        "phases": Panel("timeseries", "Where request time goes: queue, prefill, decode",
+        "phases": Panel("timeseries", "Where request time goes: mean queue, prefill, decode",
                         "Mean seconds per request in each phase: rate of vllm:request_queue_time_seconds_sum, "
                         "vllm:request_prefill_time_seconds_sum, vllm:request_decode_time_seconds_sum over their _count.",
                         "s", tuple(Query(q.ratio(q.selector(f"model:vllm_request_{p}_time_seconds_sum:rate5m", M),
                                                  q.selector(f"model:vllm_request_{p}_time_seconds_count:rate5m", M)), f"{LEG} {p}")
-                                   for p in ("queue", "prefill", "decode")), stack=True),
-        "phase_p95": Panel("timeseries", "Queue, prefill and decode time p95",
-                           "p95 of vllm:request_queue_time_seconds, vllm:request_prefill_time_seconds and "
-                           "vllm:request_decode_time_seconds (recorded model:vllm_request_*_time_seconds:p95_5m).", "s",
-                           tuple(Query(q.selector(f"model:vllm_request_{p}_time_seconds:p95_5m", M), f"{LEG} {p}")
-                                 for p in ("queue", "prefill", "decode"))),
+                                   for p in ("queue", "prefill", "decode")), stack=True, width=8),
+        "queue_over": _over_bound_panel("request_queue_time_seconds", "Requests queued longer than"),
+        "prefill_over": _over_bound_panel("request_prefill_time_seconds", "Requests with prefill longer than"),
         "tokens": Panel("timeseries", "Prompt and generation tokens per second",
                         "Rate of vllm:prompt_tokens_total and vllm:generation_tokens_total per model.", "short",
                         (Query(q.selector("model:vllm_prompt_tokens:rate5m", M), f"{LEG} prompt"),
@@ -240,10 +282,17 @@ def dashboards(spec: SignalsSpec) -> list[Dashboard]:
         "Latency, throughput, caches and SLOs of the vLLM engines (vLLM 0.33 metrics).",
         (
             Row("Requests", (p["requests"], p["running_waiting"], p["waiting_reason"])),
-            Row("Latency", (p["ttft"], p["itl"], p["e2e"], p["phases"], p["phase_p95"])),
+            Row("Latency", (p["ttft"], p["itl"], p["e2e"], p["phases"], p["queue_over"], p["prefill_over"])),
             Row("Tokens and caches", (p["tokens"], p["kv_cache"], p["prefix_cache"], p["preemptions"])),
             Row("Errors, lengths and SLOs", (p["errors"], p["slo"], p["prompt_len"], p["gen_len"])),
-            Row("Router (llm-d EPP, when deployed)", (p["router_pool"], p["router_requests"])),
+            *router_rows(spec, p),
         ),
         variables(spec), ("vllm", "performance"),
     )]
+
+
+def router_rows(spec: SignalsSpec, p: dict[str, Panel]) -> tuple[Row, ...]:
+    """The llm-d router's panels, only on a stack that deploys it (`router: true`)."""
+    if not spec.router:
+        return ()
+    return (Row("Router (llm-d EPP)", (p["router_pool"], p["router_requests"])),)

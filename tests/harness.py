@@ -21,6 +21,7 @@ from pulumi.runtime import mocks, rpc
 from pulumi.runtime.stack import run_pulumi_func
 
 from stack.config import PROJECT, PROJECT_DIR, raw_from_files
+from stack.config.common import ENCRYPTED, Encrypted
 
 SAMPLE_KUBECONFIG = """\
 apiVersion: v1
@@ -66,6 +67,10 @@ class Program:
     resources: list[Declared] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     secret_outputs: set[str] = field(default_factory=set)
+    invokes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (token, args) of each data source read
+
+    def invoked(self, token: str) -> list[dict[str, Any]]:
+        return [args for called, args in self.invokes if called == token]
 
     def of_type(self, type_: str) -> list[Declared]:
         return [r for r in self.resources if r.type == type_]
@@ -114,15 +119,26 @@ def _fake_outputs(args: mocks.MockResourceArgs) -> dict[str, Any]:
     return outputs
 
 
+# What the mocked Spot price history answers for any instance type (USD per hour, a string as AWS gives it).
+MOCK_SPOT_PRICE = "1.8406"
+
+
 class _Mocks(pulumi.runtime.Mocks):
+    def __init__(self, program: Program | None = None):
+        self.program = program
+
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict]:
         return f"{args.name}-id", {**args.inputs, **_fake_outputs(args)}
 
     def call(self, args: mocks.MockCallArgs) -> tuple[dict, list]:
+        if self.program is not None:
+            self.program.invokes.append((args.token, dict(args.args)))
         results: dict[str, dict[str, Any]] = {
             "aws:ssm/getParameter:getParameter": {"value": MOCK_AMI, "type": "String"},
             "aws:ec2/getVpc:getVpc": {"id": "vpc-0123456789abcdef0"},
-            "aws:ec2/getSubnet:getSubnet": {"id": args.args.get("id"), "vpcId": "vpc-0fedcba987654321"},
+            "aws:ec2/getSubnet:getSubnet": {"id": args.args.get("id"), "vpcId": "vpc-0fedcba987654321",
+                                             "availabilityZone": "us-east-1b"},
+            "aws:ec2/getSpotPrice:getSpotPrice": {"spotPrice": MOCK_SPOT_PRICE, "spotPriceTimestamp": "2026-12-04T16:00:00Z"},
             "aws:ec2/getSubnets:getSubnets": {"ids": ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"]},
             "aws:index/getRegion:getRegion": {"name": "us-east-1", "region": "us-east-1"},
             "aws:index/getCallerIdentity:getCallerIdentity": {"accountId": "123456789012"},
@@ -134,7 +150,7 @@ class _RecordingMonitor(mocks.MockMonitor):
     """The stock mock monitor, also keeping what it drops: parents, options and stack outputs."""
 
     def __init__(self, program: Program):
-        super().__init__(_Mocks())
+        super().__init__(_Mocks(program))
         self.program = program
 
     def RegisterResource(self, request):
@@ -212,15 +228,44 @@ async def _collect_outputs(program: Program) -> None:
             program.secret_outputs.add(key)
 
 
-def stack_config(stack: str, overrides: dict[str, Any] | None = None) -> dict[str, str]:
-    """The engine's view of the config: namespaced keys, every value JSON-encoded unless a string."""
-    raw = {**raw_from_files(stack), **(overrides or {})}
-    encoded = {}
+# What a stack file asks its user to set before the first deploy (Pulumi.prod.yaml's comments), so the
+# tests run that stack as it would be deployed. 100.64.0.0/10 is shared address space (RFC 6598), not a
+# documentation range; the receiver URL is stored encrypted, as the file says to.
+FILLED_IN: dict[str, dict[str, Any]] = {
+    "prod": {
+        "allowedCidrs": ["100.64.12.0/28"],
+        "budgetAlertEmails": ["llm-platform-alerts@acme.internal"],
+        "alertReceiver": "slack",
+        "alertReceiverUrl": ENCRYPTED,
+    }
+}
+# The engine knows an encrypted setting's plaintext; the tests do not. These stand in for it, in a form
+# the program accepts, and are handed over as secrets.
+ENCRYPTED_STAND_INS = {
+    "alertReceiverUrl": "https://hooks.receiver.internal/stand-in",
+    "kubeconfig": SAMPLE_KUBECONFIG,
+    "hfToken": "hf_stand_in_for_an_encrypted_token",
+}
+
+
+def as_deployed(stack: str) -> dict[str, Any]:
+    """The stack file's values plus what it asks its user to fill in."""
+    return {**raw_from_files(stack), **FILLED_IN.get(stack, {})}
+
+
+def stack_config(stack: str, overrides: dict[str, Any] | None = None) -> tuple[dict[str, str], list[str]]:
+    """The engine's view of the config: namespaced keys, every value JSON-encoded unless a string; and
+    the keys whose values were stored encrypted."""
+    raw = {**as_deployed(stack), **(overrides or {})}
+    encoded, encrypted = {}, []
     for key, value in raw.items():
         if value is None:
             continue
+        if isinstance(value, Encrypted):
+            value = ENCRYPTED_STAND_INS[key]
+            encrypted.append(f"{PROJECT}:{key}")
         encoded[f"{PROJECT}:{key}"] = value if isinstance(value, str) else json.dumps(value)
-    return encoded
+    return encoded, encrypted
 
 
 def run_program(
@@ -245,9 +290,8 @@ def run_program(
 
         executor = ThreadPoolExecutor(initializer=_thread_loop)
         loop.set_default_executor(executor)
-        pulumi.runtime.set_all_config(
-            stack_config(stack, overrides), [f"{PROJECT}:{key}" for key in secret_keys]
-        )
+        config, encrypted = stack_config(stack, overrides)
+        pulumi.runtime.set_all_config(config, [f"{PROJECT}:{key}" for key in secret_keys] + encrypted)
         pulumi.runtime.set_mocks(
             _Mocks(), project=PROJECT, stack=stack, preview=False, monitor=_RecordingMonitor(program)
         )

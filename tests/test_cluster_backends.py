@@ -6,6 +6,7 @@ import pytest
 
 from stack.config import ConfigError, parse, raw_from_files
 from tests.harness import SAMPLE_KUBECONFIG, run_program
+from tests.platform_support import chart_reference
 
 EKS = {"clusterBackend": "eks", "gpuNodes": 2}
 EXISTING = {"clusterBackend": "kubeconfig", "kubeconfig": SAMPLE_KUBECONFIG, "allowedCidrs": None, "gpuNodes": 3}
@@ -147,6 +148,26 @@ def test_on_several_gpu_nodes_each_model_server_fetches_its_own_weights(eks_prog
     assert _modelservice_values(dev_program)["modelArtifacts"]["uri"].startswith("pvc+hf://")
     claim = dev_program.one("kubernetes:core/v1:PersistentVolumeClaim", "model-cache")
     assert claim.inputs["spec"]["storageClassName"] == "standard"
+
+
+def _model_storage_volume(values: dict) -> dict:
+    """The weights volume llm-d-modelservice v0.4.12 renders (templates/_helpers.tpl, mountModelVolumeVolumes):
+    hf:// becomes an emptyDir whose sizeLimit is modelArtifacts.size (values.yaml default 5Mi); pvc+hf://
+    mounts the claim named first in the path."""
+    artifacts = {**chart_reference("llm-d-modelservice")["modelArtifacts"], **values["modelArtifacts"]}
+    protocol, path = artifacts["uri"].split("://")
+    if protocol == "hf":
+        return {"name": "model-storage", "emptyDir": {"sizeLimit": artifacts.get("size") or "0"}}
+    return {"name": "model-storage", "persistentVolumeClaim": {"claimName": path.split("/")[0], "readOnly": artifacts["readOnly"]}}
+
+
+def test_on_several_gpu_nodes_each_model_servers_weight_volume_is_sized_by_model_cache_gib(eks_program, dev_program):
+    assert _model_storage_volume(_modelservice_values(eks_program))["emptyDir"] == {"sizeLimit": "100Gi"}
+    larger = run_program("dev", {"clusterBackend": "eks", "gpuNodes": 2, "modelCacheGiB": 150})
+    assert _model_storage_volume(_modelservice_values(larger))["emptyDir"] == {"sizeLimit": "150Gi"}
+    # One node: the claim, sized by the same setting where it is created.
+    claim = _model_storage_volume(_modelservice_values(dev_program))["persistentVolumeClaim"]
+    assert claim == {"claimName": "model-cache", "readOnly": False}
 
 
 def test_everything_without_a_gpu_runs_on_the_system_nodes(eks_program):

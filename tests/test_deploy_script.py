@@ -25,7 +25,6 @@ def tools(tmp_path: Path) -> Path:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (tmp_path / "allowedCidrs").write_text('["100.64.1.2/32"]')
-    (tmp_path / "budgetAlertEmails").write_text("")
     _tool(
         bin_dir,
         "pulumi",
@@ -59,10 +58,10 @@ def _calls(tools: Path) -> list[str]:
     return calls.read_text().splitlines() if calls.exists() else []
 
 
-def test_ready_deploy_runs_pulumi_up_for_the_stack(tools):
+def test_ready_deploy_runs_pulumi_up_for_the_stack_with_the_policy_pack(tools):
     result = _deploy(tools)
     assert result.returncode == 0, result.stderr
-    assert "up --stack dev" in _calls(tools)
+    assert "up --stack dev --policy-pack policy" in _calls(tools)
 
 
 def test_missing_pulumi_cli_is_named_with_how_to_install_it(tools):
@@ -83,14 +82,6 @@ def test_documentation_address_is_refused_and_the_callers_address_offered(tools)
     result = _deploy(tools)
     assert result.returncode == 1
     assert "allowedCidrs" in result.stderr and "192.0.2.44/32" in result.stderr
-    assert not any(call.startswith("up") for call in _calls(tools))
-
-
-def test_example_mailbox_for_budget_alerts_is_refused(tools):
-    (tools / "budgetAlertEmails").write_text('["llm-platform-alerts@example.org"]')
-    result = _deploy(tools)
-    assert result.returncode == 1
-    assert "budgetAlertEmails" in result.stderr
     assert not any(call.startswith("up") for call in _calls(tools))
 
 

@@ -7,11 +7,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stack.config import PROJECT, declared_settings, load_from_files
-from tests.harness import run_program
+from stack.config import PROJECT, ConfigError, StackConfig, declared_settings, parse, raw_from_files
+from tests.harness import as_deployed, run_program
 
 ROOT = Path(__file__).resolve().parent.parent
 STACKS = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
+
+
+def deployed(stack: str) -> StackConfig:
+    return parse(stack, as_deployed(stack))
 
 
 def test_there_is_a_dev_and_a_prod_stack():
@@ -34,7 +38,7 @@ def test_every_stack_file_sets_only_declared_settings(stack):
 
 
 def test_prod_differs_from_dev_where_it_should():
-    dev, prod = load_from_files("dev"), load_from_files("prod")
+    dev, prod = deployed("dev"), deployed("prod")
     # dev saves money; prod stays up.
     assert dev.cost_guards.spot_instances and not prod.cost_guards.spot_instances
     assert dev.cost_guards.idle_stop_minutes and prod.cost_guards.idle_stop_minutes is None
@@ -51,7 +55,7 @@ HOST_DISK_RESERVE_GIB = 100
 @pytest.mark.parametrize("stack", STACKS)
 def test_minikube_volumes_fit_on_the_hosts_disk(stack):
     """MiniKube's volumes live on the root volume: the stack must give it room for them."""
-    config = load_from_files(stack)
+    config = deployed(stack)
     if config.cluster.backend != "minikube":
         pytest.skip("volumes are EBS volumes of their own on this backend")
     volumes = config.platform.prometheus_volume_gib + config.platform.tempo_volume_gib
@@ -59,7 +63,18 @@ def test_minikube_volumes_fit_on_the_hosts_disk(stack):
 
 
 def test_prod_keeps_metrics_and_traces_longer_than_dev():
-    dev, prod = load_from_files("dev").platform, load_from_files("prod").platform
+    dev, prod = deployed("dev").platform, deployed("prod").platform
     assert prod.prometheus_volume_gib > dev.prometheus_volume_gib
     assert prod.tempo_volume_gib > dev.tempo_volume_gib
     assert (prod.prometheus_retention, prod.trace_retention) == ("30d", "336h")
+
+
+def test_prod_as_shipped_is_refused_until_its_documentation_values_and_receiver_are_replaced():
+    """The guardrails are in the program and on in Pulumi.prod.yaml: no script has to run for them."""
+    with pytest.raises(ConfigError) as error:
+        parse("prod", raw_from_files("prod"))
+    problems = "\n".join(error.value.problems)
+    assert "llm-observability:allowedCidrs: '198.51.100.0/28' is a documentation address" in problems
+    assert "llm-observability:budgetAlertEmails: 'llm-platform-alerts@example.org' is a documentation mailbox" in problems
+    assert "llm-observability:alertReceiver: 'none' sends every alert nowhere" in problems
+    assert len(error.value.problems) == 3

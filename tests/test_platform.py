@@ -6,18 +6,19 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from components import dcgm_exporter, metrics_stack, otel_collector, tempo
 from dashboards import catalogue as signals_catalogue
 from stack import versions
 from stack.config import ConfigError, parse, raw_from_files
+from tests.dcgm_counters_reader import CountersError, read_counters
 from tests.harness import Program, run_program
 from tests.platform_support import (
     RELEASE_TYPE,
     chart_reference,
     dig,
     releases,
-    shared_dir,
     values_of,
     walk,
 )
@@ -312,22 +313,33 @@ def test_dcgm_exporter_is_scraped_as_its_own_job_with_pod_attribution(dev_progra
     assert values["image"]["tag"] == versions.DCGM_EXPORTER_IMAGE.tag
 
 
-def test_dcgm_exporter_installs_exactly_the_counters_the_dashboards_read(dev_program):
-    csv = values_of(dev_program, "dcgm-exporter")["customMetrics"]
-    rows = [line.split(",") for line in csv.splitlines() if line and not line.startswith("#")]
-    assert {row[0].strip() for row in rows} == set(signals_catalogue.DCGM_COUNTERS)
-    assert all(row[1].strip() in {"gauge", "counter"} and row[2].strip() for row in rows)
+def _counters_file_as_mounted(values: dict) -> str:
+    """/etc/dcgm-exporter/default-counters.csv in the pod: the chart (4.8.2) renders customMetrics into its
+    ConfigMap as `metrics: |{{- .Values.customMetrics | nindent 4 }}`, and its default volume mounts that key there."""
+    rendered = "data:\n  metrics: |" + ("\n" + values["customMetrics"]).replace("\n", "\n    ")
+    return yaml.safe_load(rendered)["data"]["metrics"]
 
 
-def test_dcgm_counter_names_are_the_exporters_own():
-    catalogue = shared_dir() / "reference" / "metrics" / "dcgm-exporter-counters.txt"
-    if not catalogue.is_file():
-        pytest.skip(f"{catalogue} is absent: the metric catalogues are only in the development tree")
-    known = {line.split("\t")[0] for line in catalogue.read_text().splitlines() if line.startswith("DCGM_")}
-    # DCGM 4 renamed the clock-throttle field; the exporter reads it (clock_events_collector.go) but
-    # no default counter list names it, so the catalogue lacks it.
-    known.add("DCGM_FI_DEV_CLOCKS_EVENT_REASONS")
-    assert set(signals_catalogue.DCGM_COUNTERS) <= known
+def test_dcgm_exporter_reads_its_counters_file_without_error(dev_program):
+    """The exporter's own reader rules (tests/dcgm_counters_reader.py: dcgm-exporter 4.5.3-4.8.2
+    internal/pkg/counters/counter_config.go) accept every row: 3 fields, a known type, a known DCGM field."""
+    counters = read_counters(_counters_file_as_mounted(values_of(dev_program, "dcgm-exporter")))
+    assert [name for name, _, _ in counters] == list(signals_catalogue.DCGM_COUNTERS)
+    assert all(help_text for _, _, help_text in counters)
+
+
+@pytest.mark.parametrize(
+    ("row", "error"),
+    [
+        ("DCGM_FI_DEV_FB_USED, gauge, GPU memory in use, MiB.", "expected 3 fields"),
+        ('DCGM_FI_DEV_FB_USED, gauge, "GPU memory in use, MiB."', "bare"),
+        ("DCGM_FI_DEV_FB_USED, gauges, GPU memory in use", "Prometheus metric type"),
+        ("DCGM_FI_DEV_FB_USE, gauge, GPU memory in use", "DCGM field"),
+    ],
+)
+def test_the_counters_reader_rejects_what_the_exporter_rejects(row, error):
+    with pytest.raises(CountersError, match=error):
+        read_counters(f"# a comment, with commas\n\n{row}\n")
 
 
 def test_exactly_one_device_plugin_the_minikube_addon(dev_program):

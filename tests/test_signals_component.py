@@ -12,7 +12,7 @@ import pulumi_kubernetes as k8s
 from pulumi.runtime.stack import run_pulumi_func
 
 from components.signals import Signals, SignalsArgs
-from tests.harness import Program, _Mocks, _RecordingMonitor, run_program
+from tests.harness import MOCK_SPOT_PRICE, Program, _Mocks, _RecordingMonitor, run_program
 
 RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
 CONFIGMAP = "kubernetes:core/v1:ConfigMap"
@@ -61,11 +61,32 @@ def test_rules_are_prometheus_rules_on_the_cluster_provider(dev_program):
         assert resource.inputs["spec"]["groups"]
 
 
-def test_price_change_is_a_config_change():
-    program = run_program("dev", {"hourlyPriceUsd": "9.25"})
+def _price_rule(program):
     cost = next(r for r in _signals_children(program, RULE) if r.inputs["metadata"]["name"] == "llmobs-cost")
     config_group = cost.inputs["spec"]["groups"][0]
-    assert {"record": "cluster:instance_price_usd_per_hour:config", "expr": "vector(9.25)"} in config_group["rules"]
+    return next(rule for rule in config_group["rules"] if rule["record"] == "cluster:instance_price_usd_per_hour:config")
+
+
+def test_price_change_is_a_config_change():
+    rule = _price_rule(run_program("dev", {"hourlyPriceUsd": "9.25"}))
+    assert rule["expr"] == "vector(9.25)"
+    assert rule["labels"] == {"pricing": "spot"}  # the setting overrides the price, not the capacity
+
+
+def test_spot_host_is_priced_from_the_spot_price_history_at_deploy_time(dev_program):
+    """dev runs on Spot: the price is what AWS's Spot price history says, not the on-demand list price."""
+    rule = _price_rule(dev_program)
+    assert (rule["expr"], rule["labels"]) == (f"vector({float(MOCK_SPOT_PRICE)})", {"pricing": "spot"})
+    lookups = dev_program.invoked("aws:ec2/getSpotPrice:getSpotPrice")
+    assert [args["instanceType"] for args in lookups] == ["g6.12xlarge"]
+    assert lookups[0]["filters"] == [{"name": "product-description", "values": ["Linux/UNIX"]}]
+
+
+def test_on_demand_host_is_priced_at_the_list_price_without_asking_aws():
+    program = run_program("prod")
+    rule = _price_rule(program)
+    assert (rule["expr"], rule["labels"]) == ("vector(4.6016)", {"pricing": "on-demand"})
+    assert program.invoked("aws:ec2/getSpotPrice:getSpotPrice") == []
 
 
 def test_every_signals_resource_waits_for_the_dependencies_it_is_given():

@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from dashboards import catalogue
-from tests.conftest import ROOT
+from tests.conftest import ROOT, require_tool
 from tests.signals_support import bundle_for, metric_names, recorded_names, substitute
 
 EXPECTED_UIDS = {
@@ -157,3 +157,32 @@ def test_render_command_writes_every_file_and_check_catches_drift(tmp_path):
 def test_render_command_reports_bad_settings():
     result = _render("--stack", "nosuchstack", "--out", "build/x")
     assert result.returncode == 2
+
+
+def _titles(bundle, uid):
+    return {panel.title for panel in bundle.specs[uid].panels}
+
+
+def test_router_panels_only_on_a_stack_with_the_router():
+    router_panels = {"Router: ready endpoints, queue and KV cache", "Router: requests and errors"}
+    assert not router_panels & _titles(bundle_for(), "llmobs-vllm")
+    assert router_panels <= _titles(bundle_for(router=True), "llmobs-vllm")
+
+
+def test_targets_down_reads_zero_when_every_target_is_up(tmp_path):
+    """A healthy stack shows 0 down, not "No data", which a reader cannot tell from a broken query."""
+    promtool = require_tool("promtool")
+    panel = next(p for p in bundle_for().specs["llmobs-platform"].panels if p.title == "Targets down")
+    (expr,) = (query.expr for query in panel.queries)
+    (tmp_path / "empty.yaml").write_text("groups: []\n")
+    cases = {"rule_files": ["empty.yaml"], "tests": [
+        {"interval": "1m", "input_series": [{"series": 'up{job="vllm",instance="a"}', "values": "1x5"},
+                                            {"series": 'up{job="tempo",instance="b"}', "values": "1x5"}],
+         "promql_expr_test": [{"expr": expr, "eval_time": "4m", "exp_samples": [{"labels": "{}", "value": 0}]}]},
+        {"interval": "1m", "input_series": [{"series": 'up{job="vllm",instance="a"}', "values": "0x5"},
+                                            {"series": 'up{job="tempo",instance="b"}', "values": "1x5"}],
+         "promql_expr_test": [{"expr": expr, "eval_time": "4m", "exp_samples": [{"labels": '{job="vllm"}', "value": 1}]}]},
+    ]}
+    (tmp_path / "down.test.yaml").write_text(json.dumps(cases))
+    result = subprocess.run([promtool, "test", "rules", "down.test.yaml"], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

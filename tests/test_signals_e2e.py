@@ -21,7 +21,7 @@ DEADLINE_SECONDS = 90
 
 @pytest.fixture(scope="module")
 def bundle():
-    return bundle_for(monthlyBudgetUsd="1500")
+    return bundle_for(monthlyBudgetUsd="1500", router=True)  # every panel the stack can have
 
 
 @pytest.fixture(scope="module")

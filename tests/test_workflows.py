@@ -54,7 +54,7 @@ def test_every_action_is_pinned_to_a_commit(path):
     assert "aws-access-key-id" not in text and "AWS_SECRET_ACCESS_KEY" not in text, "no long-lived AWS keys"
 
 
-def test_pull_requests_run_lint_tests_then_preview_every_stack_with_the_policy_pack():
+def test_pull_requests_run_lint_tests_then_preview_dev_with_the_policy_pack():
     workflow = load("pull-request.yml")
     assert "pull_request" in workflow["on"]
     checks = load("checks.yml")
@@ -65,22 +65,113 @@ def test_pull_requests_run_lint_tests_then_preview_every_stack_with_the_policy_p
 
     preview = workflow["jobs"]["preview"]
     assert preview["needs"] == "checks"
-    stacks = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
-    assert sorted(preview["strategy"]["matrix"]["stack"]) == stacks
+    assert preview["environment"] == "dev-preview"
     assert preview["permissions"]["id-token"] == "write"
     assert preview["permissions"]["pull-requests"] == "write"
     (pulumi,) = action_steps(workflow, "pulumi/actions")
     assert pulumi["with"]["command"] == "preview"
+    assert pulumi["with"]["stack-name"] == "dev"
     assert pulumi["with"]["comment-on-pr"] is True
     assert pulumi["with"]["policyPacks"] == "policy"
     assert pulumi["with"]["cloud-url"] == "${{ secrets.PULUMI_BACKEND_URL }}"
     assert preview["env"]["PULUMI_CONFIG_PASSPHRASE"] == "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}"
 
 
+# What a pull-request job may be given: the dev-preview environment (read-only role, dev's state) and
+# nothing that names prod or a deploy role.
+PREVIEW_ENVIRONMENTS = {"dev-preview"}
+PREVIEW_ROLE = "${{ vars.AWS_PREVIEW_ROLE_ARN }}"
+DEPLOY_ROLE = "${{ vars.AWS_ROLE_ARN }}"
+
+
+def _pull_request_jobs() -> list[tuple[str, dict]]:
+    """Every job a pull request runs, following local reusable workflows with the inputs passed to them."""
+    jobs: list[tuple[str, dict]] = []
+
+    def visit(name: str, inputs: dict) -> None:
+        text = (ROOT / ".github" / "workflows" / name).read_text()
+        for key, value in inputs.items():
+            text = text.replace("${{ inputs.%s }}" % key, str(value))
+        for job_id, job in yaml.safe_load(text)["jobs"].items():
+            jobs.append((f"{name}:{job_id}", job))
+            uses = job.get("uses", "")
+            if uses.startswith("./.github/workflows/"):
+                visit(uses.rsplit("/", 1)[1], job.get("with", {}))
+
+    for path in WORKFLOWS:
+        triggers = load(path.name)["on"]
+        triggers = triggers if isinstance(triggers, (dict, list)) else [triggers]
+        assert "pull_request_target" not in triggers, f"{path.name}: pull_request_target runs with the base's secrets"
+        if "pull_request" in triggers:
+            visit(path.name, {})
+    return jobs
+
+
+def test_no_pull_request_job_can_reach_a_prod_secret_a_prod_role_or_the_deploy_role():
+    """A pull request runs its own code: none of its jobs may name prod, inherit secrets or use a deploy role."""
+    jobs = _pull_request_jobs()
+    assert any(job.get("environment") for _, job in jobs), "the preview job runs in an environment"
+    for name, job in jobs:
+        text = yaml.safe_dump(job)
+        assert not re.search(r"\bprod\b", text, re.I), f"{name} names prod"
+        assert job.get("secrets") != "inherit", f"{name} inherits every secret"
+        environment = job.get("environment")
+        environment = environment.get("name") if isinstance(environment, dict) else environment
+        assert environment in PREVIEW_ENVIRONMENTS | {None}, f"{name} runs in environment {environment!r}"
+        assert not re.search(r"\bAWS_(DEPLOY_)?ROLE_ARN\b", text), f"{name} can reach the deploy role"
+        roles = [
+            s["with"]["role-to-assume"]
+            for s in job.get("steps", [])
+            if s.get("uses", "").startswith("aws-actions/configure-aws-credentials@")
+        ]
+        assert all(role == PREVIEW_ROLE for role in roles), f"{name} assumes {roles}: only the preview role, no fallback"
+
+
+def _exit_code(script: str, **env: str) -> int:
+    return subprocess.run(["bash", "-c", script], env={"PATH": "/usr/bin:/bin", **env}, capture_output=True).returncode
+
+
+def test_pull_request_preview_fails_closed_without_its_role():
+    """The step before any credential is taken stops the job when the preview role is not set."""
+    job = load("pull-request.yml")["jobs"]["preview"]
+    guard = job["steps"][0]
+    assert guard["env"]["PREVIEW_ROLE_ARN"] == PREVIEW_ROLE
+    settings = {"PULUMI_BACKEND_URL": "s3://dev-state", "PULUMI_CONFIG_PASSPHRASE": "x"}
+    assert _exit_code(guard["run"], PREVIEW_ROLE_ARN="", **settings) == 1
+    assert _exit_code(guard["run"], PREVIEW_ROLE_ARN="arn:aws:iam::111122223333:role/preview", **settings) == 0
+
+
+def test_deploys_use_only_their_own_environments_role_and_secrets():
+    """No secret inheritance, no fallback role: each stack's job takes what its own environment holds."""
+    for name in ("deploy.yml", "teardown.yml"):
+        for job in load(name)["jobs"].values():
+            if job.get("uses", "").endswith("/stack.yml"):
+                assert job["secrets"] == {
+                    "PULUMI_CONFIG_PASSPHRASE": "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}",
+                    "PULUMI_BACKEND_URL": "${{ secrets.PULUMI_BACKEND_URL }}",
+                }
+    stack = load("stack.yml")
+    job = stack["jobs"]["pulumi"]
+    (aws,) = action_steps(stack, "aws-actions/configure-aws-credentials")
+    assert aws["with"]["role-to-assume"] == DEPLOY_ROLE
+    guard = next(s for s in job["steps"] if "DEPLOY_ROLE_ARN" in s.get("env", {}))
+    assert guard["env"]["DEPLOY_ROLE_ARN"] == DEPLOY_ROLE
+    assert job["steps"].index(guard) < job["steps"].index(aws)
+    settings = {"PULUMI_BACKEND_URL": "s3://prod-state", "PULUMI_CONFIG_PASSPHRASE": "x", "STACK": "prod"}
+    assert _exit_code(guard["run"], DEPLOY_ROLE_ARN="", **settings) == 1
+    assert _exit_code(guard["run"], DEPLOY_ROLE_ARN="arn:aws:iam::111122223333:role/prod", **settings) == 0
+
+
+def test_codeowners_cover_the_workflows_the_policy_pack_the_scripts_and_the_stack():
+    owners = (ROOT / ".github" / "CODEOWNERS").read_text()
+    paths = {line.split()[0] for line in owners.splitlines() if line.strip() and not line.startswith("#")}
+    assert {"/.github/", "/policy/", "/scripts/", "/stack/", "/components/scripts/"} <= paths
+
+
 def test_aws_credentials_come_from_oidc_role_assumption():
     for name in ("pull-request.yml", "stack.yml"):
         (aws,) = action_steps(load(name), "aws-actions/configure-aws-credentials")
-        assert "vars.AWS_ROLE_ARN" in aws["with"]["role-to-assume"]
+        assert aws["with"]["role-to-assume"] in (PREVIEW_ROLE, DEPLOY_ROLE)
         assert set(aws["with"]) <= {"role-to-assume", "role-session-name", "aws-region", "role-duration-seconds"}
 
 

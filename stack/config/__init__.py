@@ -9,6 +9,8 @@ dataclasses. Components never see ``pulumi.Config``. Each domain's settings live
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -18,7 +20,7 @@ import yaml
 
 from stack.config import cluster, guards, host, platform, quality, signals, workloads
 from stack.config.cluster import ClusterConfig
-from stack.config.common import PROJECT, ConfigError, Secret, decimal, qualified
+from stack.config.common import ENCRYPTED, PROJECT, ConfigError, Secret, decimal, qualified
 from stack.config.guards import CostGuardsConfig
 from stack.config.host import HostConfig
 from stack.config.platform import PlatformConfig
@@ -58,32 +60,69 @@ def declared_settings() -> dict[str, dict[str, Any]]:
     return project["config"]
 
 
+def _typed(kind: str | None, text: str | None) -> Any:
+    """A setting as the program reads it: the engine hands every value over as text, and the SDK's
+    ``get_int``/``get_bool``/``get_object`` read numbers, ``true``/``false`` and JSON from it. Text that
+    does not read as its declared type is left as text, for the checks to name."""
+    if text is None:
+        return None
+    if kind == "integer" and re.fullmatch(r"-?[0-9]+", text):
+        return int(text)
+    if kind == "boolean" and text in ("true", "True", "false", "False"):
+        return text in ("true", "True")
+    if kind == "array":
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return text
+
+
+def _as_engine_text(value: Any) -> str | None:
+    """What the CLI hands the program for a stack-file value: strings as written, anything else as JSON."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
 def raw_from_pulumi() -> dict[str, Any]:
-    """Values as the Pulumi engine hands them to the program (defaults already applied by the CLI)."""
+    """Values as the Pulumi engine hands them to the program (defaults already applied by the CLI).
+
+    Keys in the project's namespace that Pulumi.yaml does not declare are kept, for parse() to refuse.
+    """
     config = pulumi.Config()
-    getters = {
-        "string": config.get,
-        "integer": config.get_int,
-        "boolean": config.get_bool,
-        "array": config.get_object,
-    }
+    declared = declared_settings()
     # Secret settings are read as plain values only to be validated; parse() wraps them in Secret.
-    return {key: getters[d["type"]](key) for key, d in declared_settings().items()}
+    raw = {key: _typed(d["type"], config.get(key)) for key, d in declared.items()}
+    prefix = f"{PROJECT}:"
+    engine = {**pulumi.runtime.config.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
+    for name, text in engine.items():
+        key = name[len(prefix):]
+        if name.startswith(prefix) and key not in declared:
+            raw[key] = text
+    return raw
 
 
-def raw_from_files(stack: str) -> dict[str, Any]:
+def raw_from_files(stack: str, stack_file: Path | None = None) -> dict[str, Any]:
     """Values read from Pulumi.yaml defaults and Pulumi.<stack>.yaml, the way the CLI combines them.
 
-    For tools that run without the engine (rendering dashboards, the test harness). Encrypted secrets
-    in the stack file stay encrypted here, so nothing that needs one may be read this way.
+    For tools that run without the engine (rendering dashboards, the test harness). Each value goes
+    through the same reading as the engine's (numbers and booleans written as strings by
+    `pulumi config set` read as such); keys count with or without the project's prefix; a ``secure:``
+    value is ENCRYPTED, a secret whose plaintext is unknown here.
     """
-    raw = {key: d.get("default") for key, d in declared_settings().items()}
-    stack_file = PROJECT_DIR / f"Pulumi.{stack}.yaml"
-    values = (yaml.safe_load(stack_file.read_text()) or {}).get("config", {})
-    prefix = f"{PROJECT}:"
+    declared = declared_settings()
+    raw = {key: _typed(d["type"], _as_engine_text(d.get("default"))) for key, d in declared.items()}
+    stack_file = stack_file or PROJECT_DIR / f"Pulumi.{stack}.yaml"
+    values = (yaml.safe_load(stack_file.read_text()) or {}).get("config", {}) or {}
     for name, value in values.items():
-        if name.startswith(prefix):
-            raw[name[len(prefix):]] = value
+        namespace, _, key = str(name).rpartition(":")
+        if namespace not in ("", PROJECT):
+            continue
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            raw[key] = ENCRYPTED
+        else:
+            raw[key] = _typed(declared.get(key, {}).get("type"), _as_engine_text(value))
     return raw
 
 
@@ -100,6 +139,9 @@ def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
     cost_guards = guards.parse(raw, cluster_config.backend, monthly_budget, problems)
     workload = workloads.parse(raw, instance, cluster_config.gpu_nodes, cluster_config.backend, problems)
     signals_config = signals.parse(raw, problems)
+    guards.production(
+        raw, platform_config.alert_receiver, platform_config.alert_receiver_url, cost_guards.budget_alert_emails, problems
+    )
     quality_config = quality.parse(raw, workload, problems)
     if problems:
         raise ConfigError(problems)
@@ -110,6 +152,7 @@ def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
         cluster=cluster_config,
         cost=CostConfig(
             usd_per_hour=hourly_price or signals.hourly_cost(cluster_config, instance),
+            price_from_setting=hourly_price is not None,
             gpu_count=instance.gpu_count * cluster_config.gpu_nodes,
             monthly_budget_usd=monthly_budget,
         ),

@@ -10,7 +10,7 @@ import yaml
 
 from stack import catalogue, versions
 from stack.catalogue import InstanceType
-from stack.config.common import Secret, count, is_id, qualified
+from stack.config.common import Encrypted, Secret, count, is_id, qualified, secret
 
 KUBE_API_PORT = 8443
 BACKENDS = ("minikube", "eks", "kubeconfig")
@@ -75,11 +75,13 @@ def parse(raw: Mapping[str, Any], problems: list[str]) -> ClusterConfig:
     eks_version = str(raw.get("eksKubernetesVersion") or versions.EKS_KUBERNETES)
     if not re.match(r"^1\.\d+$", eks_version):
         problems.append(f"{qualified('eksKubernetesVersion')}: {eks_version!r} is not an EKS version; allowed: like 1.34")
-    kubeconfig = raw.get("kubeconfig") or None
+    kubeconfig = secret(raw, "kubeconfig")
     if backend == "kubeconfig":
         if kubeconfig is None:
             problems.append(f"{qualified('kubeconfig')} is required with clusterBackend kubeconfig: set it with --secret")
-        elif not isinstance(yaml_or_none(kubeconfig), dict) or "clusters" not in yaml_or_none(kubeconfig):
+        elif isinstance(kubeconfig.value, Encrypted):
+            pass  # Its plaintext is checked where it is known: in the engine's run.
+        elif not isinstance(yaml_or_none(kubeconfig.value), dict) or "clusters" not in yaml_or_none(kubeconfig.value):
             problems.append(f"{qualified('kubeconfig')}: the value (not shown) is not a kubeconfig; allowed: a kubeconfig YAML document")
     storage_class = str(raw.get("storageClass") or "") or DEFAULT_STORAGE_CLASS.get(backend)
     return ClusterConfig(
@@ -93,7 +95,7 @@ def parse(raw: Mapping[str, Any], problems: list[str]) -> ClusterConfig:
         eks_system_instance=system_instance or next(iter(catalogue.CPU_INSTANCE_TYPES.values())),
         eks_system_nodes=count(raw, "eksSystemNodes", problems),
         eks_subnet_ids=subnet_ids,
-        kubeconfig=Secret(str(kubeconfig)) if kubeconfig else None,
+        kubeconfig=kubeconfig,
     )
 
 

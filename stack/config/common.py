@@ -11,13 +11,29 @@ import pulumi
 PROJECT = "llm-observability"
 
 
+class Encrypted:
+    """A ``secure:`` value read from a stack file without the engine: set, its plaintext unknown here.
+
+    Checks of a secret's content are skipped for it (the engine run checks the plaintext); nothing
+    can deploy from it.
+    """
+
+    def __repr__(self) -> str:
+        return "<encrypted>"
+
+
+ENCRYPTED = Encrypted()
+
+
 @dataclass(frozen=True)
 class Secret:
     """A secret setting: never shown by repr or in errors; components hand it to Pulumi as a secret."""
 
-    value: str = field(repr=False)
+    value: str | Encrypted = field(repr=False)
 
     def output(self) -> pulumi.Output[str]:
+        if isinstance(self.value, Encrypted):
+            raise ConfigError(["an encrypted setting read from a stack file has no plaintext: deploy through the engine"])
         return pulumi.Output.secret(self.value)
 
 
@@ -33,6 +49,21 @@ class ConfigError(pulumi.RunError):
 
 def qualified(name: str) -> str:
     return f"{PROJECT}:{name}"
+
+
+def secret(raw: Mapping[str, Any], key: str) -> Secret | None:
+    value = raw.get(key) or None
+    if value is None:
+        return None
+    return Secret(value if isinstance(value, Encrypted) else str(value))
+
+
+def boolean(raw: Mapping[str, Any], key: str, problems: list[str]) -> bool:
+    value = raw.get(key)
+    if not isinstance(value, bool):
+        problems.append(f"{qualified(key)}: {value!r} is not a boolean; allowed: true or false")
+        return False
+    return value
 
 
 def is_id(value: object, prefix: str) -> bool:

@@ -1,18 +1,25 @@
-"""What keeps the bill in check: spot capacity, stopping an idle host, a budget that e-mails."""
+"""What keeps the bill in check (spot capacity, stopping an idle host, a budget that e-mails), and the
+production guardrails a stack file switches on (alerts that reach someone, no documentation values)."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from stack.config.common import decimal, qualified
+from stack.config.common import Secret, boolean, decimal, qualified
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 IDLE_PERIOD_MINUTES = 5  # EC2 basic monitoring publishes CPUUtilization every 5 minutes.
 MIN_IDLE_STOP_MINUTES = 15
 MAX_IDLE_STOP_MINUTES = 1440  # CloudWatch evaluates at most one day of periods.
 MAX_BUDGET_SUBSCRIBERS = 10  # AWS Budgets' limit of e-mail subscribers per notification.
+# Set aside for documentation (RFC 5737, RFC 3849, RFC 2606): a value in them reaches nobody.
+DOCUMENTATION_NETWORKS = tuple(
+    ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
+)
+DOCUMENTATION_DOMAINS = ("example.org", "example.com", "example.net", "example")
 
 
 @dataclass(frozen=True)
@@ -86,3 +93,51 @@ def parse(
         idle_cpu_percent=cpu or 0.0,
         budget_alert_emails=tuple(emails),
     )
+
+
+def _documentation_domain(host: str) -> bool:
+    host = host.lower().rstrip(".")
+    return any(host == d or host.endswith("." + d) for d in DOCUMENTATION_DOMAINS)
+
+
+def production(
+    raw: Mapping[str, Any],
+    alert_receiver: str,
+    alert_receiver_url: Secret | None,
+    budget_alert_emails: tuple[str, ...],
+    problems: list[str],
+) -> None:
+    """Guardrails a stack file switches on, so they hold wherever the program runs (CLI, CI, tests)."""
+    if boolean(raw, "requireAlertReceiver", problems) and alert_receiver == "none":
+        problems.append(
+            f"{qualified('alertReceiver')}: 'none' sends every alert nowhere, which "
+            f"{qualified('requireAlertReceiver')}=true refuses; allowed: webhook or slack, with "
+            "`pulumi config set --secret alertReceiverUrl <url>`"
+        )
+    if not boolean(raw, "refuseDocumentationValues", problems):
+        return
+    cidrs = raw.get("allowedCidrs")
+    for cidr in cidrs if isinstance(cidrs, list) else []:
+        try:
+            network = ipaddress.ip_network(str(cidr), strict=False)
+        except ValueError:
+            continue  # Already refused as not a CIDR.
+        if any(network.version == d.version and network.overlaps(d) for d in DOCUMENTATION_NETWORKS):
+            problems.append(
+                f"{qualified('allowedCidrs')}: {cidr!r} is a documentation address (RFC 5737/3849) that reaches "
+                f"nobody, which {qualified('refuseDocumentationValues')}=true refuses; allowed: your own "
+                "networks, e.g. `pulumi config set --path 'allowedCidrs[0]' <your-ip>/32`"
+            )
+    for email in budget_alert_emails:
+        if _documentation_domain(email.rpartition("@")[2]):
+            problems.append(
+                f"{qualified('budgetAlertEmails')}: {email!r} is a documentation mailbox (RFC 2606) that reaches "
+                f"nobody, which {qualified('refuseDocumentationValues')}=true refuses; allowed: your team's address"
+            )
+    url = alert_receiver_url.value if alert_receiver_url else None
+    if isinstance(url, str) and _documentation_domain(re.sub(r"^https?://([^/:]*).*$", r"\1", url)):
+        # The URL is a secret: the message names the setting, never the value.
+        problems.append(
+            f"{qualified('alertReceiverUrl')}: the value (not shown) points at a documentation domain (RFC 2606), "
+            f"which {qualified('refuseDocumentationValues')}=true refuses; allowed: your receiver's URL"
+        )

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from stack.config.common import Secret, integer, matching, qualified
+from stack.config.common import Encrypted, Secret, integer, matching, qualified, secret
 
 ALERT_RECEIVERS = ("none", "webhook", "slack")
 # Prometheus keeps the WAL and the head block beside the retained blocks: leave it a tenth of the disk.
@@ -58,7 +58,7 @@ def parse(raw: Mapping[str, Any], problems: list[str]) -> PlatformConfig:
     )
     tempo_volume_gib = integer(raw, "tempoVolumeGiB", 5, 1000, problems)
     receiver = str(raw.get("alertReceiver") or "")
-    url = raw.get("alertReceiverUrl") or None
+    url = secret(raw, "alertReceiverUrl")
     if receiver not in ALERT_RECEIVERS:
         problems.append(f"{qualified('alertReceiver')}: {receiver!r} is not a receiver; allowed: {', '.join(ALERT_RECEIVERS)}")
     elif receiver == "none" and url is not None:
@@ -73,7 +73,7 @@ def parse(raw: Mapping[str, Any], problems: list[str]) -> PlatformConfig:
                 f"{qualified('alertReceiverUrl')} is required when {qualified('alertReceiver')} is {receiver}; "
                 f"set it with `pulumi config set --secret alertReceiverUrl <url>`"
             )
-        elif not re.match(r"^https://[^\s/]+(/\S*)?$", str(url)):
+        elif not isinstance(url.value, Encrypted) and not re.fullmatch(r"https://[^\s/]+(/\S*)?", url.value):
             problems.append(f"{qualified('alertReceiverUrl')} is not an https:// URL; allowed: an https:// webhook URL")
     return PlatformConfig(
         prometheus_retention=retention,
@@ -82,5 +82,5 @@ def parse(raw: Mapping[str, Any], problems: list[str]) -> PlatformConfig:
         trace_retention=trace_retention,
         tempo_volume_gib=tempo_volume_gib,
         alert_receiver=receiver,
-        alert_receiver_url=Secret(str(url)) if url is not None else None,
+        alert_receiver_url=url,
     )

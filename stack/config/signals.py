@@ -25,6 +25,8 @@ class CostConfig:
     """The money side, shared by the cost signals and the AWS-side cost guards."""
 
     usd_per_hour: float
+    # True when usd_per_hour is the hourlyPriceUsd setting, which overrides every other price.
+    price_from_setting: bool
     gpu_count: int
     monthly_budget_usd: float | None
 

@@ -9,7 +9,7 @@ from typing import Any, Mapping
 from components.minikube_cluster import node_size
 from components.model_serving import VLLM_POD_MEMORY_GIB, VLLM_POD_VCPU
 from stack.catalogue import InstanceType
-from stack.config.common import Secret, fraction, integer, qualified
+from stack.config.common import Secret, fraction, integer, qualified, secret
 
 VLLM = "vllm"
 SIMULATOR = "simulator"
@@ -196,7 +196,7 @@ def parse(
         gpu_memory_utilization=fraction(raw, "gpuMemoryUtilization", 0.5, 0.95, problems),
         tool_call_parser=_tool_call_parser(model_id, raw, problems),
         model_cache_gib=integer(raw, "modelCacheGiB", 10, 2000, problems),
-        hf_token=Secret(str(raw["hfToken"])) if raw.get("hfToken") else None,
+        hf_token=secret(raw, "hfToken"),
         router=bool(raw.get("router")),
         trace_content=bool(raw.get("traceContent")),
         safety_shield=bool(raw.get("safetyShield")),
