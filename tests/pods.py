@@ -96,9 +96,12 @@ def service_link_env(services: list[Declared]) -> dict[str, str]:
 
 def translate(text: str, mounts: Mapping[str, Path]) -> str:
     """Container paths under a mount point, rewritten to the mount's directory here (longest first)."""
-    for mount_path in sorted(mounts, key=len, reverse=True):
-        text = re.sub(re.escape(mount_path.rstrip("/")) + r"(?=/|\b|$)", str(mounts[mount_path]), text)
-    return text
+    if not mounts:
+        return text
+    by_path = {path.rstrip("/"): str(directory) for path, directory in mounts.items()}
+    pattern = "|".join(re.escape(path) for path in sorted(by_path, key=len, reverse=True))
+    # One pass, so a directory here is never translated again.
+    return re.sub(rf"(?<![\w/.-])({pattern})(?=/|[^\w.-]|$)", lambda m: by_path[m.group(1)], text)
 
 
 def _declared(program: Program, type_: str, namespace: str, name: str) -> Declared:

@@ -15,6 +15,8 @@ What is simulated, and why (every substitution is here, nowhere else):
   Hugging Face download. Here the same provider id is ``remote::vllm`` pointed at the fake server,
   which serves the declared embedding model name; the registered models and the vector store
   defaults stay as declared.
+- A Python here without SQLite extension loading (sqlite-vec needs it; the image's Python has it) gets
+  pysqlite3-binary in its place (tests/llama_stack_site/sqlite3).
 - ``server.host: 127.0.0.1``, so the server listens on loopback only; metrics export every second
   (``OTEL_METRIC_EXPORT_INTERVAL``) instead of every 15 s, so the run is short.
 - The image: the official image's entrypoint (containers/Containerfile at 0.7.x) runs
@@ -99,6 +101,11 @@ def ci_run_config(declared: dict, model_url: str) -> dict:
     return config
 
 
+def _loads_sqlite_extensions() -> bool:
+    probe = "import sqlite3; sqlite3.connect(':memory:').enable_load_extension"
+    return subprocess.run([str(LLAMA_STACK_VENV / "bin" / "python"), "-c", probe], capture_output=True).returncode == 0
+
+
 def _wait_healthy(url: str, process: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + START_SECONDS
     while time.monotonic() < deadline:
@@ -143,6 +150,8 @@ def _start_llama_stack(program: Program, root: Path, by_port: dict[str, str], mo
     if "opentelemetry-instrument" in process.argv:
         env["OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"] = "asyncpg,sqlite3"
     env["PATH"] = os.pathsep.join(str(p) for p in [LLAMA_STACK_VENV / "bin", *SYSTEM_PATH])
+    if not _loads_sqlite_extensions():
+        env["PYTHONPATH"] = str(Path(__file__).parent / "llama_stack_site")
     log = root / "llama-stack.log"
     server = subprocess.Popen(process.argv, env=env, cwd=root, stdout=log.open("w"), stderr=subprocess.STDOUT)
     _wait_healthy(f"http://127.0.0.1:{port}/v1/health", server, log)
