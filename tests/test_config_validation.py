@@ -133,5 +133,5 @@ def test_the_judge_runs_only_with_trace_content_and_defaults_to_the_served_model
     assert dev.quality.judge_sample_share == 0.2 and dev.quality.judge_model == dev.workload.model_id
     assert dev.quality.judge_endpoint is None
     # Judging reads answer text: with traceContent off only the known-answer checks run.
-    assert load_from_files("prod").quality.judge_sample_share == 0
-    assert load_from_files("prod").quality.known_answer_share == 0.5
+    without_content = parse("dev", {**raw_from_files("dev"), "traceContent": False}).quality
+    assert without_content.judge_sample_share == 0 and without_content.known_answer_share == 0.5
