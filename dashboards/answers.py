@@ -22,7 +22,7 @@ SCORE = "llm_quality_judge_score"
 JUDGE_TOKENS = "llm_quality_judge_tokens_total"
 CHECK_RATIO = "model_check:llm_quality_checks:ratio_rate1h"
 SCORE_MEAN = "model_criterion:llm_quality_judge_score:mean1h"
-SCORE_BASELINE = "model_criterion:llm_quality_judge_score:mean1d_offset1h"
+SCORE_BASELINE = "model_criterion:llm_quality_judge_score:mean1d"
 UNSCORABLE = "model:llm_quality_judge_unscorable:ratio_rate1h"
 CORRECT_ANSWERS = "model:llm_quality_correct_answers:rate1h"
 OBJECTIVE = "cluster:answer_correctness_objective:config"
@@ -47,11 +47,10 @@ def rules(spec: SignalsSpec) -> list[Group]:
     checks = _selector(spec, CHECKS)
     verdicts = _selector(spec, VERDICTS)
 
-    def mean(window: str, offset: str = "") -> str:
-        shift = f" offset {offset}" if offset else ""
+    def mean(window: str) -> str:
         return q.ratio(
-            q.sum_by(["model", "criterion"], f"rate({_selector(spec, SCORE + '_sum')}[{window}]{shift})"),
-            q.sum_by(["model", "criterion"], f"rate({_selector(spec, SCORE + '_count')}[{window}]{shift})"))
+            q.sum_by(["model", "criterion"], q.rate(_selector(spec, SCORE + "_sum"), window)),
+            q.sum_by(["model", "criterion"], q.rate(_selector(spec, SCORE + "_count"), window)))
 
     records = (
         Record(OBJECTIVE, q.constant(spec.answers.correctness_objective)),
@@ -60,8 +59,8 @@ def rules(spec: SignalsSpec) -> list[Group]:
             q.sum_by(["model", "check"], q.rate(_selector(spec, CHECKS, result="pass"), "1h")),
             q.sum_by(["model", "check"], q.rate(checks, "1h")))),
         Record(SCORE_MEAN, mean("1h")),
-        # The trailing baseline: the day before the last hour, so a drop does not dilute its own baseline.
-        Record(SCORE_BASELINE, mean("1d", "1h")),
+        # The trailing baseline: the last day (the last hour is a 24th of it, so a drop barely moves it).
+        Record(SCORE_BASELINE, mean("1d")),
         Record(UNSCORABLE, q.ratio(
             q.sum_by(["model"], q.rate(_selector(spec, VERDICTS, outcome=UNSCORABLE_OUTCOMES), "1h")),
             q.sum_by(["model"], q.rate(verdicts, "1h")))),
