@@ -3,8 +3,9 @@
     python benchmarks/query_cost.py [--workdir build/bench] [--repeat 3]
 
 1. Writes 24 h of synthetic series for 4 vLLM engines and 4 GPUs (tests/synthetic.py: the pinned
-   versions' names and labels, 30 s resolution) and backfills them with
-   `promtool tsdb create-blocks-from openmetrics`.
+   versions' names and labels, 30 s resolution), plus the collector exporter's series replayed from one
+   run of the real Llama Stack server and workload (tests/real_stack.py, needs .venv-llama-stack), and
+   backfills them with `promtool tsdb create-blocks-from openmetrics`.
 2. Backfills our recording rules over the same day (`promtool tsdb create-blocks-from rules`, one
    pass per dependency level, since a pass only sees series already in the TSDB).
 3. Starts Prometheus (Debian's 2.42) on that data and runs every Prometheus panel query of our
@@ -31,7 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from dashboards import to_yaml  # noqa: E402
-from tests import prometheus_server, synthetic  # noqa: E402
+from tests import prometheus_server, real_stack, synthetic  # noqa: E402
+from tests.collector_translation import replay_of  # noqa: E402
 from tests.signals_support import bundle_for, metric_names, substitute  # noqa: E402
 
 DAY = 24 * 3600
@@ -57,12 +59,21 @@ def _run(cmd: list[str]) -> None:
         raise SystemExit(f"{' '.join(cmd[:4])} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
 
 
-def backfill_raw(data: Path, start: int, end: int) -> None:
+def collector_series(workdir: Path):
+    """The collector exporter's series: what one real run of Llama Stack and the workload sent."""
+    runs = real_stack.run(workdir / "real-stack")
+    replay = replay_of(next(runs))
+    runs.close()
+    return replay.series
+
+
+def backfill_raw(data: Path, start: int, end: int, collector_exporter) -> None:
     chunk = 2 * 3600
     for chunk_start in range(start, end, chunk):
         path = data.parent / "chunk.om"
         with path.open("w") as out:
-            synthetic.openmetrics(chunk_start, min(chunk_start + chunk - RESOLUTION, end), RESOLUTION, out)
+            synthetic.openmetrics(chunk_start, min(chunk_start + chunk - RESOLUTION, end), RESOLUTION, out,
+                                  collector_exporter)
         _run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(path), str(data)])
         path.unlink()
 
@@ -249,7 +260,7 @@ def main() -> int:
         end = int(time.time()) // 3600 * 3600
         start = end - DAY
         began = time.perf_counter()
-        backfill_raw(data, start, end)
+        backfill_raw(data, start, end, collector_series(workdir))
         print(f"raw backfill: {time.perf_counter() - began:.0f} s", flush=True)
         began = time.perf_counter()
         backfill_rules(workdir, data, bundle.rules, start, end)

@@ -30,6 +30,10 @@ GRAFANA_PORT = 80
 GRAFANA_ADMIN_USER = "admin"
 GRAFANA_ADMIN_SECRET = "grafana-admin"
 ALERT_RECEIVER_SECRET = "alertmanager-receiver"
+WATCHDOG_SECRET = "alertmanager-watchdog"
+WATCHDOG_RECEIVER = "deadmansswitch"
+# How often the dead man's switch hears from the Watchdog; set its period to a few times this.
+WATCHDOG_EVERY = "1m"
 # Alertmanager mounts each Secret listed in alertmanagerSpec.secrets under this folder.
 ALERTMANAGER_SECRETS_DIR = "/etc/alertmanager/secrets"
 DASHBOARD_LABEL = "grafana_dashboard"
@@ -72,6 +76,10 @@ class MetricsStackArgs:
     alert_receiver: str
     alert_receiver_url: pulumi.Input[str] | None
     tempo_query_url: str
+    # The dead man's switch the Watchdog pings (a secret), if any.
+    watchdog_url: pulumi.Input[str] | None = None
+    # Alertmanager inhibition rules (the signals' dashboards.inhibit_rules).
+    inhibit_rules: tuple[Mapping[str, Any], ...] = ()
     # Storage class of the volumes; None uses the cluster's default class.
     storage_class: str | None = None
     # Where the stack's pods run (the system nodes, where the cluster has them).
@@ -98,25 +106,39 @@ def _volume_claim(size: str, storage_class: str | None) -> dict[str, Any]:
     return {"volumeClaimTemplate": {"spec": spec}}
 
 
-def alertmanager_config(receiver: str) -> dict[str, Any]:
-    """Routes everything to the configured receiver (or the null one); Watchdog always to null."""
+def _secret_file(secret: str) -> str:
+    return f"{ALERTMANAGER_SECRETS_DIR}/{secret}/url"
+
+
+def alertmanager_config(receiver: str, watchdog: bool, inhibit_rules: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    """Routes everything to the configured receiver (or the null one). The always-firing Watchdog goes,
+    every minute, to the dead man's switch when there is one (it pages when the pings stop), else to
+    null. ``inhibit_rules`` mute alerts another alert explains (dashboards.inhibit_rules)."""
     receivers: list[dict[str, Any]] = [{"name": "null"}]
-    url_file = f"{ALERTMANAGER_SECRETS_DIR}/{ALERT_RECEIVER_SECRET}/url"
     if receiver == "webhook":
-        receivers.append({"name": "webhook", "webhook_configs": [{"url_file": url_file, "send_resolved": True}]})
+        receivers.append({"name": "webhook", "webhook_configs": [{"url_file": _secret_file(ALERT_RECEIVER_SECRET), "send_resolved": True}]})
     elif receiver == "slack":
-        receivers.append({"name": "slack", "slack_configs": [{"api_url_file": url_file, "send_resolved": True}]})
-    return {
+        receivers.append({"name": "slack", "slack_configs": [{"api_url_file": _secret_file(ALERT_RECEIVER_SECRET), "send_resolved": True}]})
+    watchdog_route: dict[str, Any] = {"receiver": "null", "matchers": ['alertname = "Watchdog"']}
+    if watchdog:
+        receivers.append({"name": WATCHDOG_RECEIVER,
+                          "webhook_configs": [{"url_file": _secret_file(WATCHDOG_SECRET), "send_resolved": False}]})
+        watchdog_route = {**watchdog_route, "receiver": WATCHDOG_RECEIVER, "group_wait": "0s",
+                          "group_interval": WATCHDOG_EVERY, "repeat_interval": WATCHDOG_EVERY}
+    config: dict[str, Any] = {
         "route": {
             "receiver": receiver if receiver != "none" else "null",
             "group_by": ["namespace", "alertname"],
             "group_wait": "30s",
             "group_interval": "5m",
             "repeat_interval": "12h",
-            "routes": [{"receiver": "null", "matchers": ['alertname = "Watchdog"']}],
+            "routes": [watchdog_route],
         },
         "receivers": receivers,
     }
+    if inhibit_rules:
+        config["inhibit_rules"] = [dict(rule) for rule in inhibit_rules]
+    return config
 
 
 def grafana_datasources(prometheus_url: str, tempo_url: str) -> list[dict[str, Any]]:
@@ -215,8 +237,10 @@ def metrics_stack_values(args: MetricsStackArgs) -> dict[str, Any]:
         "resources": resources("20m", "64Mi", "200m", "256Mi"),
         **placement(args.node_selector),
     }
-    if args.alert_receiver != "none":
-        alertmanager_spec["secrets"] = [ALERT_RECEIVER_SECRET]
+    secrets = [ALERT_RECEIVER_SECRET] if args.alert_receiver != "none" else []
+    secrets += [WATCHDOG_SECRET] if args.watchdog_url is not None else []
+    if secrets:
+        alertmanager_spec["secrets"] = secrets
     values: dict[str, Any] = {
         # The CRDs come from the prometheus-operator-crds release (components/prometheus_crds.py).
         "crds": {"enabled": False},
@@ -234,7 +258,7 @@ def metrics_stack_values(args: MetricsStackArgs) -> dict[str, Any]:
         "prometheus": {"service": {"type": "ClusterIP"}, "prometheusSpec": prometheus_spec},
         "alertmanager": {
             "service": {"type": "ClusterIP"},
-            "config": alertmanager_config(args.alert_receiver),
+            "config": alertmanager_config(args.alert_receiver, args.watchdog_url is not None, args.inhibit_rules),
             "alertmanagerSpec": alertmanager_spec,
         },
         "kube-state-metrics": {
@@ -318,6 +342,16 @@ class MetricsStack(pulumi.ComponentResource):
                     metadata=k8s.meta.v1.ObjectMetaArgs(name=ALERT_RECEIVER_SECRET, namespace=args.namespace),
                     type="Opaque",
                     string_data={"url": pulumi.Output.secret(args.alert_receiver_url)},
+                    opts=child,
+                )
+            )
+        if args.watchdog_url is not None:
+            prerequisites.append(
+                k8s.core.v1.Secret(
+                    f"{name}-watchdog",
+                    metadata=k8s.meta.v1.ObjectMetaArgs(name=WATCHDOG_SECRET, namespace=args.namespace),
+                    type="Opaque",
+                    string_data={"url": pulumi.Output.secret(args.watchdog_url)},
                     opts=child,
                 )
             )

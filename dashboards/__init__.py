@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from dashboards import answers, cost, gpu, mixin, overview, platform, quality, traces, vllm
+from dashboards import answers, application, cost, gpu, mixin, overview, platform, quality, traces, vllm
 from dashboards.config import SignalsSpec
 
 DOMAINS = {
@@ -20,6 +20,7 @@ DOMAINS = {
     "gpu": gpu,
     "cost": cost,
     "quality": quality,
+    "application": application,
     "answers": answers,
     "traces": traces,
     "overview": overview,
@@ -56,6 +57,23 @@ _RuleDumper.add_representer(str, _str)
 
 def to_yaml(body: dict[str, Any]) -> str:
     return yaml.dump(body, Dumper=_RuleDumper, sort_keys=False, width=120)
+
+
+# The labels that say what an alert is about, for "the same target" in inhibition.
+TARGET_LABELS = ("alertname", "namespace", "model_name", "pod", "Hostname", "gpu", "job", "instance", "gen_ai_tool_name", "vector_db")
+
+
+def inhibit_rules() -> tuple[dict[str, Any], ...]:
+    """Alertmanager inhibition: a critical alert mutes the warning of the same alert on the same target
+    (the burn tiers, the XID classes), and an engine that is down mutes its model's latency and queue
+    alerts, which it explains."""
+    return (
+        {"source_matchers": ['severity = "critical"'], "target_matchers": ['severity = "warning"'],
+         "equal": list(TARGET_LABELS)},
+        {"source_matchers": [f'alertname = "{vllm.ENGINE_DOWN}"'],
+         "target_matchers": [f'alertname =~ "{"|".join(vllm.ENGINE_DOWN_MUTES)}"'],
+         "equal": ["namespace", "model_name"]},
+    )
 
 
 def build(spec: SignalsSpec) -> Bundle:

@@ -48,6 +48,8 @@ FIRST_BUCKET = {
     "vllm:e2e_request_latency_seconds": REQUEST_LATENCY_BUCKETS[0],
     "llama_stack_vector_io_retrieval_duration_seconds": 0.005,
     "traces_span_metrics_duration_seconds": 0.002,
+    # workload/tracing.py TOOL_DURATION_BUCKETS (tests/test_containers.py checks what it sends).
+    "workload_tool_duration_seconds": 0.00001,
 }
 
 # DCGM-Exporter 4.5.3-4.8.2: metric name = DCGM field name. Every counter here must be in the
@@ -100,13 +102,18 @@ LLAMA_STACK = (
     "llama_stack_requests_total",
     "llama_stack_inference_duration_seconds_count",
     "llama_stack_inference_duration_seconds_sum",
-    "llama_stack_tool_runtime_invocations_total",
-    "llama_stack_tool_runtime_duration_seconds_count",
-    "llama_stack_tool_runtime_duration_seconds_sum",
     "llama_stack_vector_io_queries_total",
     "llama_stack_vector_io_retrieval_duration_seconds_bucket",
     "llama_stack_vector_io_retrieval_duration_seconds_count",
     "llama_stack_vector_io_retrieval_duration_seconds_sum",
+)
+
+# The workload's own OpenTelemetry metrics (workload/tracing.py) through the collector: job="workload".
+WORKLOAD = (
+    "workload_tool_invocations_total",
+    "workload_tool_duration_seconds_bucket",
+    "workload_tool_duration_seconds_count",
+    "workload_tool_duration_seconds_sum",
 )
 
 # The collector's spanmetrics connector (namespace traces.span.metrics, histogram unit seconds).
@@ -149,6 +156,10 @@ TEMPO = (
     "tempo_discarded_spans_total",
 )
 
+# Grafana Tempo's metrics generator (span-metrics processor), remote-written to Prometheus with the
+# external label source="tempo" (components/tempo.py); read only to notice when it stops.
+TEMPO_GENERATOR = ("traces_spanmetrics_calls_total",)
+
 # Standard series every Prometheus has.
 STANDARD = ("up",)
 
@@ -157,10 +168,12 @@ EXPORTED: dict[str, tuple[str, ...]] = {
     "dcgm": DCGM_COUNTERS,
     "llm-d-epp": EPP,
     "llama-stack": LLAMA_STACK,
+    "workload": WORKLOAD,
     "spanmetrics": SPAN_METRICS,
     "workload": WORKLOAD,
     "otel-collector": COLLECTOR,
     "tempo": TEMPO,
+    "tempo-generator": TEMPO_GENERATOR,
     "standard": STANDARD,
 }
 

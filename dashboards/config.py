@@ -23,10 +23,14 @@ class Selectors:
     tempo: dict[str, str] = field(default_factory=lambda: {"job": "tempo"})
     # Llama Stack's OTLP metrics arrive through the collector with honorLabels: job = service.name.
     llama_stack: dict[str, str] = field(default_factory=lambda: {"job": "llama-stack"})
+    # The workload's own metrics (its function tools), through the collector like Llama Stack's.
+    workload: dict[str, str] = field(default_factory=lambda: {"job": "workload"})
     # Span metrics from the collector's spanmetrics connector carry the span's service as a label.
     llama_stack_spans: dict[str, str] = field(default_factory=lambda: {"service_name": "llama-stack"})
     # The workload's own OTLP metrics (answer quality), job = its service.name.
     workload: dict[str, str] = field(default_factory=lambda: {"job": "workload"})
+    # Tempo's metrics generator remote-writes with this external label (components/tempo.py).
+    tempo_generator: dict[str, str] = field(default_factory=lambda: {"source": "tempo"})
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,10 @@ class Thresholds:
     # A burn alert needs this many requests in its long window: with six requests an hour, one slow
     # request is a 17% error ratio, which would page at 14.4x burn for what is noise.
     slo_min_requests: int = 50
+    # Tool and retrieval error ratios that warn, with at least this many calls in 5 minutes.
+    tool_error_ratio: float = 0.1
+    retrieval_error_ratio: float = 0.05
+    min_calls_5m: int = 10
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,9 @@ from dashboards.mixin import Alert, Dashboard, Group, Record, Variable
 GPU = ("Hostname", "gpu")
 # NVML clocks-event reason bits in DCGM_FI_DEV_CLOCKS_EVENT_REASONS that mean a slowdown.
 THROTTLE_BITS = {"power": (0x4, 0x80), "thermal": (0x20, 0x40), "hardware": (0x8,)}
+# A busy GPU at its power limit is normal (an L4 under load sits at its 72 W cap); power capping of a
+# GPU less busy than this is not load but a lowered limit or a brake.
+POWER_CAPPED_BUSY_PERCENT = 50
 # XIDs that mean the hardware (memory ECC, the bus, NVLink, the GSP), not an application, is at fault:
 # critical. Others, such as 13, 31 and 43 (a kernel's exception, page fault or stopped channel), are
 # the application's and warn. From NVIDIA's XID catalogue; docs/runbook.md#gpuxiderror lists both.
@@ -104,10 +107,12 @@ def alerts(spec: SignalsSpec) -> list[Alert]:
         Alert("GpuThermalThrottling", "gpu:dcgm_clocks_throttled_thermal:bool == 1",
               "warning", "A GPU is slowing its clocks because it is too hot.",
               f"{gpu} has been thermally throttled for 10 minutes (DCGM_FI_DEV_CLOCKS_EVENT_REASONS thermal bits).", "10m"),
-        Alert("GpuPowerThrottling", "gpu:dcgm_clocks_throttled_power:bool == 1",
-              "warning", "A GPU is slowing its clocks at its power limit.",
-              f"{gpu} has been power-capped for 15 minutes (DCGM_FI_DEV_CLOCKS_EVENT_REASONS power bits): "
-              "throughput is limited by the power budget.", "15m"),
+        Alert("GpuPowerThrottling",
+              f"gpu:dcgm_clocks_throttled_power:bool == 1 and on(Hostname, gpu) {raw(spec, 'DCGM_FI_DEV_GPU_UTIL')} < {POWER_CAPPED_BUSY_PERCENT}",
+              "warning", "A GPU is held at its power limit without being busy.",
+              f"{gpu} has been power-capped for 15 minutes (DCGM_FI_DEV_CLOCKS_EVENT_REASONS power bits) while under "
+              f"{POWER_CAPPED_BUSY_PERCENT}% utilised: a lowered power limit or a power brake, not load. (A loaded L4 at its "
+              "72 W limit is normal and does not alert.)", "15m"),
         Alert("GpuMemoryNearFull", f"gpu:dcgm_fb_used:ratio > {t.gpu_memory_full_fraction}", "warning",
               "GPU memory is nearly full.",
               f"{gpu} uses {{{{ $value | humanizePercentage }}}} of its framebuffer; the next allocation may fail.", "15m"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from dashboards import answers, cost, gpu, platform, quality, vllm
+from dashboards import answers, application, cost, gpu, platform, quality, vllm
 from dashboards.config import SignalsSpec
 from dashboards.layout import Row
 from dashboards.mixin import Dashboard, Group
@@ -48,7 +48,8 @@ def dashboards(spec: SignalsSpec) -> list[Dashboard]:
             "Saturation, errors, GPU health and the telemetry pipeline, on one page.",
             (
                 Row("Saturation", (v["running_waiting"], v["kv_cache"], g["util"])),
-                Row("Errors", (v["errors"], qu["inference_errors"], qu["tool_errors"])),
+                Row("Errors", tuple(replace(panel, width=6) for panel in (
+                    application.panels(spec)["availability"], v["errors"], qu["inference_errors"], qu["tool_errors"]))),
                 Row("GPU health", (g["temperature"], g["throttle"], g["xid"])),
                 Row("Pipeline", (pl["targets"], pl["collector_out"], pl["tempo_in"])),
             ),

@@ -36,9 +36,35 @@ def rules(spec: SignalsSpec) -> list[Group]:
     ]
 
 
+# Push-based signals: nothing scrapes them, so `up` cannot say they stopped; their absence can.
+ABSENT_FOR = "15m"
+
+
+def pipeline_alerts(spec: SignalsSpec) -> list[Alert]:
+    s = spec.selectors
+    pushed = (
+        ("LlamaStackMetricsAbsent", q.selector("llama_stack_requests_total", s.llama_stack),
+         "Llama Stack's metrics have stopped arriving.",
+         "Llama Stack pushes its metrics over OTLP to the collector, which Prometheus scrapes: nothing with"),
+        ("SpanMetricsAbsent", q.selector("traces_span_metrics_calls_total", s.llama_stack_spans),
+         "Span metrics of Llama Stack's traces have stopped arriving.",
+         "The collector's spanmetrics connector turns Llama Stack's spans into metrics: nothing with"),
+        ("TempoMetricsGeneratorAbsent", q.selector("traces_spanmetrics_calls_total", s.tempo_generator),
+         "Tempo's metrics generator has stopped writing to Prometheus.",
+         "Tempo's metrics generator remote-writes span metrics to Prometheus: nothing with"),
+    )
+    return [
+        Alert(name, f"absent({series})", "warning", summary,
+              f"{how} {series} for {ABSENT_FOR}. The panels fed by it go blank and its alerts go silent; "
+              "check the sender, the collector and the remote-write path.", ABSENT_FOR)
+        for name, series, summary, how in pushed
+    ]
+
+
 def alerts(spec: SignalsSpec) -> list[Alert]:
     vllm_job = spec.selectors.vllm["job"]
     return [
+        *pipeline_alerts(spec),
         Alert("ScrapeTargetDown", f'up{{job!="{vllm_job}"}} == 0', "warning",
               "A scrape target is down.",
               "Prometheus cannot scrape {{ $labels.instance }} of job {{ $labels.job }}: its panels go blank and its "

@@ -8,6 +8,7 @@ from dashboards.catalogue import FIRST_BUCKET
 from dashboards.config import SignalsSpec
 from dashboards.layout import Panel, Query, Row
 from dashboards.mixin import Alert, Dashboard, Group, Record, Variable
+from dashboards.slo import BURN_WINDOWS, LONG_WINDOWS, burn_alerts
 
 # Rate window of the recorded series (their names say `rate5m`): 20 scrapes at the platform's 15 s.
 RATE_WINDOW = "5m"
@@ -21,13 +22,10 @@ QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
 # The phases shown as shares of requests over bucket bounds of vLLM's request-latency family (seconds).
 SHORT_PHASES = ("request_queue_time_seconds", "request_prefill_time_seconds")
 PHASE_BOUNDS = (0.3, 1.0, 5.0, 30.0)
-# SLO burn windows (SRE workbook): a long window with a short one that confirms it is still burning.
-BURN_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d")
-BURN_TIERS = {  # severity -> [(burn factor, long window, short window)], and its `for`
-    "critical": ([(14.4, "1h", "5m"), (6.0, "6h", "30m")], "2m"),
-    "warning": ([(3.0, "1d", "2h")], "15m"),
-}
 BURN_ALERTED = ("ttft", "e2e")
+ENGINE_DOWN = "VllmEngineDown"
+# What an engine that is down explains, for the other engines of its model: slow requests, queues.
+ENGINE_DOWN_MUTES = ("VllmTtftSloBurn", "VllmE2eLatencySloBurn", "VllmQueueBuildUp")
 SLIS = {  # name -> (histogram, target attribute, windows recorded: every burn window where alerted on)
     "ttft": ("time_to_first_token_seconds", "ttft_seconds", BURN_WINDOWS),
     "itl": ("inter_token_latency_seconds", "itl_seconds", ("1h",)),
@@ -61,12 +59,14 @@ def slo_requests(sli: str, window: str) -> str:
     return f"model:vllm_{sli}_slo_requests:increase{window}"
 
 
+# Availability: a request vLLM finished with an error failed; "abort" is the client going away.
+FAILED_REASON = "error"
+
+
 def over_bound_share(name: str) -> str:
     """Recorded share of requests above each bucket bound of one vLLM histogram."""
     return f"model_le:vllm_{name}_over_bound:ratio_rate5m"
 
-
-LONG_WINDOWS = tuple(sorted({long for pairs, _ in BURN_TIERS.values() for _, long, _ in pairs}))
 
 
 def rules(spec: SignalsSpec) -> list[Group]:
@@ -111,6 +111,12 @@ def rules(spec: SignalsSpec) -> list[Group]:
             if window in LONG_WINDOWS and sli in BURN_ALERTED:
                 slo.append(Record(slo_requests(sli, window),
                                   q.sum_by(MODEL, q.increase(raw(spec, f"vllm:{histogram}_count"), window))))
+    finished = raw(spec, "vllm:request_success_total")
+    failed = raw(spec, "vllm:request_success_total", finished_reason=FAILED_REASON)
+    for window in BURN_WINDOWS:
+        slo.append(Record(slo_error_ratio("availability", window), q.share_of(q.rate(failed, window), q.rate(finished, window), MODEL)))
+        if window in LONG_WINDOWS:
+            slo.append(Record(slo_requests("availability", window), q.sum_by(MODEL, q.increase(finished, window))))
     return [
         Group("llmobs-vllm.rules", tuple(records)),
         Group("llmobs-vllm-slo.rules", tuple(slo)),
@@ -118,52 +124,49 @@ def rules(spec: SignalsSpec) -> list[Group]:
     ]
 
 
-def _burn_alert(spec: SignalsSpec, sli: str, alert: str, what: str, target: float) -> list[Alert]:
-    """Multi-window, multi-burn-rate alerts: each pair needs the long window (it matters) and the short
-    one (it is still happening) above the same burn rate, and the long window enough requests
-    (thresholds.slo_min_requests) for a ratio to mean something."""
-    budget = round(1 - spec.slo.objective, 6)
-    least = spec.thresholds.slo_min_requests
-    out = []
-    for severity, (pairs, for_) in BURN_TIERS.items():
-        expr = "\nor\n".join(
-            f"({slo_error_ratio(sli, long)} > ({factor} * {budget}) and {slo_error_ratio(sli, short)} > ({factor} * {budget})"
-            f" and {slo_requests(sli, long)} >= {least})"
-            for factor, long, short in pairs
-        )
-        fastest = pairs[0]
-        out.append(Alert(
-            alert, expr, severity,
-            summary=f"{what.capitalize()} SLO error budget burning at least {pairs[-1][0]}x too fast.",
-            description=(
-                f"{{{{ $labels.model_name }}}} in {{{{ $labels.namespace }}}}: {{{{ $value | humanizePercentage }}}} of requests "
-                f"missed the {what} target of {target}s over the last {fastest[1]} or longer, against an objective of "
-                f"{spec.slo.objective:.2%}: at this rate the 30-day error budget runs out early. "
-                f"(Only with at least {least} requests in the long window.)"
-            ),
-            for_=for_,
-        ))
-    return out
+def _latency_burn(spec: SignalsSpec, sli: str, alert: str, what: str, target: float) -> list[Alert]:
+    return burn_alerts(spec, alert, lambda w: slo_error_ratio(sli, w), lambda w: slo_requests(sli, w), what,
+                       "{{ $labels.model_name }} in {{ $labels.namespace }}", f"missed the {what} target of {target}s")
+
+
+def kv_cache_starving(spec: SignalsSpec) -> str:
+    """KV cache over the threshold while requests wait for KV space (reason capacity) or are preempted:
+    at healthy high load vLLM fills the cache by design and nobody waits for it."""
+    full = f"max by ({', '.join(ENGINE)}) ({raw(spec, 'vllm:kv_cache_usage_perc')}) > {spec.thresholds.kv_cache_full_fraction}"
+    waiting = f"max by ({', '.join(ENGINE)}) ({raw(spec, 'vllm:num_requests_waiting_by_reason', reason='capacity')}) > 0"
+    preempting = f"sum by ({', '.join(ENGINE)}) ({q.rate(raw(spec, 'vllm:num_preemptions_total'), '5m')}) > 0"
+    return f"{full}\nand on({', '.join(ENGINE)})\n({waiting} or {preempting})"
+
+
+def engine_down(spec: SignalsSpec) -> str:
+    """Engines Prometheus cannot scrape, with the model they served in the last day when known (so an
+    inhibition rule can mute that model's latency alerts), else without."""
+    down = f"({q.selector('up', spec.selectors.vllm)} == 0)"
+    served = f"(max by (namespace, pod, model_name) (last_over_time({raw(spec, 'vllm:num_requests_running')}[1d])) * 0)"
+    return f"{down} + on(namespace, pod) group_left(model_name) {served}\nor\n({down} unless on(namespace, pod) {served})"
 
 
 def alerts(spec: SignalsSpec) -> list[Alert]:
     t = spec.thresholds
     return [
-        *_burn_alert(spec, "ttft", "VllmTtftSloBurn", "time-to-first-token", spec.slo.ttft_seconds),
-        *_burn_alert(spec, "e2e", "VllmE2eLatencySloBurn", "end-to-end latency", spec.slo.e2e_seconds),
+        *_latency_burn(spec, "ttft", "VllmTtftSloBurn", "time-to-first-token", spec.slo.ttft_seconds),
+        *_latency_burn(spec, "e2e", "VllmE2eLatencySloBurn", "end-to-end latency", spec.slo.e2e_seconds),
+        *burn_alerts(spec, "VllmAvailabilitySloBurn", lambda w: slo_error_ratio("availability", w),
+                     lambda w: slo_requests("availability", w), "availability",
+                     "{{ $labels.model_name }} in {{ $labels.namespace }}", f'finished with finished_reason="{FAILED_REASON}"'),
         Alert("VllmQueueBuildUp", f"max by (namespace, model_name, pod) ({raw(spec, 'vllm:num_requests_waiting')}) > {t.queue_requests}",
               "warning", "Requests are queueing in a vLLM engine.",
               f"{{{{ $labels.pod }}}} ({{{{ $labels.model_name }}}}) has had more than {t.queue_requests} requests waiting for 10 minutes "
               "({{ $value }} now): the engine is saturated.", "10m"),
-        Alert("VllmKvCacheNearFull", f"max by (namespace, model_name, pod) ({raw(spec, 'vllm:kv_cache_usage_perc')}) > {t.kv_cache_full_fraction}",
-              "warning", "vLLM KV cache is nearly full.",
-              "{{ $labels.pod }} ({{ $labels.model_name }}) uses {{ $value | humanizePercentage }} of its KV cache; "
-              "new requests will wait or preempt running ones.", "10m"),
+        Alert("VllmKvCacheNearFull", kv_cache_starving(spec), "warning", "vLLM KV cache is full and requests wait for it.",
+              "{{ $labels.pod }} ({{ $labels.model_name }}) uses {{ $value | humanizePercentage }} of its KV cache while "
+              "requests wait for KV space or running ones are preempted: the cache is too small for the load. (A full "
+              "cache alone is vLLM working as designed.)", "10m"),
         Alert("VllmPreemptions", f"sum by (namespace, model_name, pod) ({q.rate(raw(spec, 'vllm:num_preemptions_total'), '5m')}) > 0",
               "warning", "vLLM is preempting requests.",
               "{{ $labels.pod }} ({{ $labels.model_name }}) preempts {{ $value | humanize }} requests/s: the KV cache is "
               "too small for the load, and preempted requests are recomputed.", "15m"),
-        Alert("VllmEngineDown", q.selector("up", spec.selectors.vllm) + " == 0",
+        Alert(ENGINE_DOWN, engine_down(spec),
               "critical", "A vLLM engine cannot be scraped.",
               "Prometheus has failed to scrape {{ $labels.pod }} in {{ $labels.namespace }} for 5 minutes: the engine "
               "is down or hung.", "5m"),
@@ -201,7 +204,7 @@ def panels(spec: SignalsSpec) -> dict[str, Panel]:
     """Every vLLM panel, by key, so the role overviews reuse them."""
     slo = spec.slo
     attainment = tuple(
-        Query(f"1 - {q.selector(slo_error_ratio(sli, '1h'), M)}", f"{LEG} {sli}") for sli in SLIS
+        Query(f"1 - {q.selector(slo_error_ratio(sli, '1h'), M)}", f"{LEG} {sli}") for sli in (*SLIS, "availability")
     )
     return {
         "requests": Panel("timeseries", "Finished requests by reason",
@@ -252,7 +255,8 @@ def panels(spec: SignalsSpec) -> dict[str, Panel]:
         "slo": Panel("timeseries", "SLO attainment (1 h)",
                      f"Share of requests meeting TTFT <= {slo.ttft_seconds}s, ITL <= {slo.itl_seconds}s and end-to-end <= "
                      f"{slo.e2e_seconds}s, from the le buckets of vllm:time_to_first_token_seconds, "
-                     f"vllm:inter_token_latency_seconds and vllm:e2e_request_latency_seconds (model:vllm_*_slo:error_ratio_rate1h). "
+                     f"vllm:inter_token_latency_seconds and vllm:e2e_request_latency_seconds, and of requests not failed "
+                     f"(vllm:request_success_total without finished_reason {FAILED_REASON}) (model:vllm_*_slo:error_ratio_rate1h). "
                      f"Objective {slo.objective}.", "percentunit", attainment, width=8, max=1),
         "router_pool": Panel("timeseries", "Router: ready endpoints, queue and KV cache",
                              "llm-d EPP (optional, job llm-d-epp): llm_d_epp_ready_endpoints, llm_d_epp_average_queue_size and "

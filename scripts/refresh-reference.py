@@ -83,6 +83,116 @@ def refresh_vllm_envs() -> None:
     _write("vllm-envs.txt", header, names)
 
 
+# Llama Stack substitutes ${env.NAME} (and ${env.NAME:=default}) in run configs from its environment.
+_RUN_CONFIG_PLACEHOLDER = re.compile(r"\$\{env\.([A-Z0-9_]+)")
+
+
+def package_env_names(sources: list[str]) -> list[str]:
+    """Every environment variable a package's Python files read by a literal name (as vllm_env_names
+    finds them), plus the ${env.NAME} placeholders of the run configs it ships."""
+    names: set[str] = set()
+    for source in sources:
+        names |= set(vllm_env_names(source)) | set(_RUN_CONFIG_PLACEHOLDER.findall(source))
+    return sorted(names)
+
+
+def _llama_stack_sources() -> tuple[list[str], list[str]]:
+    """Wheel names and .py files of the server's packages at the pinned image's version: llama-stack and
+    its API package llama-stack-api, from PyPI."""
+    version = versions.LLAMA_STACK_IMAGE.tag
+    packages = [f"llama-stack=={version}", f"llama-stack-api=={version}"]
+    with tempfile.TemporaryDirectory() as download:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+             "--python-version", "3.12", *packages, "--dest", download],
+            check=True,
+        )
+        wheels = sorted(Path(download).glob("*.whl"))
+        sources = []
+        for wheel in wheels:
+            with zipfile.ZipFile(wheel) as archive:
+                sources += [archive.read(name).decode() for name in archive.namelist() if name.endswith(".py")]
+    return [wheel.name for wheel in wheels], sources
+
+
+def refresh_llama_stack_envs() -> None:
+    wheels, sources = _llama_stack_sources()
+    header = [
+        f"# Environment variables Llama Stack {versions.LLAMA_STACK_IMAGE.tag} reads: every .py file of the PyPI",
+        f"# wheels {', '.join(wheels)}. The names vllm_env_names finds in each file",
+        "# (os.getenv, os.environ, ...), plus the ${env.NAME} placeholders of the run configs they ship.",
+        "# One name a line. Regenerate: scripts/refresh-reference.py llama-stack-envs",
+    ]
+    _write("llama-stack-envs.txt", header, package_env_names(sources))
+
+
+def _module_constants(trees: list[ast.Module]) -> dict[str, object]:
+    """Module-level names bound to a string (f-strings of other such names included) or a list of numbers."""
+    constants: dict[str, object] = {}
+
+    def value(node: ast.AST) -> object:
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, ast.Name):
+            return constants.get(node.id)
+        if isinstance(node, ast.JoinedStr):
+            parts = [value(part.value if isinstance(part, ast.FormattedValue) else part) for part in node.values]
+            return None if None in parts else "".join(map(str, parts))
+        if isinstance(node, (ast.List, ast.Tuple)):
+            items = [value(item) for item in node.elts]
+            return items if all(isinstance(item, (int, float)) for item in items) else None
+        return None
+
+    # Constants defined from constants of other modules: repeat until nothing new resolves.
+    while True:
+        before = len(constants)
+        for tree in trees:
+            for node in tree.body:
+                target = node.targets[0] if isinstance(node, ast.Assign) else getattr(node, "target", None)
+                if isinstance(target, ast.Name) and getattr(node, "value", None) is not None:
+                    if (resolved := value(node.value)) is not None:
+                        constants[target.id] = resolved
+        if len(constants) == before:
+            return constants
+
+
+def llama_stack_histograms(sources: list[str]) -> list[str]:
+    """Every histogram Llama Stack creates (meter.create_histogram): OTel name, unit, and bucket bounds,
+    either the explicit_bucket_boundaries_advisory it passes or sdk-default."""
+    trees = [ast.parse(source) for source in sources if "create_histogram" in source or "PREFIX" in source]
+    constants = _module_constants(trees)
+    rows = []
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "create_histogram":
+                arguments = {keyword.arg: keyword.value for keyword in node.keywords}
+                name = arguments.get("name", node.args[0] if node.args else None)
+                resolved = constants.get(name.id) if isinstance(name, ast.Name) else getattr(name, "value", None)
+                unit = getattr(arguments.get("unit"), "value", "")
+                bounds = arguments.get("explicit_bucket_boundaries_advisory")
+                if isinstance(bounds, ast.Name):
+                    bounds = constants.get(bounds.id)
+                elif bounds is not None:
+                    bounds = [item.value for item in bounds.elts]
+                if resolved is None or (arguments.get("explicit_bucket_boundaries_advisory") and bounds is None):
+                    raise SystemExit(f"cannot resolve the histogram at line {node.lineno}: {ast.unparse(node)}")
+                rows.append(f"{resolved}\t{unit or '-'}\t{','.join(f'{b:g}' for b in bounds) if bounds else 'sdk-default'}")
+    return sorted(rows)
+
+
+def refresh_llama_stack_histograms() -> None:
+    wheels, sources = _llama_stack_sources()
+    header = [
+        f"# Histograms Llama Stack {versions.LLAMA_STACK_IMAGE.tag} records (meter.create_histogram in the PyPI wheels",
+        f"# {', '.join(wheels)}). Columns (TAB): OTel name, unit, bucket bounds:",
+        "# the explicit_bucket_boundaries_advisory it passes, or sdk-default: the OpenTelemetry SDK's default",
+        "# bounds 0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000, meant for",
+        "# milliseconds (opentelemetry-sdk 1.39.1, sdk/metrics/_internal/aggregation.py).",
+        "# Regenerate: scripts/refresh-reference.py llama-stack-histograms",
+    ]
+    _write("llama-stack-histograms.txt", header, llama_stack_histograms(sources))
+
+
 def refresh_dcgm_fields() -> None:
     """The field names dcgm-exporter's counters CSV reader accepts at the pinned exporter tag.
 
@@ -134,7 +244,12 @@ def _write(name: str, header: list[str], lines: list[str]) -> None:
     print(f"wrote {path.relative_to(ROOT)} ({len(lines)} entries)")
 
 
-FACTS = {"vllm-envs": refresh_vllm_envs, "dcgm-fields": refresh_dcgm_fields}
+FACTS = {
+    "vllm-envs": refresh_vllm_envs,
+    "llama-stack-envs": refresh_llama_stack_envs,
+    "llama-stack-histograms": refresh_llama_stack_histograms,
+    "dcgm-fields": refresh_dcgm_fields,
+}
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import pulumi
 
+import dashboards
 from components import metrics_stack, tempo
 from components.cluster import KubernetesCluster
 from components.dcgm_exporter import DcgmExporter, DcgmExporterArgs
@@ -84,6 +85,8 @@ def build_platform(name: str, config: StackConfig, cluster: KubernetesCluster) -
             prometheus_volume_gib=settings.prometheus_volume_gib,
             alert_receiver=settings.alert_receiver,
             alert_receiver_url=settings.alert_receiver_url.output() if settings.alert_receiver_url else None,
+            watchdog_url=settings.watchdog_url.output() if settings.watchdog_url else None,
+            inhibit_rules=dashboards.inhibit_rules(),
             tempo_query_url=tempo.query_url(namespace.name),
             storage_class=facts.storage_class,
             node_selector=facts.system_node_selector,

@@ -77,6 +77,8 @@ class RealRun:
     workload: pods.Process
     workload_exit: int
     workload_output: str
+    # How long the workload ran: the captured totals accrued over this time.
+    workload_seconds: float
     server_log: str
     capture: Capture
     model_server: FakeVllm
@@ -199,10 +201,12 @@ def run(root: Path, overrides: Mapping[str, Any] = OVERRIDES) -> Iterator[RealRu
                    str(llama_stack_component.PORT): f"http://127.0.0.1:{llama_port}"}
         process, server, log, _ = _start_llama_stack(program, root, by_port, f"{model_server.url}/v1", receiver.url)
         try:
+            started = time.monotonic()
             workload, exit_code, output = _run_workload(program, root, by_port)
+            seconds = time.monotonic() - started
             time.sleep(3)  # the server's last metric export (every second here)
         finally:
             _stop(server)
         yield RealRun(program=program, llama_stack=process, workload=workload, workload_exit=exit_code,
-                      workload_output=output, server_log=log.read_text(), capture=receiver.capture,
+                      workload_output=output, workload_seconds=seconds, server_log=log.read_text(), capture=receiver.capture,
                       model_server=model_server)

@@ -18,8 +18,11 @@ from tests.platform_support import SHARED_CHARTS
 CHART = SHARED_CHARTS / "llm-d-modelservice"
 # Keys the chart's templates read that values.yaml does not spell out: extraConfig is rendered into the
 # container spec (templates/_helpers.tpl, "llm-d-modelservice.container"), and decode-deployment.yaml
-# renders decode.tolerations into the pod spec.
-TEMPLATE_ONLY_KEYS = {("decode", "containers", "*", "extraConfig"), ("decode", "tolerations")}
+# renders decode.tolerations and, when the key is present, decode.enableServiceLinks (values.yaml has it
+# only in a comment) into the pod spec.
+TEMPLATE_ONLY_KEYS = {
+    ("decode", "containers", "*", "extraConfig"), ("decode", "tolerations"), ("decode", "enableServiceLinks"),
+}
 
 pytestmark = pytest.mark.skipif(
     not (CHART / "values.yaml").exists(), reason="../shared/reference/charts/llm-d-modelservice is absent"

@@ -8,15 +8,14 @@ every combination of settings that changes the Services of the namespace: every 
 writes or configures turns links off, and even with links on, no app would read any of those names.
 
 What the apps read comes from their source at the pinned versions, kept in tests/reference/ (made with
-scripts/extract-env-names.py): vLLM's ``vllm/envs.py`` and Llama Stack's server packages. The workload's
-names are read here from its own source, the pinned client's installed source and the env its Job sets.
+scripts/refresh-reference.py): vLLM's ``vllm/envs.py`` and Llama Stack's server packages. The workload's
+names are read here, the same way, from its own source and the pinned client's installed source, plus
+the env its Job sets.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -55,11 +54,12 @@ def reference_names(file: str) -> set[str]:
     return {line.strip() for line in lines if line.strip() and not line.startswith("#")}
 
 
-def extracted_names(*sources: Path) -> set[str]:
-    script = ROOT / "scripts" / "extract-env-names.py"
-    result = subprocess.run([sys.executable, str(script), "read here", *map(str, sources)],
-                            capture_output=True, text=True, check=True)
-    return {line for line in result.stdout.splitlines() if line and not line.startswith("#")}
+def extracted_names(*packages: Path) -> set[str]:
+    """What the reference files hold for vLLM and Llama Stack, read the same way from installed source."""
+    spec = importlib.util.spec_from_file_location("refresh_reference", ROOT / "scripts" / "refresh-reference.py")
+    refresh = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(refresh)
+    return set(refresh.package_env_names([path.read_text() for package in packages for path in package.rglob("*.py")]))
 
 
 def service_link_variables(service: dict[str, Any]) -> set[str]:

@@ -168,7 +168,7 @@ def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
 # Settings that hold secrets but cannot be declared `secret: true` in Pulumi.yaml: the CLI then
 # requires them in every stack (no default may be given to a secret), even where they are unused.
 # The program reads them as secrets and refuses a value that was not stored encrypted.
-SECRET_SETTINGS = ("alertReceiverUrl", "kubeconfig", "hfToken")
+SECRET_SETTINGS = ("alertReceiverUrl", "watchdogUrl", "kubeconfig", "hfToken")
 
 
 def _refuse_plaintext_secrets(raw: Mapping[str, Any]) -> None:

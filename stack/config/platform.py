@@ -27,6 +27,8 @@ class PlatformConfig:
     tempo_volume_gib: int
     alert_receiver: str
     alert_receiver_url: Secret | None
+    # A dead man's switch (healthchecks.io, Dead Man's Snitch, ...) that pages when the Watchdog stops.
+    watchdog_url: Secret | None
 
 
 def _prometheus_size_bytes(size: str) -> int:
@@ -75,6 +77,10 @@ def parse(raw: Mapping[str, Any], problems: list[str]) -> PlatformConfig:
             )
         elif not isinstance(url.value, Encrypted) and not re.fullmatch(r"https://[^\s/]+(/\S*)?", url.value):
             problems.append(f"{qualified('alertReceiverUrl')} is not an https:// URL; allowed: an https:// webhook URL")
+    watchdog_url = secret(raw, "watchdogUrl")
+    if (watchdog_url is not None and not isinstance(watchdog_url.value, Encrypted)
+            and not re.fullmatch(r"https://[^\s/]+(/\S*)?", watchdog_url.value)):
+        problems.append(f"{qualified('watchdogUrl')} is not an https:// URL; allowed: the https:// URL a dead man's switch pings")
     return PlatformConfig(
         prometheus_retention=retention,
         prometheus_retention_size=retention_size,
@@ -83,4 +89,5 @@ def parse(raw: Mapping[str, Any], problems: list[str]) -> PlatformConfig:
         tempo_volume_gib=tempo_volume_gib,
         alert_receiver=receiver,
         alert_receiver_url=url,
+        watchdog_url=watchdog_url,
     )
