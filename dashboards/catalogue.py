@@ -129,7 +129,7 @@ SHIELD_VIOLATION_LABEL = "llama_stack_safety_response_violation_level"
 
 # The workload's own answer-quality metrics (workload/quality.py, OTLP) through the collector's
 # prometheus exporter: counters get _total, {curly} units add no suffix.
-WORKLOAD = (
+ANSWER_QUALITY = (
     "llm_quality_answers_total",
     "llm_quality_checks_total",
     "llm_quality_judge_verdicts_total",
@@ -170,7 +170,7 @@ EXPORTED: dict[str, tuple[str, ...]] = {
     "llama-stack": LLAMA_STACK,
     "workload": WORKLOAD,
     "spanmetrics": SPAN_METRICS,
-    "workload": WORKLOAD,
+    "answer-quality": ANSWER_QUALITY,
     "otel-collector": COLLECTOR,
     "tempo": TEMPO,
     "tempo-generator": TEMPO_GENERATOR,

@@ -34,7 +34,7 @@ def test_dashboard_configmaps_carry_the_label_and_annotation_grafanas_sidecar_se
 
 def test_dashboards_are_sidecar_configmaps_in_a_folder(dev_program):
     maps = _signals_children(dev_program, CONFIGMAP)
-    assert len(maps) == 11
+    assert len(maps) == 10
     for resource in maps:
         metadata = resource.inputs["metadata"]
         assert metadata["namespace"] == "monitoring"
