@@ -4,6 +4,10 @@ Standalone mode of llm-d-router: an Envoy sidecar takes the OpenAI traffic and a
 model server pod should answer, scoring pods by queue depth, KV-cache use and prefix-cache affinity
 (it scrapes their vLLM metrics itself). No Gateway API and no InferencePool CRDs are needed: the EPP
 finds the pods by label. Its own metrics (llm_d_epp_*) are scraped as job="llm-d-epp".
+
+The chart (v0.10.0, routerlib templates) has no enableServiceLinks setting, so its pods get the other
+Services' link variables (MODEL_SERVER_*, LLAMASTACK_*, ROUTER_EPP_*); the EPP reads none of those names
+(its os.Getenv/env.GetEnv* calls at that tag), and Envoy reads no environment.
 """
 
 from __future__ import annotations

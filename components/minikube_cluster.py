@@ -20,21 +20,41 @@ HOST_RESERVED_MEMORY_GIB = 8
 
 
 @dataclass(frozen=True)
+class GpuMetricsAgent:
+    """The pinned CloudWatch agent package and the configuration it runs with."""
+
+    package_url: str
+    package_sha256: str
+    config_json: str
+
+
+@dataclass(frozen=True)
 class MinikubeClusterArgs:
     host_ip: pulumi.Input[str]
     ssh_user: str
     private_key: pulumi.Input[str]
     host_id: pulumi.Input[str]
+    data_volume_id: pulumi.Input[str]
+    # The remote steps start once the data volume is attached to this host.
+    data_attachment: pulumi.Resource
     vcpu: int
     memory_gib: int
     gpu_count: int
     kubernetes_version: str
+    minikube_version: str
+    kubectl_version: str
     api_port: int
     storage_class: str
+    gpu_metrics_agent: GpuMetricsAgent | None = None
 
 
 def node_size(vcpu: int, memory_gib: int) -> tuple[int, int]:
-    """CPUs and MiB for the MiniKube node: the whole instance less what the host keeps for itself."""
+    """CPUs and at most how many MiB the MiniKube node gets: the instance less what the host keeps.
+
+    The CPUs are exact. The memory is an upper bound for planning (the config's fit check): on the host
+    the node gets what the OS reports available less the same reserve (start-minikube.sh), since the
+    OS never sees all of the type's nominal memory.
+    """
     cpus = max(2, vcpu - HOST_RESERVED_VCPU)
     memory_mib = max(4096, (memory_gib - HOST_RESERVED_MEMORY_GIB) * 1024)
     return cpus, memory_mib
@@ -60,7 +80,9 @@ class MinikubeCluster(pulumi.ComponentResource):
     """Starts MiniKube with the GPUs, proves the GPUs are schedulable, and exposes a provider for it.
 
     The remote commands have no delete step: the cluster lives and dies with its host, so
-    `pulumi destroy` never needs to reach it.
+    `pulumi destroy` never needs to reach it. Its volumes' data does not: it is on the data volume.
+    Tool versions are installed by a step of their own, so a version bump re-runs steps on the same
+    host instead of replacing it.
     """
 
     kubeconfig: pulumi.Output[str]
@@ -76,15 +98,31 @@ class MinikubeCluster(pulumi.ComponentResource):
             dial_error_limit=60,
             per_dial_timeout=10,
         )
-        cpus, memory_mib = node_size(args.vcpu, args.memory_gib)
         steps = [
             ("wait-for-host", _script("wait-for-host.sh")),
+            ("mount-data", _script("mount-data.sh", args.data_volume_id)),
+            ("tools", _script("install-tools.sh", args.minikube_version, args.kubectl_version)),
+            *(
+                [
+                    (
+                        "gpu-metrics",
+                        _script(
+                            "gpu-metrics-agent.sh",
+                            args.gpu_metrics_agent.package_url,
+                            args.gpu_metrics_agent.package_sha256,
+                            args.gpu_metrics_agent.config_json,
+                        ),
+                    )
+                ]
+                if args.gpu_metrics_agent
+                else []
+            ),
             (
                 "start",
                 _script(
                     "start-minikube.sh",
-                    cpus,
-                    memory_mib,
+                    node_size(args.vcpu, args.memory_gib)[0],
+                    HOST_RESERVED_MEMORY_GIB * 1024,
                     args.kubernetes_version,
                     args.host_ip,
                     args.api_port,
@@ -109,7 +147,7 @@ class MinikubeCluster(pulumi.ComponentResource):
                 logging=command.remote.Logging.STDERR if step == "kubeconfig" else None,
                 opts=pulumi.ResourceOptions(
                     parent=self,
-                    depends_on=[previous] if previous else [],
+                    depends_on=[previous] if previous else [args.data_attachment],
                     additional_secret_outputs=["stdout"] if step == "kubeconfig" else [],
                 ),
             )

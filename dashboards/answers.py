@@ -32,6 +32,8 @@ JUDGE_TOKEN_RATE = "judge:llm_quality_judge_tokens:rate1h"
 MIN_CHECKS_PER_HOUR = 5
 MIN_VERDICTS_PER_HOUR = 3
 UNSCORABLE_OUTCOMES = "~unparseable|off_scale"
+# A judge that cannot keep to its output format in 1 of 10 verdicts needs a look, in 1 of 4 another judge.
+UNSCORABLE_WARNING, UNSCORABLE_BAD = 0.1, 0.25
 SCORE_RANGE = (1, 5)
 
 
@@ -114,7 +116,7 @@ def panels(spec: SignalsSpec) -> dict[str, Panel]:
     a = spec.answers
     model = {"model": "$model"}
     low, high = SCORE_RANGE
-    objective = ((None, "red"), (a.correctness_objective, "green"))
+    objective = {"thresholds": ((a.correctness_objective, "green"),), "threshold_base": "red"}
     drop_line = round(high * (1 - a.score_drop_fraction), 2)
     return {
         "correctness": Panel(
@@ -122,26 +124,26 @@ def panels(spec: SignalsSpec) -> dict[str, Panel]:
             f"Share of known-answer questions answered correctly: {CHECKS}{{check=\"correct\"}} passed over all "
             f"(recorded {CHECK_RATIO}); red below the objective {a.correctness_objective:g}.", "percentunit",
             (Query(q.selector(CHECK_RATIO, model, check="correct"), "{{model}}", instant=True),),
-            width=6, min=0, max=1, thresholds=objective),
+            width=6, min=0, max=1, **objective),
         "checks": Panel(
             "timeseries", "Known-answer checks against the objective",
             f"Per check, the share of known-answer questions that passed ({CHECKS} by check, recorded "
             f"{CHECK_RATIO}): correct, grounded (cites the retrieved document that holds the fact), refusal (unsafe "
             f"refused, safe answered); the line is the objective ({OBJECTIVE}).", "percentunit",
             (Query(q.selector(CHECK_RATIO, model), "{{model}} {{check}}"), Query(OBJECTIVE, "objective")),
-            width=12, min=0, max=1, thresholds=objective),
+            width=12, min=0, max=1, **objective),
         "judge_scores": Panel(
             "timeseries", "Judge score by criterion (mean, last hour)",
             f"Mean of {SCORE} (1-5) per criterion over the last hour (recorded {SCORE_MEAN}), next to the trailing "
-            f"day ({SCORE_BASELINE}).", "none",
+            f"day ({SCORE_BASELINE}); the line is the top score less judgeScoreDropFraction ({drop_line:g}).", "none",
             (Query(q.selector(SCORE_MEAN, model), "{{model}} {{criterion}}"),
              Query(q.selector(SCORE_BASELINE, model), "{{model}} {{criterion}} (trailing day)")),
-            width=12, min=low, max=high, thresholds=((None, "red"), (drop_line, "green"))),
+            width=12, min=low, max=high, thresholds=((drop_line, "green"),), threshold_base="red"),
         "unscorable": Panel(
             "timeseries", "Unscorable judge verdicts",
             f"Share of {VERDICTS} that were unparseable or off the 1-5 scale (recorded {UNSCORABLE}); they are counted, "
             "never scored.", "percentunit", (Query(q.selector(UNSCORABLE, model), "{{model}}"),),
-            width=12, min=0, thresholds=((None, "green"), (0.1, "orange"), (0.25, "red"))),
+            width=12, min=0, thresholds=((UNSCORABLE_WARNING, "orange"), (UNSCORABLE_BAD, "red"))),
         "verdicts": Panel(
             "timeseries", "Judge verdicts by outcome",
             f"Rate of {VERDICTS} by judge and outcome (scored, unparseable, off_scale, error; recorded "

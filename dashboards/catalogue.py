@@ -23,6 +23,8 @@ VLLM_HISTOGRAMS = (
     "vllm:request_decode_time_seconds",
     "vllm:request_prompt_tokens",
     "vllm:request_generation_tokens",
+    "vllm:request_time_per_output_token_seconds",
+    "vllm:iteration_tokens_total",
 )
 VLLM = (
     "vllm:num_requests_running",
@@ -35,6 +37,9 @@ VLLM = (
     "vllm:prompt_tokens_total",
     "vllm:generation_tokens_total",
     "vllm:request_success_total",
+    "vllm:prompt_tokens_by_source_total",
+    # vLLM's HTTP server (prometheus_fastapi_instrumentator 8.1.0): no vllm: prefix, status as 2xx/4xx/5xx.
+    "http_requests_total",
     *(f"{h}_{suffix}" for h in VLLM_HISTOGRAMS for suffix in ("bucket", "sum", "count")),
 )
 
@@ -50,6 +55,10 @@ FIRST_BUCKET = {
     "traces_span_metrics_duration_seconds": 0.002,
     # workload/tracing.py TOOL_DURATION_BUCKETS (tests/test_containers.py checks what it sends).
     "workload_tool_duration_seconds": 0.00001,
+    # llm-d EPP v0.10.0 (pkg/epp/metrics/llm_d_router_metrics.go).
+    "llm_d_epp_request_duration_seconds": 0.005,
+    "llm_d_epp_scheduler_e2e_duration_seconds": 0.0001,
+    "llm_d_epp_plugin_duration_seconds": 0.0001,
 }
 
 # DCGM-Exporter 4.5.3-4.8.2: metric name = DCGM field name. Every counter here must be in the
@@ -94,6 +103,8 @@ EPP = (
     "llm_d_epp_average_queue_size",
     "llm_d_epp_request_total",
     "llm_d_epp_request_error_total",
+    *(f"{h}_{suffix}" for h in ("llm_d_epp_request_duration_seconds", "llm_d_epp_scheduler_e2e_duration_seconds",
+                                "llm_d_epp_plugin_duration_seconds") for suffix in ("bucket", "sum", "count")),
 )
 
 # Llama Stack 0.7.3 OTel metrics through the collector's prometheus exporter (no namespace, so

@@ -41,6 +41,8 @@ class Thresholds:
     # The mixin's own judgement: near full is near full on any stack.
     kv_cache_full_fraction: float = 0.9
     gpu_memory_full_fraction: float = 0.95
+    # Hot, with a margin before the temperature where data-centre GPUs start slowing their clocks.
+    gpu_temperature_celsius: int = 85
     # A burn alert needs this many requests in its long window: with six requests an hour, one slow
     # request is a 17% error ratio, which would page at 14.4x burn for what is noise.
     slo_min_requests: int = 50

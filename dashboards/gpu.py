@@ -113,6 +113,10 @@ def alerts(spec: SignalsSpec) -> list[Alert]:
               f"{gpu} has been power-capped for 15 minutes (DCGM_FI_DEV_CLOCKS_EVENT_REASONS power bits) while under "
               f"{POWER_CAPPED_BUSY_PERCENT}% utilised: a lowered power limit or a power brake, not load. (A loaded L4 at its "
               "72 W limit is normal and does not alert.)", "15m"),
+        Alert("GpuTemperatureHigh", f"{raw(spec, 'DCGM_FI_DEV_GPU_TEMP')} > {t.gpu_temperature_celsius}", "warning",
+              "A GPU is running hot.",
+              f"{gpu} has been above {t.gpu_temperature_celsius} °C for 15 minutes ({{{{ $value }}}} °C now, "
+              "DCGM_FI_DEV_GPU_TEMP): close to where it slows its clocks.", "15m"),
         Alert("GpuMemoryNearFull", f"gpu:dcgm_fb_used:ratio > {t.gpu_memory_full_fraction}", "warning",
               "GPU memory is nearly full.",
               f"{gpu} uses {{{{ $value | humanizePercentage }}}} of its framebuffer; the next allocation may fail.", "15m"),
@@ -140,8 +144,10 @@ def panels(spec: SignalsSpec) -> dict[str, Panel]:
         "util": per_gpu("DCGM_FI_DEV_GPU_UTIL", "GPU utilisation", "percent", "share of time a kernel ran.", width=8, max=100, min=0),
         "util_narrow": per_gpu("DCGM_FI_DEV_GPU_UTIL", "GPU utilisation", "percent", "share of time a kernel ran.", width=6, max=100, min=0),
         "memory": Panel("timeseries", "Framebuffer memory used", "DCGM_FI_DEV_FB_USED over FB_USED + DCGM_FI_DEV_FB_FREE per GPU "
-                        "(recorded gpu:dcgm_fb_used:ratio).", "percentunit",
-                        (Query(q.selector("gpu:dcgm_fb_used:ratio", G), LEG),), width=7, min=0, max=1),
+                        "(recorded gpu:dcgm_fb_used:ratio); the dashed line is GpuMemoryNearFull's threshold, "
+                        f"{spec.thresholds.gpu_memory_full_fraction}.", "percentunit",
+                        (Query(q.selector("gpu:dcgm_fb_used:ratio", G), LEG),), width=7, min=0, max=1,
+                        thresholds=((spec.thresholds.gpu_memory_full_fraction, "orange"),)),
         "memory_bytes": Panel("timeseries", "Framebuffer used and free", "DCGM_FI_DEV_FB_USED and DCGM_FI_DEV_FB_FREE per GPU (MiB).",
                               "mbytes", (Query(raw(spec, "DCGM_FI_DEV_FB_USED", **G), LEG + " used"),
                                          Query(raw(spec, "DCGM_FI_DEV_FB_FREE", **G), LEG + " free")), width=7),
@@ -149,9 +155,11 @@ def panels(spec: SignalsSpec) -> dict[str, Panel]:
         "energy": Panel("timeseries", "Energy use", "Rate of DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION (mJ counter) as watts averaged "
                         "over 5 minutes (recorded gpu:dcgm_energy_joules:rate5m).", "watt",
                         (Query(q.selector("gpu:dcgm_energy_joules:rate5m", G), LEG),), width=8),
-        "temperature": Panel("timeseries", "Temperatures", "DCGM_FI_DEV_GPU_TEMP and DCGM_FI_DEV_MEMORY_TEMP per GPU.", "celsius",
+        "temperature": Panel("timeseries", "Temperatures", "DCGM_FI_DEV_GPU_TEMP and DCGM_FI_DEV_MEMORY_TEMP per GPU; the dashed "
+                             f"line is GpuTemperatureHigh's threshold, {spec.thresholds.gpu_temperature_celsius} °C.", "celsius",
                              (Query(raw(spec, "DCGM_FI_DEV_GPU_TEMP", **G), LEG + " core"),
-                              Query(raw(spec, "DCGM_FI_DEV_MEMORY_TEMP", **G), LEG + " memory")), width=8),
+                              Query(raw(spec, "DCGM_FI_DEV_MEMORY_TEMP", **G), LEG + " memory")), width=8,
+                             thresholds=((spec.thresholds.gpu_temperature_celsius, "orange"),)),
         "clocks": Panel("timeseries", "Clocks", "DCGM_FI_DEV_SM_CLOCK and DCGM_FI_DEV_MEM_CLOCK per GPU.", "hertz",
                         (Query(raw(spec, "DCGM_FI_DEV_SM_CLOCK", **G) + " * 1e6", LEG + " SM"),
                          Query(raw(spec, "DCGM_FI_DEV_MEM_CLOCK", **G) + " * 1e6", LEG + " memory")), width=8),

@@ -56,8 +56,10 @@ class Panel:
     min: float | None = None
     max: float | None = None
     time_from: str | None = None  # a panel-relative range, like "now/d" for "today so far"
-    # Colour steps from the bottom: ((None, "red"), (0.8, "green")) is red below 0.8, green from it.
-    thresholds: tuple[tuple[float | None, str], ...] = ()
+    # Colour steps above a base colour, e.g. ((0.5, "red"),): a target or an alert's threshold, drawn
+    # as a dashed line on time series and as the value's colour on stats. From SignalsSpec only.
+    thresholds: tuple[tuple[float, str], ...] = ()
+    threshold_base: str = "green"
 
     def __post_init__(self) -> None:
         if not self.description or not self.unit:
@@ -150,14 +152,13 @@ def _panel(panel: Panel, panel_id: int, pos: model.GridPos):
     if panel.time_from:
         builder = builder.time_from(panel.time_from)
     if panel.thresholds:
-        builder = builder.thresholds(
-            dashboard.ThresholdsConfig().mode(model.ThresholdsMode.ABSOLUTE)
-            .steps([model.Threshold(value=value, color=color) for value, color in panel.thresholds])
-        )
+        steps = [model.Threshold(None, panel.threshold_base), *(model.Threshold(v, c) for v, c in panel.thresholds)]
+        builder = builder.thresholds(dashboard.ThresholdsConfig().mode(model.ThresholdsMode.ABSOLUTE).steps(steps))
         if panel.kind == "timeseries":
             builder = builder.thresholds_style(
-                common_builders.GraphThresholdsStyleConfig().mode(common.GraphTresholdsStyleMode.LINE)
-            )
+                common_builders.GraphThresholdsStyleConfig().mode(common.GraphTresholdsStyleMode.DASHED))
+        if panel.kind == "stat":
+            builder = builder.color_mode(common.BigValueColorMode.BACKGROUND)
     if panel.kind == "traces":
         builder = builder.datasource(TEMPO)
         for index, search in enumerate(panel.targets):

@@ -47,6 +47,7 @@ def dashboards(spec: SignalsSpec) -> list[Dashboard]:
             "llmobs-sre", "Overview: SRE",
             "Saturation, errors, GPU health and the telemetry pipeline, on one page.",
             (
+                Row("At a glance", vllm.stat_strip(spec)),
                 Row("Saturation", (v["running_waiting"], v["kv_cache"], g["util"])),
                 Row("Errors", tuple(replace(panel, width=6) for panel in (
                     application.panels(spec)["availability"], v["errors"], qu["inference_errors"], qu["tool_errors"]))),

@@ -17,7 +17,8 @@ ENGINE = ("namespace", "model_name", "pod")
 PHASES = ("request_queue_time_seconds", "request_prefill_time_seconds", "request_decode_time_seconds")
 # Latencies shown as quantiles. Queue and prefill times mostly sit inside vLLM's first 0.3 s bucket, where a
 # quantile is interpolation, so the phases are shown as means and as shares of requests over real bounds.
-LATENCIES = ("time_to_first_token_seconds", "inter_token_latency_seconds", "e2e_request_latency_seconds")
+LATENCIES = ("time_to_first_token_seconds", "inter_token_latency_seconds", "e2e_request_latency_seconds",
+             "request_time_per_output_token_seconds")
 QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
 # The phases shown as shares of requests over bucket bounds of vLLM's request-latency family (seconds).
 SHORT_PHASES = ("request_queue_time_seconds", "request_prefill_time_seconds")
@@ -29,6 +30,8 @@ ENGINE_DOWN_MUTES = ("VllmTtftSloBurn", "VllmE2eLatencySloBurn", "VllmQueueBuild
 SLIS = {  # name -> (histogram, target attribute, windows recorded: every burn window where alerted on)
     "ttft": ("time_to_first_token_seconds", "ttft_seconds", BURN_WINDOWS),
     "itl": ("inter_token_latency_seconds", "itl_seconds", ("1h",)),
+    # Per request: its mean time per output token, against the same target as ITL (the same buckets).
+    "tpot": ("request_time_per_output_token_seconds", "itl_seconds", ("1h",)),
     "e2e": ("e2e_request_latency_seconds", "e2e_seconds", BURN_WINDOWS),
 }
 
@@ -92,6 +95,19 @@ def rules(spec: SignalsSpec) -> list[Group]:
     for counter in ("generation_tokens", "num_preemptions"):
         records.append(Record(f"pod:vllm_{counter}:rate5m", q.sum_by(ENGINE, q.rate(raw(spec, f"vllm:{counter}_total"), w))))
     records += [
+        Record("model_source:vllm_prompt_tokens_by_source:rate5m",
+               q.sum_by([*MODEL, "source"], q.rate(raw(spec, "vllm:prompt_tokens_by_source_total"), w))),
+        Record("model:vllm_iteration_tokens:mean5m", q.ratio(
+            q.sum_by(MODEL, q.rate(raw(spec, "vllm:iteration_tokens_total_sum"), w)),
+            q.sum_by(MODEL, q.rate(raw(spec, "vllm:iteration_tokens_total_count"), w)))),
+        # vLLM's HTTP server (prometheus_fastapi_instrumentator) groups statuses as 2xx/4xx/5xx, per pod.
+        Record("pod:vllm_http_5xx:ratio_rate5m", q.share_of(
+            q.rate(q.selector("http_requests_total", spec.selectors.vllm, status="5xx"), w),
+            q.rate(q.selector("http_requests_total", spec.selectors.vllm), w), ("namespace", "pod"))),
+    ]
+    if spec.router:
+        records += router_records(spec)
+    records += [
         Record("model_reason:vllm_request_success:rate5m",
                q.sum_by([*MODEL, "finished_reason"], q.rate(raw(spec, "vllm:request_success_total"), w))),
         Record("model:vllm_requests:rate5m", q.sum_by(MODEL, q.rate(raw(spec, "vllm:request_success_total"), w))),
@@ -127,6 +143,26 @@ def rules(spec: SignalsSpec) -> list[Group]:
 def _latency_burn(spec: SignalsSpec, sli: str, alert: str, what: str, target: float) -> list[Alert]:
     return burn_alerts(spec, alert, lambda w: slo_error_ratio(sli, w), lambda w: slo_requests(sli, w), what,
                        "{{ $labels.model_name }} in {{ $labels.namespace }}", f"missed the {what} target of {target}s")
+
+
+EPP_REQUEST = "llm_d_epp_request_duration_seconds"
+EPP_SCHEDULER = "llm_d_epp_scheduler_e2e_duration_seconds"
+EPP_PLUGIN = "llm_d_epp_plugin_duration_seconds"
+
+
+def router_records(spec: SignalsSpec) -> list[Record]:
+    """The llm-d router's latencies (request, scheduling, per plugin) and error ratio, when it runs."""
+    epp = spec.selectors.epp
+    by = {EPP_REQUEST: ["model_name"], EPP_SCHEDULER: [], EPP_PLUGIN: ["extension_point", "plugin_type"]}
+    level = {EPP_REQUEST: "model", EPP_SCHEDULER: "cluster", EPP_PLUGIN: "plugin"}
+    out = []
+    for histogram, labels in by.items():
+        out.append(Record(f"{level[histogram]}:{histogram}:p95_5m", q.quantile(
+            0.95, q.rate(q.selector(f"{histogram}_bucket", epp), RATE_WINDOW), FIRST_BUCKET[histogram], by=labels)))
+    out.append(Record("model:llm_d_epp_request_errors:ratio_rate5m", q.share_of(
+        q.rate(q.selector("llm_d_epp_request_error_total", epp), RATE_WINDOW),
+        q.rate(q.selector("llm_d_epp_request_total", epp), RATE_WINDOW), ["model_name"])))
+    return out
 
 
 def kv_cache_starving(spec: SignalsSpec) -> str:
@@ -178,13 +214,54 @@ P = {**M, "pod": "$pod"}
 LEG = "{{model_name}}"
 
 
-def _latency_panel(name: str, title: str) -> Panel:
+def _latency_panel(name: str, title: str, target: float) -> Panel:
     return Panel(
         "timeseries", f"{title} (p50 / p95 / p99)",
-        f"Quantiles of vllm:{name} per model, from the recorded series model:vllm_{name}:p50_5m/p95_5m/p99_5m.",
+        f"Quantiles of vllm:{name} per model, from the recorded series model:vllm_{name}:p50_5m/p95_5m/p99_5m; "
+        f"the dashed line is the SLO target, {target}s. A gap: the quantile is under the first bucket bound.",
         "s",
         tuple(Query(q.selector(f"model:vllm_{name}:{label}_5m", M), f"{LEG} {label}") for label in QUANTILES),
-        width=8,
+        width=8, thresholds=((target, "red"),),
+    )
+
+
+def _heatmap(name: str, title: str) -> Panel:
+    return Panel("heatmap", f"{title} distribution",
+                 f"Requests per second in each bucket of vllm:{name} (recorded {bucket_rates(name)}).", "s",
+                 (Query(q.sum_by(["le"], q.selector(bucket_rates(name), M)), "{{le}}"),), width=8)
+
+
+def _stat(title: str, description: str, unit: str, expr: str, thresholds=(), base: str = "green", width: int = 3) -> Panel:
+    return Panel("stat", title, description, unit, (Query(expr, title),), width=width, height=4,
+                 thresholds=thresholds, threshold_base=base)
+
+
+def stat_strip(spec: SignalsSpec) -> tuple[Panel, ...]:
+    """The numbers an on-call engineer reads first, each coloured by the stack's own targets."""
+    slo, t = spec.slo, spec.thresholds
+    engines = q.selector("up", spec.selectors.vllm, namespace="$namespace")
+    return (
+        _stat("Requests/s", "Finished requests per second: rate of vllm:request_success_total (model:vllm_requests:rate5m).",
+              "reqps", f"sum({q.selector('model:vllm_requests:rate5m', M)})"),
+        _stat("Tokens/s", "Generated tokens per second: rate of vllm:generation_tokens_total (model:vllm_generation_tokens:rate5m).",
+              "short", f"sum({q.selector('model:vllm_generation_tokens:rate5m', M)})"),
+        _stat("TTFT p95", f"Worst model's p95 of vllm:time_to_first_token_seconds; red over the {slo.ttft_seconds}s target.",
+              "s", f"max({q.selector('model:vllm_time_to_first_token_seconds:p95_5m', M)})", ((slo.ttft_seconds, "red"),)),
+        _stat("ITL p95", f"Worst model's p95 of vllm:inter_token_latency_seconds; red over the {slo.itl_seconds}s target.",
+              "s", f"max({q.selector('model:vllm_inter_token_latency_seconds:p95_5m', M)})", ((slo.itl_seconds, "red"),), width=2),
+        _stat("E2E p95", f"Worst model's p95 of vllm:e2e_request_latency_seconds; red over the {slo.e2e_seconds}s target.",
+              "s", f"max({q.selector('model:vllm_e2e_request_latency_seconds:p95_5m', M)})", ((slo.e2e_seconds, "red"),)),
+        _stat("Errors", "Worst model's share of vllm:request_success_total finished with error or abort; red over the "
+              f"error budget, {1 - slo.objective:.2%}.", "percentunit",
+              f"max({q.selector('model:vllm_request_errors:ratio_rate5m', M)})", ((round(1 - slo.objective, 6), "red"),), width=2),
+        _stat("Waiting", f"Requests waiting in all engines (vllm:num_requests_waiting); amber over {t.queue_requests} "
+              "(queueAlertRequests, per engine).", "short",
+              f"sum({q.selector('vllm:num_requests_waiting', spec.selectors.vllm, **P)})", ((t.queue_requests, "orange"),), width=2),
+        _stat("KV cache", f"Fullest engine's vllm:kv_cache_usage_perc; amber over {t.kv_cache_full_fraction:.0%} "
+              "(VllmKvCacheNearFull's threshold).", "percentunit",
+              f"max({q.selector('vllm:kv_cache_usage_perc', spec.selectors.vllm, **P)})", ((t.kv_cache_full_fraction, "orange"),)),
+        _stat("Engines up", "vLLM engines Prometheus scrapes (up == 1) against all engines (count of up); red when none.",
+              "none", f"count({engines} == 1) or vector(0)", ((1, "green"),), base="red"),
     )
 
 
@@ -219,9 +296,44 @@ def panels(spec: SignalsSpec) -> dict[str, Panel]:
                                 "vllm:num_requests_waiting_by_reason: capacity (no KV space) vs deferred.", "short",
                                 (Query(q.sum_by(["reason"], q.selector("vllm:num_requests_waiting_by_reason", spec.selectors.vllm, **P)), "{{reason}}"),),
                                 stack=True, width=8),
-        "ttft": _latency_panel("time_to_first_token_seconds", "Time to first token"),
-        "itl": _latency_panel("inter_token_latency_seconds", "Inter-token latency"),
-        "e2e": _latency_panel("e2e_request_latency_seconds", "End-to-end latency"),
+        "ttft": _latency_panel("time_to_first_token_seconds", "Time to first token", slo.ttft_seconds),
+        "itl": _latency_panel("inter_token_latency_seconds", "Inter-token latency", slo.itl_seconds),
+        "e2e": _latency_panel("e2e_request_latency_seconds", "End-to-end latency", slo.e2e_seconds),
+        "tpot": _latency_panel("request_time_per_output_token_seconds", "Time per output token, per request", slo.itl_seconds),
+        "ttft_heatmap": _heatmap("time_to_first_token_seconds", "Time to first token"),
+        "itl_heatmap": _heatmap("inter_token_latency_seconds", "Inter-token latency"),
+        "e2e_heatmap": _heatmap("e2e_request_latency_seconds", "End-to-end latency"),
+        "prompt_sources": Panel("timeseries", "Prompt tokens: cached or computed",
+                                "Rate of vllm:prompt_tokens_by_source_total by source: local_compute (prefilled), "
+                                "local_cache_hit (prefix cache) and external_kv_transfer "
+                                "(recorded model_source:vllm_prompt_tokens_by_source:rate5m).", "short",
+                                (Query(q.sum_by(["source"], q.selector("model_source:vllm_prompt_tokens_by_source:rate5m", M)),
+                                       "{{source}}"),), stack=True, width=8),
+        "step_tokens": Panel("timeseries", "Tokens per engine step",
+                             "Mean tokens an engine step processes: rate of vllm:iteration_tokens_total_sum over its _count "
+                             "(recorded model:vllm_iteration_tokens:mean5m); low means small batches.", "short",
+                             (Query(q.selector("model:vllm_iteration_tokens:mean5m", M), LEG),), width=8),
+        "http_5xx": Panel("timeseries", "HTTP 5xx responses",
+                          "Share of http_requests_total (vLLM's HTTP server) with status 5xx, per engine pod "
+                          "(recorded pod:vllm_http_5xx:ratio_rate5m).", "percentunit",
+                          (Query(q.selector("pod:vllm_http_5xx:ratio_rate5m", {"namespace": "$namespace", "pod": "$pod"}),
+                                 "{{pod}}"),), width=8, min=0, thresholds=((round(1 - slo.objective, 6), "red"),)),
+        "engines": Panel("stat", "Engines up and unreachable",
+                         "vLLM engines Prometheus scrapes (up == 1) and cannot scrape (up == 0): both read 0, never No data.",
+                         "none", (Query(f"count({q.selector('up', spec.selectors.vllm, namespace='$namespace')} == 1) or vector(0)",
+                                        "up", instant=True),
+                                  Query(f"count({q.selector('up', spec.selectors.vllm, namespace='$namespace')} == 0) or vector(0)",
+                                        "unreachable", instant=True)), width=6),
+        "summary": Panel("table", "Models at a glance",
+                         "Per model, now: requests/s (vllm:request_success_total), generated tokens/s "
+                         "(vllm:generation_tokens_total), TTFT and end-to-end p95 (vllm:time_to_first_token_seconds, "
+                         "vllm:e2e_request_latency_seconds) and error ratio, from the recorded model:* series.", "short",
+                         (Query(q.selector("model:vllm_requests:rate5m", M), "requests/s", instant=True),
+                          Query(q.selector("model:vllm_generation_tokens:rate5m", M), "tokens/s", instant=True),
+                          Query(q.selector("model:vllm_time_to_first_token_seconds:p95_5m", M), "TTFT p95 s", instant=True),
+                          Query(q.selector("model:vllm_e2e_request_latency_seconds:p95_5m", M), "E2E p95 s", instant=True),
+                          Query(q.selector("model:vllm_request_errors:ratio_rate5m", M), "error ratio", instant=True)),
+                         width=18),
         "phases": Panel("timeseries", "Where request time goes: mean queue, prefill, decode",
                         "Mean seconds per request in each phase: rate of vllm:request_queue_time_seconds_sum, "
                         "vllm:request_prefill_time_seconds_sum, vllm:request_decode_time_seconds_sum over their _count.",
@@ -235,8 +347,10 @@ def panels(spec: SignalsSpec) -> dict[str, Panel]:
                         (Query(q.selector("model:vllm_prompt_tokens:rate5m", M), f"{LEG} prompt"),
                          Query(q.selector("model:vllm_generation_tokens:rate5m", M), f"{LEG} generated"))),
         "kv_cache": Panel("timeseries", "KV-cache use",
-                          "vllm:kv_cache_usage_perc per engine: a 0-1 fraction despite its name (1 = full).", "percentunit",
-                          (Query(q.selector("vllm:kv_cache_usage_perc", spec.selectors.vllm, **P), "{{pod}}"),), width=8, min=0, max=1),
+                          "vllm:kv_cache_usage_perc per engine: a 0-1 fraction despite its name (1 = full); the dashed "
+                          f"line is VllmKvCacheNearFull's threshold, {spec.thresholds.kv_cache_full_fraction}.", "percentunit",
+                          (Query(q.selector("vllm:kv_cache_usage_perc", spec.selectors.vllm, **P), "{{pod}}"),), width=8, min=0, max=1,
+                          thresholds=((spec.thresholds.kv_cache_full_fraction, "orange"),)),
         "prefix_cache": Panel("timeseries", "Prefix-cache hit rate",
                               "Rate of vllm:prefix_cache_hits_total over vllm:prefix_cache_queries_total (tokens).",
                               "percentunit", (Query(q.selector("model:vllm_prefix_cache_hit:ratio_rate5m", M), LEG),), width=8, min=0, max=1),
@@ -272,6 +386,17 @@ def panels(spec: SignalsSpec) -> dict[str, Panel]:
                                         "{{model_name}}"),
                                   Query(q.sum_by(["error_code"], q.rate(q.selector("llm_d_epp_request_error_total", spec.selectors.epp), "5m")),
                                         "error {{error_code}}")), width=12),
+        "router_latency": Panel("timeseries", "Router: request, scheduling and plugin latency p95",
+                                f"p95 of {EPP_REQUEST} per model, {EPP_SCHEDULER} and {EPP_PLUGIN} per plugin type "
+                                "(llm-d EPP; recorded *:llm_d_epp_*_duration_seconds:p95_5m).", "s",
+                                (Query(f"model:{EPP_REQUEST}:p95_5m", "request {{model_name}}"),
+                                 Query(f"cluster:{EPP_SCHEDULER}:p95_5m", "scheduling"),
+                                 Query(f"plugin:{EPP_PLUGIN}:p95_5m", "{{extension_point}} {{plugin_type}}")), width=12),
+        "router_errors": Panel("timeseries", "Router: error ratio",
+                               "Share of llm_d_epp_request_total that ended in llm_d_epp_request_error_total, per model "
+                               "(recorded model:llm_d_epp_request_errors:ratio_rate5m).", "percentunit",
+                               (Query("model:llm_d_epp_request_errors:ratio_rate5m", "{{model_name}}"),), width=12, min=0,
+                               thresholds=((round(1 - slo.objective, 6), "red"),)),
         "slo_stat": Panel("stat", "SLO attainment, TTFT (1 d)",
                           f"Share of requests with vllm:time_to_first_token_seconds <= {slo.ttft_seconds}s over a day "
                           "(model:vllm_ttft_slo:error_ratio_rate1d).", "percentunit",
@@ -285,10 +410,13 @@ def dashboards(spec: SignalsSpec) -> list[Dashboard]:
         "llmobs-vllm", "vLLM performance",
         "Latency, throughput, caches and SLOs of the vLLM engines (vLLM 0.33 metrics).",
         (
-            Row("Requests", (p["requests"], p["running_waiting"], p["waiting_reason"])),
-            Row("Latency", (p["ttft"], p["itl"], p["e2e"], p["phases"], p["queue_over"], p["prefill_over"])),
-            Row("Tokens and caches", (p["tokens"], p["kv_cache"], p["prefix_cache"], p["preemptions"])),
-            Row("Errors, lengths and SLOs", (p["errors"], p["slo"], p["prompt_len"], p["gen_len"])),
+            Row("At a glance", stat_strip(spec)),
+            Row("Requests and engines", (p["requests"], p["running_waiting"], p["waiting_reason"], p["engines"], p["summary"])),
+            Row("Latency", (p["ttft"], p["itl"], p["e2e"], p["ttft_heatmap"], p["itl_heatmap"], p["e2e_heatmap"],
+                            p["tpot"], p["phases"], p["queue_over"], p["prefill_over"])),
+            Row("Tokens and caches", (p["tokens"], p["kv_cache"], p["prefix_cache"], p["preemptions"],
+                                      p["prompt_sources"], p["step_tokens"])),
+            Row("Errors, lengths and SLOs", (p["errors"], p["http_5xx"], p["slo"], p["prompt_len"], p["gen_len"])),
             *router_rows(spec, p),
         ),
         variables(spec), ("vllm", "performance"),
@@ -299,4 +427,4 @@ def router_rows(spec: SignalsSpec, p: dict[str, Panel]) -> tuple[Row, ...]:
     """The llm-d router's panels, only on a stack that deploys it (`router: true`)."""
     if not spec.router:
         return ()
-    return (Row("Router (llm-d EPP)", (p["router_pool"], p["router_requests"])),)
+    return (Row("Router (llm-d EPP)", (p["router_pool"], p["router_requests"], p["router_latency"], p["router_errors"])),)

@@ -61,6 +61,9 @@ if [ -z "$cidrs" ] || [ "$cidrs" = "[]" ] || grep -qE '(192\.0\.2\.|198\.51\.100
   fi
 fi
 
+# A host the idle guard stopped would make the update fail with "cluster unreachable": start it first.
+scripts/start-host.sh "$stack"
+
 # Documentation values and alerts that go nowhere are refused by the program itself (stack/config/guards.py,
 # switched on in Pulumi.prod.yaml), so the refusal holds in CI too; the policy pack runs here as in CI.
 echo "Deploying stack '$stack' (state: $PULUMI_BACKEND_URL, allowed: $cidrs)"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Brings a stopped GPU host back (stopped by the idle guard, by you, or waiting after a Spot interruption),
-# then MiniKube on it: MiniKube does not restart by itself when its host boots. Nothing to do for a
-# running host, a stack not deployed yet, or a backend without a host (eks, kubeconfig).
+# and waits until MiniKube is up on it (its systemd unit starts it at boot). Nothing to do for a running
+# host, a stack not deployed yet, or a backend without a host (eks, kubeconfig).
 # Usage: scripts/start-host.sh [STACK]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,6 +56,7 @@ for _ in $(seq 1 30); do
   ssh "${ssh_opts[@]}" "$target" true 2>/dev/null && break
   sleep 10
 done
-# `minikube start` on the existing profile keeps its settings (GPUs, CPUs, memory, API address and port).
-ssh "${ssh_opts[@]}" "$target" 'sg docker -c "minikube start --wait=all"'
+# The unit (components/scripts/start-minikube.sh) starts MiniKube at boot; `systemctl start` returns once
+# it has (at once when it already has), and starts it again if it was stopped by hand.
+ssh "${ssh_opts[@]}" "$target" sudo systemctl start llm-observability-minikube.service
 echo "Host $instance and MiniKube are running."

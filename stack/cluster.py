@@ -7,10 +7,11 @@ from dataclasses import dataclass
 import pulumi
 
 from components.cluster import KubernetesCluster
+from components.cost_guards import gpu_metrics_agent_config
 from components.eks_cluster import EksCluster, EksClusterArgs
 from components.existing_cluster import ExistingCluster, ExistingClusterArgs
 from components.gpu_host import GpuHost, GpuHostArgs
-from components.minikube_cluster import MinikubeCluster, MinikubeClusterArgs
+from components.minikube_cluster import GpuMetricsAgent, MinikubeCluster, MinikubeClusterArgs
 from stack import versions
 from stack.config import StackConfig
 from stack.teardown import cluster_objects_die_with
@@ -25,6 +26,8 @@ class Host:
 
 
 def _minikube(name: str, config: StackConfig) -> tuple[KubernetesCluster, dict[str, pulumi.Input], Host]:
+    # The idle guard of a GPU host watches the GPUs, through the CloudWatch agent on the host.
+    gpu_idle_guard = bool(config.cost_guards.idle_stop_minutes and config.host.instance.gpu_count)
     host = GpuHost(
         name,
         GpuHostArgs(
@@ -36,15 +39,18 @@ def _minikube(name: str, config: StackConfig) -> tuple[KubernetesCluster, dict[s
             ami_ssm_parameter=versions.GPU_AMI_SSM_PARAMETER,
             subnet_id=config.host.subnet_id,
             ssh_user=config.host.ssh_user,
-            minikube_version=config.cluster.minikube_version,
-            kubectl_version=config.cluster.kubernetes_version,
             gpu_count=config.host.instance.gpu_count,
+            data_volume_gib=config.host.data_volume_gib,
+            keep_data=config.host.keep_data,
+            snapshot_days=config.host.snapshot_days,
+            publish_gpu_metrics=gpu_idle_guard,
             tags=config.tags,
             spot_instances=config.cost_guards.spot_instances,
         ),
     )
-    # MiniKube's objects live and die with the host: destroy skips them (stack/teardown.py).
-    cluster_objects_die_with(host)
+    # MiniKube's objects live and die with the instance, the resource a replacement really replaces:
+    # destroy and a host replacement skip their deletes (stack/teardown.py).
+    cluster_objects_die_with(host.instance)
     cluster = MinikubeCluster(
         name,
         MinikubeClusterArgs(
@@ -52,17 +58,27 @@ def _minikube(name: str, config: StackConfig) -> tuple[KubernetesCluster, dict[s
             ssh_user=host.ssh_user,
             private_key=host.private_key_openssh,
             host_id=host.instance_id,
+            data_volume_id=host.data_volume_id,
+            data_attachment=host.data_attachment,
             vcpu=config.host.instance.vcpu,
             memory_gib=config.host.instance.memory_gib,
             gpu_count=config.host.instance.gpu_count,
             kubernetes_version=config.cluster.kubernetes_version,
+            minikube_version=config.cluster.minikube_version,
+            kubectl_version=config.cluster.kubernetes_version,
             api_port=config.cluster.api_port,
             storage_class=config.cluster.storage_class or "standard",
+            gpu_metrics_agent=GpuMetricsAgent(
+                versions.CLOUDWATCH_AGENT_URL, versions.CLOUDWATCH_AGENT_SHA256, gpu_metrics_agent_config()
+            )
+            if gpu_idle_guard
+            else None,
         ),
     )
     key_file = f"~/.ssh/{name}.pem"
     outputs: dict[str, pulumi.Input] = {
         "instanceId": host.instance_id,
+        "dataVolumeId": host.data_volume_id,
         "publicIp": host.public_ip,
         "sshPrivateKey": host.private_key_openssh,
         # umask first: the key file is never readable by others, not even between writing and chmod.

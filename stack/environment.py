@@ -40,6 +40,8 @@ def build(config: StackConfig) -> Environment:
             spot_instances=config.cost_guards.spot_instances,
             idle_stop_minutes=config.cost_guards.idle_stop_minutes,
             idle_cpu_percent=config.cost_guards.idle_cpu_percent,
+            idle_gpu_percent=config.cost_guards.idle_gpu_percent,
+            gpu_count=config.host.instance.gpu_count,
             monthly_budget_usd=config.cost.monthly_budget_usd,
             budget_alert_emails=config.cost_guards.budget_alert_emails,
             tags=config.tags,

@@ -57,7 +57,7 @@ class Pin:
         return f"{self.name}=={self.version}"
 
 
-# --- Host tools: installed by cloud-init on the GPU host, or the cluster the backends create ----------
+# --- Host tools: installed on the GPU host by a remote step, or the cluster the backends create ---
 # Plain strings: they are also the fallbacks of the kubernetesVersion/minikubeVersion/eksKubernetesVersion
 # settings (empty means "the tested pin").
 MINIKUBE = "v1.37.0"
@@ -74,12 +74,21 @@ GPU_AMI_SSM_PARAMETER = (
     "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-24.04/latest/ami-id"
 )
 
+# The CloudWatch agent that publishes the GPUs' utilisation for the idle guard; AWS serves no checksum
+# beside the package, so its SHA-256 is pinned here with the version.
+CLOUDWATCH_AGENT = "1.300072.0b1766"
+CLOUDWATCH_AGENT_URL = (
+    f"https://amazoncloudwatch-agent.s3.amazonaws.com/ubuntu/amd64/{CLOUDWATCH_AGENT}/amazon-cloudwatch-agent.deb"
+)
+CLOUDWATCH_AGENT_SHA256 = "05baeadca96c4bb8e43906ed09cf0bebd0f321ff6d41987bdc46ce681de0978d"
+
 HOST_TOOLS = (
     Pin("minikube", MINIKUBE),
     Pin("kubernetes (MiniKube)", KUBERNETES),
     Pin("kubectl", KUBECTL),
     Pin("kubernetes (EKS)", EKS_KUBERNETES),
     Pin("GPU AMI (SSM parameter)", GPU_AMI_SSM_PARAMETER),
+    Pin("amazon-cloudwatch-agent", CLOUDWATCH_AGENT),
 )
 
 # --- The observability platform on the cluster ------------------------------------------------------

@@ -41,6 +41,8 @@ users:
 """
 MOCK_PUBLIC_IP = "203.0.113.10"
 MOCK_AMI = "ami-0123456789abcdef0"
+MOCK_SUBNET_ZONE = "us-east-1b"
+MOCK_OFFERING_ZONES = ("us-east-1c", "us-east-1a", "us-east-1b")
 
 
 @dataclass
@@ -136,8 +138,17 @@ class _Mocks(pulumi.runtime.Mocks):
         results: dict[str, dict[str, Any]] = {
             "aws:ssm/getParameter:getParameter": {"value": MOCK_AMI, "type": "String"},
             "aws:ec2/getVpc:getVpc": {"id": "vpc-0123456789abcdef0"},
-            "aws:ec2/getSubnet:getSubnet": {"id": args.args.get("id"), "vpcId": "vpc-0fedcba987654321",
-                                             "availabilityZone": "us-east-1b"},
+            "aws:ec2/getSubnet:getSubnet": {
+                "id": args.args.get("id"),
+                "vpcId": "vpc-0fedcba987654321",
+                "availabilityZone": MOCK_SUBNET_ZONE,
+            },
+            # us-east-1e offers no GPU types: the mock region lists the zones that do, out of order.
+            "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings": {
+                "locations": list(MOCK_OFFERING_ZONES),
+                "locationTypes": ["availability-zone"] * len(MOCK_OFFERING_ZONES),
+                "instanceTypes": ["g6.12xlarge"] * len(MOCK_OFFERING_ZONES),
+            },
             "aws:ec2/getSpotPrice:getSpotPrice": {"spotPrice": MOCK_SPOT_PRICE, "spotPriceTimestamp": "2026-12-04T16:00:00Z"},
             "aws:ec2/getSubnets:getSubnets": {"ids": ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"]},
             "aws:index/getRegion:getRegion": {"name": "us-east-1", "region": "us-east-1"},

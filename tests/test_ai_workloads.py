@@ -428,17 +428,17 @@ def test_router_puts_llm_ds_epp_in_front_of_the_model_servers_and_is_scraped_as_
 
 @pytest.mark.parametrize("gpu_count, expect_gpus", [(4, True), (0, False)])
 def test_start_minikube_passes_gpus_only_when_the_host_has_them(tmp_path, gpu_count, expect_gpus):
-    """start-minikube.sh with a stand-in `sg` that records the MiniKube command it would run."""
-    (tmp_path / "sg").write_text(f'#!/usr/bin/env bash\necho "$3" > "{tmp_path}/command"\n')
-    (tmp_path / "sg").chmod(0o755)
+    """start-minikube.sh with a stand-in `sudo` that keeps the systemd unit it writes and runs nothing."""
+    (tmp_path / "sudo").write_text(f'#!/usr/bin/env bash\nif [ "$1" = tee ]; then cat > "{tmp_path}/unit"; fi\n')
+    (tmp_path / "sudo").chmod(0o755)
     script = ROOT / "components" / "scripts" / "start-minikube.sh"
     subprocess.run(
-        ["bash", str(script), "46", "188416", "v1.34.0", "203.0.113.10", "8443", str(gpu_count)],
+        ["bash", str(script), "46", "0", "v1.34.0", "203.0.113.10", "8443", str(gpu_count)],
         env={**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"},
         check=True,
     )
-    command = (tmp_path / "command").read_text()
-    assert command.startswith("minikube start") and "--cpus=46" in command
+    [command] = [line for line in (tmp_path / "unit").read_text().splitlines() if line.startswith("ExecStart=")]
+    assert command.startswith("ExecStart=/usr/local/bin/minikube start") and "--cpus=46" in command
     assert ("--gpus=all" in command) is expect_gpus
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import shlex
+
 import pytest
 
+from stack import versions
 from stack.config import ConfigError
 from tests.harness import run_program
 
@@ -11,6 +15,7 @@ ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 BUDGET = "aws:budgets/budget:Budget"
 INSTANCE = "aws:ec2/instance:Instance"
 CANCEL = "command:local:Command"
+COMMAND = "command:remote:Command"
 
 
 def test_spot_capacity_is_a_persistent_request_that_stops_on_interruption(dev_program):
@@ -34,9 +39,10 @@ def test_on_demand_is_the_default_and_has_no_spot_cleanup():
     assert program.of_type(CANCEL) == []
 
 
-def test_idle_host_is_stopped_by_a_cloudwatch_alarm_with_the_ec2_stop_action(dev_program):
+def test_idle_gpu_host_is_stopped_by_an_alarm_on_its_busiest_gpu_with_the_ec2_stop_action(dev_program):
     alarm = dev_program.one(ALARM, "idle-stop").inputs
-    assert alarm["namespace"] == "AWS/EC2" and alarm["metricName"] == "CPUUtilization"
+    assert alarm["namespace"] == "CWAgent" and alarm["metricName"] == "nvidia_smi_utilization_gpu"
+    assert alarm["statistic"] == "Maximum", "idle means even the busiest GPU sample of a period was low"
     assert alarm["dimensions"] == {"InstanceId": dev_program.one(INSTANCE).name + "-id"}
     assert alarm["alarmActions"] == ["arn:aws:automate:us-east-1:ec2:stop"]
     assert alarm["comparisonOperator"] == "LessThanThreshold" and alarm["threshold"] == 5
@@ -46,9 +52,36 @@ def test_idle_host_is_stopped_by_a_cloudwatch_alarm_with_the_ec2_stop_action(dev
     assert "idleStopAlarm" in dev_program.outputs
 
 
-def test_idle_window_and_threshold_come_from_config():
-    alarm = run_program("dev", {"idleStopMinutes": 15, "idleCpuPercent": "2.5"}).one(ALARM).inputs
+def test_the_host_publishes_the_metric_the_alarm_watches(dev_program):
+    """The CloudWatch agent's GPU utilisation, rolled up to the one dimension the alarm names."""
+    agent = dev_program.one(COMMAND, "-gpu-metrics").inputs
+    config = json.loads(shlex.split(agent["create"])[-1])
+    assert config["metrics"]["namespace"] == "CWAgent"
+    assert config["metrics"]["metrics_collected"]["nvidia_gpu"]["measurement"] == ["utilization_gpu"]
+    assert config["metrics"]["append_dimensions"] == {"InstanceId": "${aws:InstanceId}"}
+    assert config["metrics"]["aggregation_dimensions"] == [["InstanceId"]]
+    # The agent names a measurement nvidia_smi_<measurement>: the alarm's metric.
+    assert "nvidia_smi_" + config["metrics"]["metrics_collected"]["nvidia_gpu"]["measurement"][0] == (
+        dev_program.one(ALARM, "idle-stop").inputs["metricName"]
+    )
+    assert shlex.split(agent["create"])[3:5] == [versions.CLOUDWATCH_AGENT_URL, versions.CLOUDWATCH_AGENT_SHA256]
+    assert "sha256sum --check" in agent["stdin"]
+
+
+def test_idle_window_and_gpu_threshold_come_from_config():
+    alarm = run_program("dev", {"idleStopMinutes": 15, "idleGpuPercent": "2.5"}).one(ALARM).inputs
     assert alarm["evaluationPeriods"] == 3 and alarm["threshold"] == 2.5
+
+
+def test_a_host_without_gpus_is_watched_on_its_cpu_and_runs_no_gpu_agent():
+    program = run_program(
+        "dev", {"servingMode": "simulator", "instanceType": "m7i.2xlarge", "idleCpuPercent": "2.5"}
+    )
+    alarm = program.one(ALARM).inputs
+    assert (alarm["namespace"], alarm["metricName"], alarm["statistic"]) == ("AWS/EC2", "CPUUtilization", "Average")
+    assert alarm["threshold"] == 2.5
+    assert [c for c in program.of_type(COMMAND) if c.name.endswith("-gpu-metrics")] == []
+    assert program.of_type("aws:iam/rolePolicy:RolePolicy") == []
 
 
 def test_idle_stop_off_means_no_alarm():
@@ -89,6 +122,8 @@ def test_a_budget_without_addresses_is_kept_but_mails_nobody():
         ({"idleCpuPercent": "100"}, "not below 100"),
         ({"idleCpuPercent": "idle"}, "not a positive amount"),
         ({"idleCpuPercent": ""}, "idleCpuPercent is required"),
+        ({"idleGpuPercent": "100"}, "not below 100"),
+        ({"idleGpuPercent": ""}, "idleGpuPercent is required"),
     ],
 )
 def test_bad_cost_guard_settings_are_refused_before_any_resource(overrides, message):

@@ -64,6 +64,14 @@ def test_ready_deploy_runs_pulumi_up_for_the_stack_with_the_policy_pack(tools):
     assert "up --stack dev --policy-pack policy" in _calls(tools)
 
 
+def test_deploy_starts_a_stopped_host_before_pulumi_up(tools):
+    """scripts/start-host.sh asks the stack for its host first (none here: a stack not deployed yet)."""
+    result = _deploy(tools)
+    assert result.returncode == 0, result.stderr
+    calls = _calls(tools)
+    assert calls.index("stack output instanceId --stack dev") < calls.index("up --stack dev --policy-pack policy")
+
+
 def test_missing_pulumi_cli_is_named_with_how_to_install_it(tools):
     result = _deploy(tools, with_pulumi=False)
     assert result.returncode == 1

@@ -42,14 +42,13 @@ def test_prod_differs_from_dev_where_it_should():
     # dev saves money; prod stays up.
     assert dev.cost_guards.spot_instances and not prod.cost_guards.spot_instances
     assert dev.cost_guards.idle_stop_minutes and prod.cost_guards.idle_stop_minutes is None
-    # prod has a budget that tells someone, and more disk for its longer retention.
+    # prod has a budget that tells someone, and a larger data volume for its longer retention, kept
+    # through replacements and even a destroy, with daily snapshots.
     assert prod.cost.monthly_budget_usd and prod.cost_guards.budget_alert_emails
-    assert prod.host.root_volume_gib > dev.host.root_volume_gib
+    assert prod.host.data_volume_gib > dev.host.data_volume_gib
+    assert prod.host.keep_data and not dev.host.keep_data
+    assert prod.host.snapshot_days == 7 and dev.host.snapshot_days == 0
     assert dev.tags["environment"] == "dev" and prod.tags["environment"] == "prod"
-
-
-# The AMI, Docker images and the host's own logs stay out of the volumes' share of the root disk.
-HOST_DISK_RESERVE_GIB = 100
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -59,7 +58,16 @@ def test_minikube_volumes_fit_on_the_hosts_disk(stack):
     if config.cluster.backend != "minikube":
         pytest.skip("volumes are EBS volumes of their own on this backend")
     volumes = config.platform.prometheus_volume_gib + config.platform.tempo_volume_gib
-    assert volumes + HOST_DISK_RESERVE_GIB <= config.host.root_volume_gib
+    assert volumes + config.workload.model_cache_gib <= config.host.data_volume_gib
+
+
+def test_a_data_volume_too_small_for_the_volumes_is_refused_naming_the_sizes():
+    with pytest.raises(ConfigError) as raised:
+        run_program("dev", {"dataVolumeGiB": 100})
+    message = str(raised.value)
+    assert "llm-observability:dataVolumeGiB: 100 GiB cannot hold the volumes it carries" in message
+    assert "prometheusVolumeGiB 50 + tempoVolumeGiB 20 + modelCacheGiB 100 = 170 GiB" in message
+    assert raised.value.program.resources == []
 
 
 def test_prod_keeps_metrics_and_traces_longer_than_dev():

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 from stack import catalogue, versions
-from tests.harness import MOCK_AMI, MOCK_PUBLIC_IP, run_program
+from tests.harness import MOCK_AMI, MOCK_PUBLIC_IP, MOCK_SUBNET_ZONE, run_program
 
 INSTANCE = "aws:ec2/instance:Instance"
+VOLUME = "aws:ebs/volume:Volume"
+SNAPSHOTS = "aws:dlm/lifecyclePolicy:LifecyclePolicy"
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 
 
@@ -19,6 +24,8 @@ def test_dev_declares_one_g6_12xlarge_from_the_gpu_ami(dev_program):
 def test_ami_is_resolved_through_the_public_ssm_parameter_unless_given():
     program = run_program("dev", {"amiId": "ami-0abcdef1234567890"})
     assert program.one(INSTANCE).inputs["ami"] == "ami-0abcdef1234567890"
+    # A given AMI is followed: setting it later moves the host to it (a new host, the same data).
+    assert program.one(INSTANCE).options["ignore_changes"] == []
     assert versions.GPU_AMI_SSM_PARAMETER.startswith("/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu")
 
 
@@ -61,12 +68,48 @@ def test_given_subnet_places_the_host_and_its_group_in_that_subnets_vpc():
     assert program.one(SECURITY_GROUP).inputs["vpcId"] == "vpc-0fedcba987654321"
 
 
-def test_host_role_may_only_use_session_manager(dev_program):
-    attachments = dev_program.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+def test_host_role_may_use_session_manager_and_publish_gpu_metrics_only(dev_program):
+    host_role = dev_program.one("aws:iam/role:Role", "-role")
+    attachments = [
+        a for a in dev_program.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        if a.inputs["role"] == host_role.name
+    ]
     assert [a.inputs["policyArn"] for a in attachments] == [
         "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
     ]
-    assert dev_program.of_type("aws:iam/rolePolicy:RolePolicy") == []
+    [statement] = json.loads(dev_program.one("aws:iam/rolePolicy:RolePolicy").inputs["policy"])["Statement"]
+    assert statement["Action"] == "cloudwatch:PutMetricData"
+    assert statement["Condition"] == {"StringEquals": {"cloudwatch:namespace": "CWAgent"}}
+
+
+def test_data_volume_is_encrypted_gp3_in_the_hosts_zone(dev_program):
+    volume = dev_program.one(VOLUME, "-data").inputs
+    instance = dev_program.one(INSTANCE).inputs
+    assert volume["encrypted"] is True and volume["type"] == "gp3" and volume["size"] == 200
+    # Without a subnet: the first zone (by name) that offers the instance type; the host is pinned there.
+    assert volume["availabilityZone"] == instance["availabilityZone"] == "us-east-1a"
+    assert volume["tags"]["llm-observability/data-volume"] == "llm-observability-dev"
+
+
+def test_given_subnet_decides_the_zone_of_the_host_and_its_data():
+    program = run_program("dev", {"subnetId": "subnet-0123456789abcdef0"})
+    assert program.one(VOLUME).inputs["availabilityZone"] == MOCK_SUBNET_ZONE
+    assert program.one(INSTANCE).inputs["availabilityZone"] == MOCK_SUBNET_ZONE
+
+
+def test_dev_takes_no_snapshots_and_prod_keeps_a_week_of_daily_ones(dev_program):
+    assert dev_program.of_type(SNAPSHOTS) == []
+    prod = run_program("prod")
+    policy = prod.one(SNAPSHOTS).inputs
+    details = policy["policyDetails"]
+    assert details["targetTags"] == {"llm-observability/data-volume": "llm-observability-prod"}
+    assert prod.one(VOLUME).inputs["tags"]["llm-observability/data-volume"] == "llm-observability-prod"
+    [schedule] = details["schedules"]
+    assert schedule["createRule"] == {"interval": 24, "intervalUnit": "HOURS", "times": "03:00"}
+    assert schedule["retainRule"] == {"count": 7}
+    role = prod.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "-snapshots").inputs
+    assert role["policyArn"] == "arn:aws:iam::aws:policy/service-role/AWSDataLifecycleManagerServiceRole"
+    assert re.fullmatch(r"[0-9A-Za-z _-]+", policy["description"]), "DLM's allowed characters"
 
 
 def test_elastic_ip_is_attached_so_the_address_survives_stop_and_start(dev_program):

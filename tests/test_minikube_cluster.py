@@ -8,7 +8,7 @@ from components.minikube_cluster import node_size
 from tests.harness import MOCK_PUBLIC_IP
 
 COMMAND = "command:remote:Command"
-STEPS = ["wait-for-host", "start", "verify-gpus", "kubeconfig"]
+STEPS = ["wait-for-host", "mount-data", "tools", "gpu-metrics", "start", "verify-gpus", "kubeconfig"]
 
 
 def _steps(program):
@@ -21,17 +21,38 @@ def test_remote_steps_run_in_order(dev_program):
         assert steps[earlier].urn in steps[later].dependencies, f"{later} must wait for {earlier}"
 
 
+def test_remote_steps_start_once_the_data_volume_is_attached(dev_program):
+    attachment = dev_program.one("aws:ec2/volumeAttachment:VolumeAttachment")
+    assert attachment.urn in _steps(dev_program)["wait-for-host"].dependencies
+
+
 def test_steps_have_no_delete_command_so_destroy_never_needs_the_host(dev_program):
     for step in _steps(dev_program).values():
         assert "delete" not in step.inputs and "update" not in step.inputs
 
 
-def test_minikube_starts_with_every_gpu_sized_to_the_instance(dev_program):
+def test_minikube_starts_with_every_gpu_and_the_hosts_cpus_less_a_reserve(dev_program):
     start = _steps(dev_program)["start"]
-    cpus, memory_mib = node_size(48, 192)
-    assert start.inputs["create"] == f"bash -s -- {cpus} {memory_mib} v1.34.0 {MOCK_PUBLIC_IP} 8443 4"
+    cpus, _ = node_size(48, 192)
+    assert start.inputs["create"] == f"bash -s -- {cpus} 8192 v1.34.0 {MOCK_PUBLIC_IP} 8443 4"
     assert "--gpus=all" in start.inputs["stdin"]
     assert "--apiserver-ips=${public_ip}" in start.inputs["stdin"]
+
+
+def test_minikube_memory_is_what_the_host_has_available_less_the_reserve(dev_program):
+    """Not the type's nominal 192 GiB, which the OS never sees: MemAvailable, measured at start."""
+    script = _steps(dev_program)["start"].inputs["stdin"]
+    assert "/^MemAvailable:/" in script and "/proc/meminfo" in script
+    assert "memory_mib=$((available_mib - reserved_mib))" in script
+    assert "--memory=${memory_mib}mb" in script
+
+
+def test_minikube_runs_as_a_systemd_unit_that_brings_it_back_after_a_reboot(dev_program):
+    script = _steps(dev_program)["start"].inputs["stdin"]
+    assert "WantedBy=multi-user.target" in script and 'systemctl enable "$unit"' in script
+    # Not before the data volume is mounted, and as the login user in the docker group (no `sg`).
+    assert "RequiresMountsFor=${data_dir}" in script and "SupplementaryGroups=docker" in script
+    assert "sg docker" not in script
 
 
 def test_node_keeps_headroom_for_the_host():
@@ -43,6 +64,12 @@ def test_gpu_check_expects_the_catalogue_gpu_count(dev_program):
     verify = _steps(dev_program)["verify-gpus"]
     assert verify.inputs["create"] == "bash -s -- 4"
     assert "nvidia\\.com/gpu" in verify.inputs["stdin"]
+
+
+def test_tools_are_installed_by_a_remote_step_at_the_pinned_versions(dev_program):
+    tools = _steps(dev_program)["tools"]
+    assert tools.inputs["create"] == "bash -s -- v1.37.0 v1.34.0"
+    assert "sha256sum --check" in tools.inputs["stdin"]
 
 
 def test_every_step_reruns_on_a_new_host(dev_program):

@@ -13,7 +13,7 @@ import pytest
 
 from dashboards import catalogue
 from tests.conftest import ROOT, require_tool
-from tests.signals_support import bundle_for, metric_names, recorded_names, substitute
+from tests.signals_support import bundle_for, metric_names, recorded_names, spec_for, substitute
 
 EXPECTED_UIDS = {
     "llmobs-vllm", "llmobs-gpu", "llmobs-cost", "llmobs-quality", "llmobs-traces", "llmobs-platform",
@@ -186,3 +186,60 @@ def test_targets_down_reads_zero_when_every_target_is_up(tmp_path):
     (tmp_path / "down.test.yaml").write_text(json.dumps(cases))
     result = subprocess.run([promtool, "test", "rules", "down.test.yaml"], cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _thresholds(bundle, uid, title):
+    panel = next(p for p in bundle.dashboards[uid]["panels"] if p.get("title") == title)
+    return [step["value"] for step in panel["fieldConfig"]["defaults"]["thresholds"]["steps"] if "value" in step]
+
+
+def _alert_expr(bundle, name):
+    return next(rule["expr"] for body in bundle.rules.values() for group in body["groups"] for rule in group["rules"]
+                if rule.get("alert") == name)
+
+
+def test_panel_thresholds_are_the_alerts_thresholds():
+    """KV cache, GPU memory and temperature panels draw the line their alert fires at, both from SignalsSpec."""
+    bundle = bundle_for()
+    t = spec_for().thresholds
+    for uid, title, alert, value in (
+        ("llmobs-vllm", "KV-cache use", "VllmKvCacheNearFull", t.kv_cache_full_fraction),
+        ("llmobs-gpu", "Framebuffer memory used", "GpuMemoryNearFull", t.gpu_memory_full_fraction),
+        ("llmobs-gpu", "Temperatures", "GpuTemperatureHigh", t.gpu_temperature_celsius),
+    ):
+        assert _thresholds(bundle, uid, title) == [value], title
+        assert f"> {value}" in _alert_expr(bundle, alert), alert
+
+
+def test_latency_panels_and_stats_carry_the_slo_targets():
+    bundle = bundle_for(ttftTargetSeconds="1.0", itlTargetSeconds="0.05", e2eLatencyTargetSeconds="30.0")
+    for title, target in (("Time to first token (p50 / p95 / p99)", 1.0), ("Inter-token latency (p50 / p95 / p99)", 0.05),
+                          ("End-to-end latency (p50 / p95 / p99)", 30.0),
+                          ("Time per output token, per request (p50 / p95 / p99)", 0.05),
+                          ("TTFT p95", 1.0), ("ITL p95", 0.05), ("E2E p95", 30.0)):
+        assert _thresholds(bundle, "llmobs-vllm", title) == [target], title
+    assert _thresholds(bundle, "llmobs-vllm", "Waiting") == [spec_for().thresholds.queue_requests]
+
+
+def test_vllm_and_sre_dashboards_open_with_the_stat_strip():
+    strip = ["Requests/s", "Tokens/s", "TTFT p95", "ITL p95", "E2E p95", "Errors", "Waiting", "KV cache", "Engines up"]
+    bundle = bundle_for()
+    for uid in ("llmobs-vllm", "llmobs-sre"):
+        first_row = bundle.specs[uid].rows[0]
+        assert [p.title for p in first_row.panels] == strip and all(p.kind == "stat" for p in first_row.panels)
+        assert sum(p.width for p in first_row.panels) <= 24
+
+
+def test_the_coverage_the_best_peers_have():
+    titles = _titles(bundle_for(router=True), "llmobs-vllm")
+    assert {"Time to first token distribution", "Inter-token latency distribution", "End-to-end latency distribution",
+            "Time per output token, per request (p50 / p95 / p99)", "Prompt tokens: cached or computed",
+            "Tokens per engine step", "HTTP 5xx responses", "Engines up and unreachable", "Models at a glance",
+            "Router: request, scheduling and plugin latency p95", "Router: error ratio"} <= titles
+
+
+def test_answer_correctness_panels_draw_the_objective_from_the_stack():
+    bundle = bundle_for(answerCorrectnessObjective="0.9")
+    for uid in ("llmobs-answers", "llmobs-developer", "llmobs-business"):
+        assert _thresholds(bundle, uid, "Correct answers (last hour)") == [0.9], uid
+    assert _thresholds(bundle, "llmobs-answers", "Known-answer checks against the objective") == [0.9]

@@ -1,5 +1,6 @@
 """Safe teardown, as far as mocks show it: everything that costs money is a resource Pulumi deletes,
-nothing is protected or retained, and nothing in the deletion path needs the host or the cluster."""
+nothing but prod's data volume is protected or retained, and nothing in the deletion path needs the
+host or the cluster."""
 
 from __future__ import annotations
 
@@ -20,7 +21,15 @@ from tests.harness import Program, run_program
 def test_root_volume_is_deleted_with_the_instance(dev_program):
     root = dev_program.one("aws:ec2/instance:Instance").inputs["rootBlockDevice"]
     assert root["deleteOnTermination"] is True and root["encrypted"] is True
-    assert dev_program.of_type("aws:ebs/volume:Volume") == []
+
+
+def test_the_data_volume_is_a_resource_of_its_own_that_dev_destroys():
+    """Not a block device of the instance: terminating a host leaves it; only deleting it removes it."""
+    program = run_program("dev")
+    volume = program.one("aws:ebs/volume:Volume", "-data")
+    assert not volume.options["protect"] and not volume.options["retain_on_delete"]
+    assert volume.options["deleted_with"] == ""
+    assert "ebsBlockDevices" not in program.one("aws:ec2/instance:Instance").inputs
 
 
 def test_address_and_key_pair_are_resources_that_destroy_releases(dev_program):
@@ -28,13 +37,18 @@ def test_address_and_key_pair_are_resources_that_destroy_releases(dev_program):
     assert dev_program.one("aws:ec2/keyPair:KeyPair")
 
 
-def test_nothing_is_protected_or_retained_on_delete():
+def test_only_prods_data_volume_is_protected_and_outlives_a_destroy():
+    kept = {}
     for stack in ("dev", "prod"):
         program = run_program(
             stack, {"spotInstances": True, "monthlyBudgetUsd": "10", "budgetAlertEmails": ["a@b.org"]}
         )
-        kept = [r.name for r in program.resources if r.options["protect"] or r.options["retain_on_delete"]]
-        assert kept == [], stack
+        kept[stack] = [
+            (r.type, r.options["protect"], r.options["retain_on_delete"])
+            for r in program.resources
+            if r.options["protect"] or r.options["retain_on_delete"]
+        ]
+    assert kept == {"dev": [], "prod": [("aws:ebs/volume:Volume", True, True)]}
 
 
 def test_the_address_leaves_the_old_host_before_it_joins_a_replacement(dev_program):
@@ -56,11 +70,13 @@ def test_destroy_drops_objects_of_an_unreachable_cluster_and_only_destroy_does()
     assert "PULUMI_K8S_DELETE_UNREACHABLE: ${{ inputs.operation == 'destroy' }}" in workflow
 
 
-def test_every_kubernetes_object_of_the_program_is_deleted_with_the_host(dev_program):
-    host = dev_program.one("llmobs:aws:GpuHost")
-    for resource in dev_program.resources:
-        if resource.type.startswith("kubernetes:"):
-            assert resource.options["deleted_with"] == host.urn, resource.name
+def test_every_kubernetes_object_of_the_program_is_deleted_with_the_instance(dev_program):
+    """The instance, not the GpuHost component: a replacement deletes the instance, never the component."""
+    instance = dev_program.one("aws:ec2/instance:Instance")
+    objects = [r for r in dev_program.resources if r.type.startswith("kubernetes:")]
+    assert objects
+    for resource in objects:
+        assert resource.options["deleted_with"] == instance.urn, resource.name
 
 
 def _run(declare) -> Program:

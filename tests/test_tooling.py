@@ -204,7 +204,7 @@ def test_start_host_starts_a_stopped_host_and_then_minikube(tmp_path):
     assert [c.split()[2] for c in aws] == ["describe-instances", "start-instances", "wait"]
     assert all("--instance-ids i-0123456789abcdef0" in c and "--region us-east-1" in c for c in aws)
     assert calls[-1].startswith("ssh ") and calls[-1].endswith(
-        'ubuntu@203.0.113.10 sg docker -c "minikube start --wait=all"'
+        "ubuntu@203.0.113.10 sudo systemctl start llm-observability-minikube.service"
     )
 
 
@@ -212,7 +212,7 @@ def test_start_host_leaves_a_running_host_running_but_brings_minikube_back(tmp_p
     result, calls = _start_host(tmp_path, _fake_host_tools(tmp_path, "running"))
     assert result.returncode == 0, result.stderr
     assert not any("start-instances" in c for c in calls)
-    assert "minikube start" in calls[-1]
+    assert "llm-observability-minikube.service" in calls[-1]
 
 
 def test_start_host_has_nothing_to_do_without_a_host(tmp_path):

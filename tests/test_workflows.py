@@ -180,7 +180,8 @@ def test_main_deploys_dev_then_prod_through_the_protected_environment():
     assert workflow["on"]["push"]["branches"] == ["main"]
     jobs = workflow["jobs"]
     assert jobs["dev"]["with"] == {"stack": "dev", "operation": "up"} and jobs["dev"]["needs"] == "checks"
-    assert jobs["prod"]["with"] == {"stack": "prod", "operation": "up"} and jobs["prod"]["needs"] == "dev"
+    assert jobs["prod"]["with"]["stack"] == "prod" and jobs["prod"]["with"]["operation"] == "up"
+    assert jobs["prod"]["needs"] == "dev"
     stack = load("stack.yml")["jobs"]["pulumi"]
     assert stack["environment"] == "${{ inputs.stack }}"
     assert stack["permissions"]["id-token"] == "write"
@@ -229,3 +230,19 @@ def test_github_checks_install_what_the_ci_script_installs():
     commands = " ".join(s.get("run", "") for s in steps(load("checks.yml")))
     installed = set(re.search(r"apt-get install [^\n]*?--no-install-recommends ([^\n]+)", commands).group(1).split())
     assert wanted <= installed
+
+
+def test_prod_up_is_previewed_and_refused_when_it_would_replace_the_host_its_data_or_the_cluster():
+    workflow = load("stack.yml")
+    assert workflow["on"]["workflow_call"]["inputs"]["allow-replacement"]["default"] is False
+    all_steps = steps(workflow)
+    guard = next(i for i, s in enumerate(all_steps) if "preview_guard.py" in s.get("run", ""))
+    up = next(i for i, s in enumerate(all_steps) if s.get("with", {}).get("command") == "up")
+    started = next(i for i, s in enumerate(all_steps) if "start-host.sh" in s.get("run", ""))
+    assert started < guard < up
+    assert all_steps[guard]["if"] == "inputs.operation == 'up' && inputs.stack == 'prod' && !inputs.allow-replacement"
+    assert "pulumi preview --stack \"$STACK\" --policy-pack policy --json" in all_steps[guard]["run"]
+    deploy = load("deploy.yml")
+    assert deploy["on"]["workflow_dispatch"]["inputs"]["allow-replacement"]["default"] is False
+    assert deploy["jobs"]["prod"]["with"]["allow-replacement"] == "${{ inputs.allow-replacement == true }}"
+    assert "allow-replacement" not in deploy["jobs"]["dev"]["with"]

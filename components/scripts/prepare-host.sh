@@ -1,28 +1,13 @@
 #!/usr/bin/env bash
-# Prepares the GPU host for MiniKube; run once by cloud-init as root.
-# Usage: prepare-host.sh MINIKUBE_VERSION KUBECTL_VERSION SSH_USER GPU_COUNT
+# Prepares the GPU host for MiniKube. Run by cloud-init as root, and safe to run again: every step
+# converges (the wait step re-runs it through cloud-init when the first run failed).
+# Usage: prepare-host.sh SSH_USER GPU_COUNT
 # GPU_COUNT 0 (a CPU host, for the no-GPU simulator mode) skips the NVIDIA runtime and the GPU check.
 set -euo pipefail
 
-minikube_version="$1"
-kubectl_version="$2"
-ssh_user="$3"
-gpu_count="$4"
+ssh_user="$1"
+gpu_count="$2"
 ready_marker=/var/lib/llm-observability/host-ready
-
-# Downloads a release binary and checks it against the checksum its publisher serves beside it.
-install_binary() {
-  local name="$1" url="$2" tmp
-  tmp="$(mktemp -d)"
-  curl -fsSL --retry 5 -o "$tmp/$name" "$url"
-  echo "$(curl -fsSL --retry 5 "$url.sha256" | cut -d' ' -f1)  $tmp/$name" | sha256sum --check --status
-  install -m 0755 "$tmp/$name" "/usr/local/bin/$name"
-  rm -rf "$tmp"
-}
-
-install_binary minikube \
-  "https://github.com/kubernetes/minikube/releases/download/${minikube_version}/minikube-linux-amd64"
-install_binary kubectl "https://dl.k8s.io/release/${kubectl_version}/bin/linux/amd64/kubectl"
 
 # MiniKube's GPU support needs BPF JIT hardening off (see /etc/sysctl.d/99-minikube-gpu.conf).
 sysctl --system >/dev/null

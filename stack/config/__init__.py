@@ -139,6 +139,8 @@ def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
     cost_guards = guards.parse(raw, cluster_config.backend, monthly_budget, problems)
     workload = workloads.parse(raw, instance, cluster_config.gpu_nodes, cluster_config.backend, problems)
     signals_config = signals.parse(raw, problems)
+    if cluster_config.backend == "minikube" and host_config and not problems:
+        _volumes_fit_the_data_volume(host_config, platform_config, workload, problems)
     guards.production(
         raw, platform_config.alert_receiver, platform_config.alert_receiver_url, cost_guards.budget_alert_emails, problems
     )
@@ -163,6 +165,23 @@ def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
         workload=workload,
         quality=quality_config,
     )
+
+
+def _volumes_fit_the_data_volume(
+    host_config: HostConfig, platform_config: PlatformConfig, workload: WorkloadConfig, problems: list[str]
+) -> None:
+    """MiniKube's claims all live on the data volume: their sizes must add up to no more than it holds."""
+    claims = {
+        "prometheusVolumeGiB": platform_config.prometheus_volume_gib,
+        "tempoVolumeGiB": platform_config.tempo_volume_gib,
+        **({} if workload.simulated else {"modelCacheGiB": workload.model_cache_gib}),
+    }
+    if sum(claims.values()) > host_config.data_volume_gib:
+        listed = " + ".join(f"{key} {size}" for key, size in claims.items())
+        problems.append(
+            f"{qualified('dataVolumeGiB')}: {host_config.data_volume_gib} GiB cannot hold the volumes it carries "
+            f"({listed} = {sum(claims.values())} GiB); allowed: at least {sum(claims.values())}, or smaller volumes"
+        )
 
 
 # Settings that hold secrets but cannot be declared `secret: true` in Pulumi.yaml: the CLI then

@@ -29,7 +29,20 @@ class CostGuardsConfig:
     spot_instances: bool
     idle_stop_minutes: int | None
     idle_cpu_percent: float
+    # The idle signal of a GPU host: its busiest GPU's utilisation (the CPU one is for CPU hosts).
+    idle_gpu_percent: float
     budget_alert_emails: tuple[str, ...]
+
+
+def _idle_percent(raw: Mapping[str, Any], key: str, minutes: object, problems: list[str]) -> float | None:
+    percent = decimal(raw, key, problems)
+    if percent is not None and percent >= 100:
+        problems.append(f'{qualified(key)}: {raw.get(key)!r} is not below 100; allowed: a decimal string like "5"')
+    if percent is None and minutes:
+        problems.append(
+            f'{qualified(key)} is required when {qualified("idleStopMinutes")} is set; allowed: a decimal string like "5"'
+        )
+    return percent
 
 
 def parse(
@@ -50,17 +63,7 @@ def parse(
             f"{IDLE_PERIOD_MINUTES} from {MIN_IDLE_STOP_MINUTES} to {MAX_IDLE_STOP_MINUTES}"
         )
         minutes = 0
-    cpu = decimal(raw, "idleCpuPercent", problems)
-    if cpu is not None and cpu >= 100:
-        problems.append(
-            f"{qualified('idleCpuPercent')}: {raw.get('idleCpuPercent')!r} is not below 100; "
-            'allowed: a decimal string like "5"'
-        )
-    if cpu is None and minutes:
-        problems.append(
-            f"{qualified('idleCpuPercent')} is required when {qualified('idleStopMinutes')} is set; "
-            'allowed: a decimal string like "5"'
-        )
+    cpu, gpu = (_idle_percent(raw, key, minutes, problems) for key in ("idleCpuPercent", "idleGpuPercent"))
     emails_raw = raw.get("budgetAlertEmails") or []
     emails: list[str] = []
     if not isinstance(emails_raw, list):
@@ -91,6 +94,7 @@ def parse(
         spot_instances=host and spot is True,
         idle_stop_minutes=(minutes or None) if host else None,
         idle_cpu_percent=cpu or 0.0,
+        idle_gpu_percent=gpu or 0.0,
         budget_alert_emails=tuple(emails),
     )
 

@@ -1,4 +1,4 @@
-"""The GPU host: its instance type, disk, network reach, AMI, subnet, login and AWS tags."""
+"""The GPU host: its instance type, disks, network reach, AMI, subnet, login and AWS tags."""
 
 from __future__ import annotations
 
@@ -9,10 +9,14 @@ from typing import Any, Mapping
 
 from stack import catalogue
 from stack.catalogue import InstanceType
-from stack.config.common import PROJECT, optional_id, qualified
+from stack.config.common import PROJECT, integer, optional_id, qualified
 from stack.config.workloads import SIMULATOR
 
 MIN_ROOT_VOLUME_GIB = 150
+# The data volume: room for the model weights at least; gp3's largest size; DLM's longest daily count.
+MIN_DATA_VOLUME_GIB = 50
+MAX_DATA_VOLUME_GIB = 16384
+MAX_SNAPSHOT_DAYS = 365
 WORLD_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
 _TAG = re.compile(r"^([\w.:/+\-@ ]{1,128})=([\w.:/+\-@= ]{0,256})$")
 
@@ -25,6 +29,10 @@ class HostConfig:
     ami_id: str | None
     subnet_id: str | None
     ssh_user: str
+    # The data volume (an EBS volume of its own that outlives any host), how it is kept and snapshotted.
+    data_volume_gib: int
+    keep_data: bool
+    snapshot_days: int
 
 
 def _allowed_cidrs(raw: Mapping[str, Any], problems: list[str]) -> tuple[str, ...]:
@@ -121,6 +129,11 @@ def parse(raw: Mapping[str, Any], backend: str, problems: list[str]) -> HostConf
     ssh_user = str(raw.get("sshUser") or "")
     if not re.match(r"^[a-z_][a-z0-9_-]{0,31}$", ssh_user):
         problems.append(f"{qualified('sshUser')}: {ssh_user!r} is not a Linux user name; allowed: like ubuntu")
+    data_volume_gib = integer(raw, "dataVolumeGiB", MIN_DATA_VOLUME_GIB, MAX_DATA_VOLUME_GIB, problems)
+    keep_data = raw.get("keepData")
+    if not isinstance(keep_data, bool):
+        problems.append(f"{qualified('keepData')}: {keep_data!r} is not a boolean; allowed: true or false")
+    snapshot_days = integer(raw, "dataSnapshotDays", 0, MAX_SNAPSHOT_DAYS, problems)
     if instance is None:
         return None
     return HostConfig(
@@ -130,4 +143,7 @@ def parse(raw: Mapping[str, Any], backend: str, problems: list[str]) -> HostConf
         ami_id=ami_id,
         subnet_id=subnet_id,
         ssh_user=ssh_user,
+        data_volume_gib=data_volume_gib,
+        keep_data=keep_data is True,
+        snapshot_days=snapshot_days,
     )
