@@ -18,7 +18,8 @@ What is simulated, and why (every substitution is here, nowhere else):
 - A Python here without SQLite extension loading (sqlite-vec needs it; the image's Python has it) gets
   pysqlite3-binary in its place (tests/llama_stack_site/sqlite3).
 - ``server.host: 127.0.0.1``, so the server listens on loopback only; metrics export every second
-  (``OTEL_METRIC_EXPORT_INTERVAL``) instead of every 15 s, so the run is short.
+  (``OTEL_METRIC_EXPORT_INTERVAL``) instead of every 15 s, so the run is short; spans every 0.5 s
+  (``OTEL_BSP_SCHEDULE_DELAY``) instead of 5 s, so the last session's spans are exported before the stop.
 - The image: the official image's entrypoint (containers/Containerfile at 0.7.x) runs
   ``opentelemetry-instrument llama stack run $RUN_CONFIG_PATH`` when an OTEL_* variable is set and
   disables the asyncpg and sqlite3 instrumentations; its build pre-caches tiktoken's cl100k_base in
@@ -151,7 +152,8 @@ def _start_llama_stack(program: Program, root: Path, by_port: dict[str, str], mo
     env = {name: _loopback(value, by_port) for name, value in process.env.items()}
     if env.get("LLAMA_STACK_PORT", str(llama_stack_component.PORT)) == str(llama_stack_component.PORT):
         env["LLAMA_STACK_PORT"] = port
-    env |= {"OTEL_METRIC_EXPORT_INTERVAL": "1000", "TIKTOKEN_CACHE_DIR": str(cache), "HOME": str(root)}
+    env |= {"OTEL_METRIC_EXPORT_INTERVAL": "1000", "OTEL_BSP_SCHEDULE_DELAY": "500", "TIKTOKEN_CACHE_DIR": str(cache),
+            "HOME": str(root)}
     if "opentelemetry-instrument" in process.argv:
         env["OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"] = "asyncpg,sqlite3"
     env["PATH"] = os.pathsep.join(str(p) for p in [LLAMA_STACK_VENV / "bin", *SYSTEM_PATH])
