@@ -52,7 +52,8 @@ FIRST_BUCKET = {
     "vllm:request_time_per_output_token_seconds": ITL_BUCKETS[0],
     "vllm:e2e_request_latency_seconds": REQUEST_LATENCY_BUCKETS[0],
     "llama_stack_vector_io_retrieval_duration_seconds": 0.005,
-    "traces_span_metrics_duration_seconds": 0.002,
+    # components/otel_collector.py SPAN_DURATION_BUCKETS, not the connector's 2 ms default.
+    "traces_span_metrics_duration_seconds": 0.005,
     # workload/tracing.py TOOL_DURATION_BUCKETS (tests/test_containers.py checks what it sends).
     "workload_tool_duration_seconds": 0.00001,
     # llm-d EPP v0.10.0 (pkg/epp/metrics/llm_d_router_metrics.go).

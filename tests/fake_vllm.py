@@ -267,6 +267,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class FakeVllm(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128
 
     def __init__(self, served: Served):
         super().__init__(("127.0.0.1", 0), _Handler)

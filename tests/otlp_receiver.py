@@ -86,6 +86,10 @@ class Capture:
     points: dict[tuple, Point] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def size(self) -> tuple[int, int]:
+        with self.lock:
+            return len(self.spans), sum(int(p.count or p.value) for p in self.points.values())
+
     def span_names(self, service: str) -> set[str]:
         return {span.name for span in self.spans if span.service == service}
 
@@ -173,6 +177,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 class OtlpReceiver(ThreadingHTTPServer):
     daemon_threads = True
+    # Exporters of two processes connect at once; the default backlog of 5 refuses some on a busy machine,
+    # and an exporter drops a batch it cannot send in time.
+    request_queue_size = 128
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)

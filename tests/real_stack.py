@@ -18,8 +18,8 @@ What is simulated, and why (every substitution is here, nowhere else):
 - A Python here without SQLite extension loading (sqlite-vec needs it; the image's Python has it) gets
   pysqlite3-binary in its place (tests/llama_stack_site/sqlite3).
 - ``server.host: 127.0.0.1``, so the server listens on loopback only; metrics export every second
-  (``OTEL_METRIC_EXPORT_INTERVAL``) instead of every 15 s, so the run is short; spans every 0.5 s
-  (``OTEL_BSP_SCHEDULE_DELAY``) instead of 5 s, so the last session's spans are exported before the stop.
+  (``OTEL_METRIC_EXPORT_INTERVAL``) instead of every 15 s and span batches every half second
+  (``OTEL_BSP_SCHEDULE_DELAY``), so the run is short; the server is stopped once nothing more arrives.
 - The image: the official image's entrypoint (containers/Containerfile at 0.7.x) runs
   ``opentelemetry-instrument llama stack run $RUN_CONFIG_PATH`` when an OTEL_* variable is set and
   disables the asyncpg and sqlite3 instrumentations; its build pre-caches tiktoken's cl100k_base in
@@ -67,6 +67,7 @@ IMAGE_TIKTOKEN_CACHE = "/.cache/tiktoken"
 SYSTEM_PATH = [Path("/usr/local/bin"), Path("/usr/bin"), Path("/bin")]
 START_SECONDS = 180
 WORKLOAD_SECONDS = 600
+SETTLE_SECONDS = 30
 
 
 @dataclass
@@ -126,6 +127,18 @@ def _wait_healthy(url: str, process: subprocess.Popen, log: Path) -> None:
     raise RuntimeError(f"Llama Stack not healthy after {START_SECONDS} s:\n{log.read_text()[-6000:]}")
 
 
+def _settle(capture: Capture) -> None:
+    """Waits until the server's last span batches and metric exports (every second here) have arrived:
+    three quiet seconds in a row, or SETTLE_SECONDS."""
+    deadline = time.monotonic() + SETTLE_SECONDS
+    last, quiet = capture.size(), 0
+    while quiet < 3 and time.monotonic() < deadline:
+        time.sleep(1)
+        now = capture.size()
+        quiet = quiet + 1 if now == last else 0
+        last = now
+
+
 def _stop(process: subprocess.Popen) -> None:
     """SIGTERM, as the kubelet stops a container: the SDK flushes its last spans and metrics."""
     if process.poll() is None:
@@ -152,8 +165,8 @@ def _start_llama_stack(program: Program, root: Path, by_port: dict[str, str], mo
     env = {name: _loopback(value, by_port) for name, value in process.env.items()}
     if env.get("LLAMA_STACK_PORT", str(llama_stack_component.PORT)) == str(llama_stack_component.PORT):
         env["LLAMA_STACK_PORT"] = port
-    env |= {"OTEL_METRIC_EXPORT_INTERVAL": "1000", "OTEL_BSP_SCHEDULE_DELAY": "500", "TIKTOKEN_CACHE_DIR": str(cache),
-            "HOME": str(root)}
+    env |= {"OTEL_METRIC_EXPORT_INTERVAL": "1000", "OTEL_BSP_SCHEDULE_DELAY": "500",
+            "TIKTOKEN_CACHE_DIR": str(cache), "HOME": str(root)}
     if "opentelemetry-instrument" in process.argv:
         env["OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"] = "asyncpg,sqlite3"
     env["PATH"] = os.pathsep.join(str(p) for p in [LLAMA_STACK_VENV / "bin", *SYSTEM_PATH])
@@ -206,7 +219,7 @@ def run(root: Path, overrides: Mapping[str, Any] = OVERRIDES) -> Iterator[RealRu
             started = time.monotonic()
             workload, exit_code, output = _run_workload(program, root, by_port)
             seconds = time.monotonic() - started
-            time.sleep(3)  # the server's last metric export (every second here)
+            _settle(receiver.capture)
         finally:
             _stop(server)
         yield RealRun(program=program, llama_stack=process, workload=workload, workload_exit=exit_code,

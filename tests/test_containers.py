@@ -62,7 +62,7 @@ def test_the_shield_refuses_the_harmful_prompts_and_passes_the_others(real_run):
     assert "[agent] tool calls" in real_run.workload_output and "refusals 2" in real_run.workload_output
     shields = _spans(real_run, "llama-stack", r"run_shield .+")
     violations = [s for s in shields if s.attributes.get("llama_stack.safety.response.violation.level") == "error"]
-    assert len(violations) == 2 and len(shields) > 2
+    assert len(violations) == 2 and len(shields) > 2, sorted(real_run.capture.span_names("llama-stack"))
     # Inside the refused sessions' traces.
     sessions = {s.trace_id: s.name for s in _spans(real_run, "workload", r"session .+")}
     assert sorted(sessions[v.trace_id] for v in violations) == ["session known-answer unsafe-weapon", "session refused"]
@@ -70,8 +70,8 @@ def test_the_shield_refuses_the_harmful_prompts_and_passes_the_others(real_run):
 
 def test_a_rag_answer_cites_a_bundled_document(real_run):
     cited = {name.strip() for line in re.findall(r"sources: (.+)", real_run.workload_output) for name in line.split(",")}
-    assert cited and cited <= DOCUMENTS
-    assert _spans(real_run, "llama-stack", "file_search")
+    assert cited and cited <= DOCUMENTS, real_run.workload_output[-4000:]
+    assert _spans(real_run, "llama-stack", "file_search"), sorted(real_run.capture.span_names("llama-stack"))
 
 
 def test_function_tools_are_traced_and_counted_by_the_workload_inside_the_session(real_run):
@@ -105,3 +105,12 @@ def test_the_captured_telemetry_holds_every_series_the_quality_dashboards_read(r
     assert read & from_collector <= served
     # And the catalogue lists nothing the real components do not send.
     assert from_collector <= served
+
+
+def test_the_quantiles_know_the_first_bucket_the_real_histograms_have(real_run):
+    """promql.quantile drops values under the first bound: it must be the bound the series really have."""
+    replay = replay_of(real_run)
+    for name in ("workload_tool_duration_seconds", "traces_span_metrics_duration_seconds",
+                 "llama_stack_vector_io_retrieval_duration_seconds"):
+        bounds = {float(labels["le"]) for metric, labels, _ in replay.samples if metric == f"{name}_bucket"}
+        assert min(bounds) == catalogue.FIRST_BUCKET[name], name
