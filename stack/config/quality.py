@@ -12,8 +12,8 @@ from stack.config.workloads import WorkloadConfig
 
 # The workload asks known questions in at most this share of its sessions (the rest exercise tools).
 MAX_KNOWN_ANSWER_SHARE = 0.9
-_JUDGE_ENDPOINT = re.compile(r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?(/[\w.\-~/]*)?/v1$")
-_JUDGE_MODEL = re.compile(r"^[A-Za-z0-9][\w.\-:/]{0,199}$")
+_JUDGE_ENDPOINT = re.compile(r"https?://[A-Za-z0-9.\-]+(:\d{1,5})?(/[\w.\-~/]*)?/v1")
+_JUDGE_MODEL = re.compile(r"[A-Za-z0-9][\w.\-:/]{0,199}")
 
 
 @dataclass(frozen=True)
@@ -34,11 +34,11 @@ class QualityConfig:
 
 def parse(raw: Mapping[str, Any], workload: WorkloadConfig, problems: list[str]) -> QualityConfig:
     judge_model = str(raw.get("judgeModel") or "") or workload.model_id
-    if not _JUDGE_MODEL.match(judge_model):
+    if not _JUDGE_MODEL.fullmatch(judge_model):
         problems.append(f"{qualified('judgeModel')}: {judge_model!r} is not a model name; allowed: the name the "
                         "judge's endpoint serves, like Qwen/Qwen2.5-7B-Instruct, or empty for the served model")
     endpoint = str(raw.get("judgeEndpoint") or "") or None
-    if endpoint is not None and not _JUDGE_ENDPOINT.match(endpoint):
+    if endpoint is not None and not _JUDGE_ENDPOINT.fullmatch(endpoint):
         problems.append(f"{qualified('judgeEndpoint')}: {endpoint!r} is not an OpenAI-compatible base URL; allowed: "
                         "http(s)://host[:port][/path]/v1, or empty for the model servers")
     if endpoint is not None and not raw.get("judgeModel"):
