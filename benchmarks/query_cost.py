@@ -13,6 +13,10 @@
    query with a 60 s step, variables resolved to the first value their label_values() query finds
    ($__rate_interval = 2m: four 30 s scrapes). Reports per-panel and per-dashboard times (best of
    --repeat runs), the ratios, and how many panels find data.
+4. The cost of the recording rules and alerts themselves: on the same day of data, and on a day for 32
+   engines (and 32 GPUs) built the same way, every rule's expression is timed as an instant query at
+   the end of the day (best of --repeat), and each group's time is multiplied by its evaluations per
+   hour (its own interval, else the operator's default 30 s): Prometheus's evaluation seconds per hour.
 """
 
 from __future__ import annotations
@@ -34,12 +38,16 @@ sys.path.insert(0, str(ROOT))
 from dashboards import to_yaml  # noqa: E402
 from tests import prometheus_server, real_stack, synthetic  # noqa: E402
 from tests.collector_translation import replay_of  # noqa: E402
+from tests.platform_support import shared_dir  # noqa: E402
 from tests.signals_support import bundle_for, metric_names, substitute  # noqa: E402
 
 DAY = 24 * 3600
 RESOLUTION = 30
 STEP = 60
-PEERS = ROOT.parent / "shared" / "reference" / "anchor-dashboards"
+PEERS = shared_dir() / "reference" / "anchor-dashboards"
+# The prometheus-operator's evaluation interval when a group sets none (kube-prometheus-stack keeps it).
+DEFAULT_EVALUATION_SECONDS = 30
+RULE_COST_ENGINES = (4, 32)
 GRAFANA = {"$__rate_interval": "2m", "${__rate_interval}": "2m", "$__interval": "1m", "${__interval}": "1m",
            "$__range": "1d", "$__range_s": "86400", "$__interval_ms": "60000"}
 
@@ -67,13 +75,13 @@ def collector_series(workdir: Path):
     return replay.series
 
 
-def backfill_raw(data: Path, start: int, end: int, collector_exporter) -> None:
+def backfill_raw(data: Path, start: int, end: int, engines: int, collector_exporter) -> None:
     chunk = 2 * 3600
     for chunk_start in range(start, end, chunk):
         path = data.parent / "chunk.om"
         with path.open("w") as out:
             synthetic.openmetrics(chunk_start, min(chunk_start + chunk - RESOLUTION, end), RESOLUTION, out,
-                                  collector_exporter)
+                                  collector_exporter, engines)
         _run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(path), str(data)])
         path.unlink()
 
@@ -196,6 +204,47 @@ def measure(prometheus, name: str, dashboard: dict, start: int, end: int, repeat
     return timings
 
 
+def rule_cost(prometheus, rules: dict, at: int, repeat: int) -> tuple[float, int]:
+    """(Evaluation seconds per hour, rules timed): each rule's expression as an instant query at ``at``
+    (best of ``repeat``), summed per group and multiplied by the group's evaluations per hour."""
+    per_hour, timed = 0.0, 0
+    for body in rules.values():
+        for group in body["groups"]:
+            interval = group.get("interval")
+            seconds = int(interval[:-1]) * 60 if interval and interval.endswith("m") else DEFAULT_EVALUATION_SECONDS
+            group_seconds = 0.0
+            for rule in group["rules"]:
+                best = float("inf")
+                for _ in range(repeat):
+                    began = time.perf_counter()
+                    prometheus.query(rule["expr"], at)
+                    best = min(best, time.perf_counter() - began)
+                group_seconds += best
+                timed += 1
+            per_hour += group_seconds * 3600 / seconds
+    return per_hour, timed
+
+
+def build_day(workdir: Path, rules: dict, engines: int, reuse: bool, collector_exporter) -> tuple[Path, int, int]:
+    """A day of synthetic data for ``engines`` engines, with the recording rules backfilled, compacted."""
+    data, stamp = workdir / "data", workdir / "range.json"
+    if reuse and stamp.exists():
+        start, end = json.loads(stamp.read_text())
+        return data, start, end
+    shutil.rmtree(workdir, ignore_errors=True)
+    data.mkdir(parents=True)
+    end = int(time.time()) // 3600 * 3600
+    start = end - DAY
+    for step, action in (("raw backfill", lambda: backfill_raw(data, start, end, engines, collector_exporter)),
+                         ("rules backfill", lambda: backfill_rules(workdir, data, rules, start, end)),
+                         ("compaction", lambda: compact(workdir, data))):
+        began = time.perf_counter()
+        action()
+        print(f"{engines} engines, {step}: {time.perf_counter() - began:.0f} s", flush=True)
+    stamp.write_text(json.dumps([start, end]))
+    return data, start, end
+
+
 def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20, method="inclusive")[18] if len(values) > 1 else values[0]
 
@@ -249,37 +298,31 @@ def main() -> int:
     parser.add_argument("--reuse", action="store_true", help="reuse the data already backfilled in --workdir")
     parser.add_argument("--json", type=Path, help="also write every per-query timing here")
     args = parser.parse_args()
-    workdir, data = args.workdir, args.workdir / "data"
-    stamp = workdir / "range.json"
     bundle = bundle_for(monthlyBudgetUsd="1500")
-    if args.reuse and stamp.exists():
-        start, end = json.loads(stamp.read_text())
-    else:
-        shutil.rmtree(workdir, ignore_errors=True)
-        data.mkdir(parents=True)
-        end = int(time.time()) // 3600 * 3600
-        start = end - DAY
-        began = time.perf_counter()
-        backfill_raw(data, start, end, collector_series(workdir))
-        print(f"raw backfill: {time.perf_counter() - began:.0f} s", flush=True)
-        began = time.perf_counter()
-        backfill_rules(workdir, data, bundle.rules, start, end)
-        print(f"rules backfill: {time.perf_counter() - began:.0f} s", flush=True)
-        began = time.perf_counter()
-        compact(workdir, data)
-        print(f"compaction: {time.perf_counter() - began:.0f} s", flush=True)
-        stamp.write_text(json.dumps([start, end]))
-    server = prometheus_server.start("prometheus", workdir / "server", {"global": {}}, [], data)
-    try:
-        ours: list[Timing] = []
-        for uid, dashboard in bundle.dashboards.items():
-            ours += measure(server, uid, dashboard, start, end, args.repeat)
-        peers: list[Timing] = []
-        for path in sorted(PEERS.glob("*.json")):
-            peers += measure(server, path.stem, json.loads(path.read_text()), start, end, args.repeat)
-    finally:
-        server.stop()
+    rule_costs: dict[int, tuple[float, int]] = {}
+    collector_exporter = None
+    ours: list[Timing] = []
+    peers: list[Timing] = []
+    for engines in RULE_COST_ENGINES:
+        workdir = args.workdir if engines == RULE_COST_ENGINES[0] else args.workdir / f"engines-{engines}"
+        if collector_exporter is None and not (args.reuse and (workdir / "range.json").exists()):
+            collector_exporter = collector_series(args.workdir)
+        data, start, end = build_day(workdir, bundle.rules, engines, args.reuse, collector_exporter)
+        server = prometheus_server.start("prometheus", workdir / "server", {"global": {}}, [], data)
+        try:
+            rule_costs[engines] = rule_cost(server, bundle.rules, end, args.repeat)
+            if engines != RULE_COST_ENGINES[0]:
+                continue
+            for uid, dashboard in bundle.dashboards.items():
+                ours += measure(server, uid, dashboard, start, end, args.repeat)
+            for path in sorted(PEERS.glob("*.json")):
+                peers += measure(server, path.stem, json.loads(path.read_text()), start, end, args.repeat)
+        finally:
+            server.stop()
     print(report(ours, peers))
+    for engines, (per_hour, timed) in rule_costs.items():
+        print(f"Rule evaluation, {engines} engines: {per_hour:.1f} s per hour ({timed} rules and alerts; "
+              f"{per_hour / 36:.2f}% of one core)")
     if args.json:
         args.json.write_text(json.dumps([t.__dict__ for t in ours + peers], indent=1))
     return 0

@@ -22,7 +22,6 @@ from components.cost_guards import GPU_METRICS_NAMESPACE
 SCRIPTS = Path(__file__).parent / "scripts"
 SSH_PORT = 22
 # Session Manager is the only AWS API the host itself needs.
-SSM_MANAGED_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 # AWS's own policy for Data Lifecycle Manager to snapshot volumes on a schedule.
 DLM_MANAGED_POLICY = "arn:aws:iam::aws:policy/service-role/AWSDataLifecycleManagerServiceRole"
 # What the host calls the data volume; on Nitro instances it appears as an NVMe device named by its id.
@@ -205,11 +204,11 @@ class GpuHost(pulumi.ComponentResource):
             opts=child,
         )
 
+        # The host's role grants only what the host uses: nothing, or publishing GPU metrics for the idle
+        # guard. No Session Manager: access is SSH from allowedCidrs, and its managed policy could read
+        # every Parameter Store value.
         role = aws.iam.Role(
             f"{name}-role", assume_role_policy=_assume_role_policy("ec2.amazonaws.com"), tags=tags, opts=child
-        )
-        aws.iam.RolePolicyAttachment(
-            f"{name}-ssm", role=role.name, policy_arn=SSM_MANAGED_POLICY, opts=child
         )
         if args.publish_gpu_metrics:
             # The CloudWatch agent's GPU utilisation, and only into its own namespace.

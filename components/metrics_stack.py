@@ -86,6 +86,8 @@ class MetricsStackArgs:
     node_selector: Mapping[str, str] = field(default_factory=dict)
     # node-exporter runs on every node: these let it onto tainted (GPU) nodes.
     node_exporter_tolerations: tuple[Mapping[str, str], ...] = ()
+    # node-exporter's namespace: the privileged exporters' own (stack/platform.py), not the release's.
+    exporters_namespace: str | None = None
     # The prometheus-operator CRDs and the namespace.
     depends_on: Sequence[pulumi.Resource] = ()
 
@@ -266,6 +268,7 @@ def metrics_stack_values(args: MetricsStackArgs) -> dict[str, Any]:
             **placement(args.node_selector),
         },
         "prometheus-node-exporter": {
+            **({"namespaceOverride": args.exporters_namespace} if args.exporters_namespace else {}),
             "resources": resources("20m", "32Mi", "200m", "64Mi"),
             **placement({}, args.node_exporter_tolerations),
         },

@@ -2,7 +2,7 @@
 
 Queries may name only these, our recording rules, or the standard Kubernetes/Prometheus series
 below; tests/test_signals_queries.py enforces that, and cross-checks this list against the upstream
-catalogues in ../shared/reference/metrics when that folder is present. The platform stream configures
+catalogues kept in tests/reference (DCGM: its field names). The platform stream configures
 the DCGM counters CSV and the spanmetrics dimensions from DCGM_COUNTERS and SPANMETRICS_DIMENSIONS.
 """
 

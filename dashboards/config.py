@@ -106,6 +106,11 @@ class SignalsSpec:
     folder: str = "LLM Observability"
     tempo_datasource_uid: str = "tempo"
 
+    @property
+    def gpus(self) -> bool:
+        """The stack has GPUs (not no-GPU mode): GPU dashboards and panels are rendered."""
+        return self.cost.gpu_count > 0
+
 
 def price(config: StackConfig, spot_usd_per_hour: float | None) -> tuple[float, str, str]:
     """(USD per hour, pricing, price source): hourlyPriceUsd wins; a Spot host is priced at its Spot

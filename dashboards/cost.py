@@ -164,10 +164,12 @@ def panels(spec: SignalsSpec) -> dict[str, Panel]:
 
 def dashboards(spec: SignalsSpec) -> list[Dashboard]:
     p = panels(spec)
-    usage = [p["per_million"], replace(p["tokens_per_usd"], width=12), p["energy"], p["util_vs_cost"]]
+    # Without GPUs (no-GPU mode) the GPU-hours, idle-GPU and energy panels would only ever be empty.
+    gpu = spec.gpus
+    usage = [p["per_million"], replace(p["tokens_per_usd"], width=12), *((p["energy"], p["util_vs_cost"]) if gpu else ())]
     compare = [p[k] for k in ("apis", "budget") if k in p]
-    rows = [Row("Spend", (p["spend_hour"], p["spend_today"], p["spend_day"], p["spend_month"], p["gpu_hours"])),
-            Row("Idle GPUs", (p["idle_today"], p["idle_day"], replace(p["idle_cost"], width=16))),
+    rows = [Row("Spend", (p["spend_hour"], p["spend_today"], p["spend_day"], p["spend_month"], *((p["gpu_hours"],) if gpu else ()))),
+            *((Row("Idle GPUs", (p["idle_today"], p["idle_day"], replace(p["idle_cost"], width=16))),) if gpu else ()),
             Row("Unit economics", tuple(usage))]
     if compare:
         rows.append(Row("Budget and alternatives", tuple(compare)))

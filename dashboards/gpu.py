@@ -198,6 +198,8 @@ def panels(spec: SignalsSpec) -> dict[str, Panel]:
 
 
 def dashboards(spec: SignalsSpec) -> list[Dashboard]:
+    if not spec.gpus:
+        return []  # no-GPU mode: nothing for DCGM to report, so no GPU dashboard
     p = panels(spec)
     return [Dashboard(
         "llmobs-gpu", "GPUs",

@@ -18,10 +18,12 @@ def rules(spec: SignalsSpec) -> list[Group]:
 
 def dashboards(spec: SignalsSpec) -> list[Dashboard]:
     v, g, c, pl, qu, a = (m.panels(spec) for m in (vllm, gpu, cost, platform, quality, answers))
-    links = (("vLLM performance", "/d/llmobs-vllm"), ("GPUs", "/d/llmobs-gpu"), ("Cost", "/d/llmobs-cost"),
+    # No-GPU mode: the GPU panels and the GPU dashboard's link are left out, not shown empty.
+    gpus = spec.gpus
+    links = (("vLLM performance", "/d/llmobs-vllm"), *((("GPUs", "/d/llmobs-gpu"),) if gpus else ()), ("Cost", "/d/llmobs-cost"),
              ("Answer quality", "/d/llmobs-answers"))
     business_rows = [
-        Row("Money", (c["spend_hour"], c["spend_today"], c["spend_day"], c["spend_month"], c["gpu_hours"])),
+        Row("Money", (c["spend_hour"], c["spend_today"], c["spend_day"], c["spend_month"], *((c["gpu_hours"],) if gpus else ()))),
         Row("What it buys", (c["per_million"], c["tokens_per_usd"], replace(v["tokens"], width=6))),
         Row("Service level", (v["slo_stat"], replace(v["slo"], width=9), replace(v["requests"], width=9))),
         Row("Answer quality", (a["correctness"], a["usd_per_1k_correct"], replace(a["checks"], width=12))),
@@ -48,13 +50,13 @@ def dashboards(spec: SignalsSpec) -> list[Dashboard]:
             "Saturation, errors, GPU health and the telemetry pipeline, on one page.",
             (
                 Row("At a glance", vllm.stat_strip(spec)),
-                Row("Saturation", (v["running_waiting"], v["kv_cache"], g["util"])),
+                Row("Saturation", (v["running_waiting"], v["kv_cache"], *((g["util"],) if gpus else ()))),
                 Row("Errors", tuple(replace(panel, width=6) for panel in (
                     application.panels(spec)["availability"], v["errors"], qu["inference_errors"], qu["tool_errors"]))),
-                Row("GPU health", (g["temperature"], g["throttle"], g["xid"])),
+                *((Row("GPU health", (g["temperature"], g["throttle"], g["xid"])),) if gpus else ()),
                 Row("Pipeline", (pl["targets"], pl["collector_out"], pl["tempo_in"])),
             ),
-            (*vllm.variables(spec), *gpu.variables(spec)), ("overview", "sre"), extra_links=links,
+            (*vllm.variables(spec), *(gpu.variables(spec) if gpus else ())), ("overview", "sre"), extra_links=links,
         ),
         Dashboard(
             "llmobs-business", "Overview: business",

@@ -7,6 +7,7 @@ Properties are the engine's (camelCase) resource inputs.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -14,7 +15,11 @@ from typing import Any
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 from pulumi_policy.proxy import UnknownValueError
 
-WORLD_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
+# Ingress may cover at most a /8 of IPv4 or a /32 of IPv6 in all: judged by the address space the
+# networks of one resource cover together, so 0.0.0.0/0 split into halves is the world too.
+MAX_INGRESS_ADDRESSES = {4: 2**24, 6: 2**96}
+# IPv6 ranges that carry IPv4 addresses (mapped, compatible, NAT64, 6to4): IPv4 in disguise.
+IPV4_IN_IPV6 = tuple(ipaddress.IPv6Network(n) for n in ("::ffff:0:0/96", "::/96", "64:ff9b::/96", "2002::/16"))
 
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 SECURITY_GROUP_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
@@ -134,39 +139,57 @@ def chart_version_problem(chart: Any, version: Any) -> str | None:
 # --- Validations -------------------------------------------------------------------------------------
 
 
+def too_broad(cidrs: Sequence[Any]) -> str | None:
+    """What is wrong with letting these networks in together, or None: judged by the addresses covered."""
+    networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+    for cidr in cidrs:
+        try:
+            network = ipaddress.ip_network(str(cidr), strict=False)
+        except ValueError:
+            return f"{cidr!r} is not a network"
+        if isinstance(network, ipaddress.IPv6Network) and any(network.subnet_of(e) for e in IPV4_IN_IPV6):
+            return f"{cidr} is IPv4 written as IPv6"
+        networks.append(network)
+    for version, limit in MAX_INGRESS_ADDRESSES.items():
+        family = [n for n in networks if n.version == version]
+        covered = sum(n.num_addresses for n in ipaddress.collapse_addresses(family))  # type: ignore[misc]
+        if covered > limit:
+            share = covered / 2 ** (32 if version == 4 else 128)
+            return f"{', '.join(map(str, family))} cover {share:.2%} of all IPv{version} addresses"
+    return None
+
+
 def no_world_ingress(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     props = args.props
     if args.resource_type == SECURITY_GROUP:
-        for rule in props.get("ingress") or []:
-            cidrs = [*(rule.get("cidrBlocks") or []), *(rule.get("ipv6CidrBlocks") or [])]
-            for cidr in cidrs:
-                if cidr in WORLD_CIDRS:
-                    report_violation(
-                        f"ingress {rule.get('description') or ''} port {rule.get('fromPort')} is open to {cidr}; "
-                        "allow only the networks that need it (allowedCidrs)",
-                        None,
-                    )
+        cidrs = [
+            cidr
+            for rule in props.get("ingress") or []
+            for cidr in [*(rule.get("cidrBlocks") or []), *(rule.get("ipv6CidrBlocks") or [])]
+        ]
+        problem = too_broad(cidrs)
+        if problem:
+            report_violation(f"ingress is open too wide: {problem}; allow only the networks that need it (allowedCidrs)", None)
     elif args.resource_type == SECURITY_GROUP_RULE and props.get("type") == "ingress":
-        for cidr in [*(props.get("cidrBlocks") or []), *(props.get("ipv6CidrBlocks") or [])]:
-            if cidr in WORLD_CIDRS:
-                report_violation(f"ingress rule open to {cidr}", None)
+        problem = too_broad([*(props.get("cidrBlocks") or []), *(props.get("ipv6CidrBlocks") or [])])
+        if problem:
+            report_violation(f"ingress rule open too wide: {problem}", None)
     elif args.resource_type == VPC_INGRESS_RULE:
-        for cidr in (props.get("cidrIpv4"), props.get("cidrIpv6")):
-            if cidr in WORLD_CIDRS:
-                report_violation(f"ingress rule open to {cidr}", None)
+        problem = too_broad([c for c in (props.get("cidrIpv4"), props.get("cidrIpv6")) if c])
+        if problem:
+            report_violation(f"ingress rule open too wide: {problem}", None)
     elif args.resource_type == EKS_CLUSTER:
         vpc = props.get("vpcConfig") or {}
         if vpc.get("endpointPublicAccess") is False:
             return
         # AWS opens a public endpoint to 0.0.0.0/0 when no CIDRs are given.
-        cidrs = list(vpc.get("publicAccessCidrs") or []) or ["0.0.0.0/0"]
-        for cidr in cidrs:
-            if cidr in WORLD_CIDRS:
-                report_violation(
-                    f"the public Kubernetes API endpoint is open to {cidr}; set publicAccessCidrs to the "
-                    "networks that need it (allowedCidrs) or turn the public endpoint off",
-                    None,
-                )
+        problem = too_broad(list(vpc.get("publicAccessCidrs") or []) or ["0.0.0.0/0"])
+        if problem:
+            report_violation(
+                f"the public Kubernetes API endpoint is open too wide: {problem}; set publicAccessCidrs to the "
+                "networks that need it (allowedCidrs) or turn the public endpoint off",
+                None,
+            )
 
 
 def imdsv2_required(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
@@ -275,7 +298,10 @@ def no_plain_secrets_in_helm_values(args: ResourceValidationArgs, report_violati
 Validation = Callable[[ResourceValidationArgs, ReportViolation], None]
 
 VALIDATIONS: dict[str, tuple[str, Validation]] = {
-    "no-world-ingress": ("No security group ingress from 0.0.0.0/0 or ::/0.", no_world_ingress),
+    "no-world-ingress": (
+        "No ingress (security groups, EKS endpoint) wider than a /8 of IPv4 or a /32 of IPv6 in all, nor IPv4 as IPv6.",
+        no_world_ingress,
+    ),
     "imdsv2-required": ("EC2 instances and launch templates require IMDSv2 session tokens.", imdsv2_required),
     "encrypted-volumes": ("Every EBS volume, root or attached, is encrypted.", encrypted_volumes),
     "exact-chart-versions": ("Helm charts are pinned to one exact version.", exact_chart_versions),

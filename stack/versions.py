@@ -67,6 +67,9 @@ KUBECTL = KUBERNETES
 
 # EKS (clusterBackend eks): the same Kubernetes minor as MiniKube, so one set of charts fits both.
 EKS_KUBERNETES = "1.34"
+# The EKS minors eksKubernetesVersion may name: the pin, and the one before it (EKS upgrades a cluster
+# one minor at a time, so a cluster on the previous minor can still be managed while it is upgraded).
+EKS_KUBERNETES_VERSIONS = ("1.33", EKS_KUBERNETES)
 
 # The AWS Deep Learning Base OSS NVIDIA Driver GPU AMI (Ubuntu 24.04): NVIDIA driver, container
 # toolkit and Docker preinstalled. Resolved through AWS's public SSM parameter when no AMI is given.
@@ -162,7 +165,8 @@ CLUSTER_CHARTS = (NVIDIA_DEVICE_PLUGIN,)
 
 # --- AI workloads (namespace llm) ---------------------------------------------------------------------
 # vLLM: the model server image AND the metric catalogue the dashboards are written against
-# (../shared/reference/metrics/vllm-metrics.txt is read from this exact release). Change both together.
+# (tests/reference/metrics/vllm.txt and vllm-envs.txt are read from this exact release). Change both
+# together: scripts/refresh-reference.py regenerates tests/reference/ from the pins here.
 VLLM_IMAGE = Image("docker.io", "vllm/vllm-openai", "v0.33.0")
 # llm-d's model-server chart (Deployment per role, tracing wiring, pvc+hf model cache). The Helm repo is
 # the one its README installs from; the server images are ours (VLLM_IMAGE, LLM_D_INFERENCE_SIM_IMAGE).

@@ -191,8 +191,10 @@ def targets(collector_exporter: Callable[[float], list[Sample]], engines: int = 
         for i in range(engines)
     ]
     out += [
+        # One GPU per engine (4 engines: the g6.12xlarge's 4 L4s).
         Target("dcgm", "dcgm-exporter", {"namespace": "monitoring", "pod": "dcgm-exporter-x7k2p", "container": "exporter",
-                                          "instance": "10.244.0.5:9400", "service": "dcgm-exporter", "endpoint": "metrics"}, dcgm),
+                                          "instance": "10.244.0.5:9400", "service": "dcgm-exporter", "endpoint": "metrics"},
+               lambda t: dcgm(t, gpus=engines)),
         Target("epp", "llm-d-epp", {"namespace": "llm", "pod": "llm-d-epp-5c9d", "container": "epp",
                                     "instance": "10.244.0.20:9090"}, epp),
         Target("collector-exporter", "otel-collector-exporter", {"namespace": "monitoring", "pod": "otel-collector-0"},

@@ -6,7 +6,10 @@ are pinned here too."""
 
 from __future__ import annotations
 
+import json
 import subprocess
+import time
+import urllib.request
 from functools import lru_cache
 from pathlib import Path
 
@@ -17,6 +20,7 @@ import dashboards
 from components.metrics_stack import WATCHDOG_RECEIVER
 from tests.conftest import require_tool
 from tests.harness import run_program
+from tests.prometheus_server import free_port
 from tests.signals_support import bundle_for
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -143,3 +147,55 @@ def test_bad_watchdog_url_is_refused_without_printing_it(overrides, secrets, mes
     with pytest.raises(Exception) as error:
         run_program("dev", overrides, secret_keys=secrets)
     assert message in str(error.value) and "hc-ping.com" not in str(error.value)
+
+
+def _alert(name: str, severity: str, **labels: str) -> dict:
+    return {"labels": {"alertname": name, "severity": severity, **labels},
+            "annotations": {"summary": name}, "generatorURL": "http://127.0.0.1/graph"}
+
+
+def test_a_real_alertmanager_mutes_what_another_alert_explains(tmp_path):
+    """Debian's Alertmanager on loopback with dev's rendered config: a critical burn mutes its warning
+    tier, an engine down mutes its model's latency-burn (either tier) and queue alerts, which it explains,
+    and nothing else is muted (another model's queue, a GPU's XID)."""
+    binary = require_tool("prometheus-alertmanager")
+    config = tmp_path / "alertmanager.yml"
+    config.write_text(yaml.safe_dump(_for_debian_amtool(_rendered("dev"))))
+    port = free_port()
+    log = (tmp_path / "alertmanager.log").open("w")
+    process = subprocess.Popen(
+        [binary, f"--config.file={config}", f"--storage.path={tmp_path / 'data'}",
+         f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
+        stdout=subprocess.DEVNULL, stderr=log)
+    url = f"http://127.0.0.1:{port}/api/v2/alerts"
+    model = {"namespace": "llm", "model_name": "m"}
+    sent = [
+        _alert("VllmTtftSloBurn", "critical", **model), _alert("VllmTtftSloBurn", "warning", **model),
+        _alert("VllmEngineDown", "critical", job="vllm", pod="vllm-1", **model),
+        _alert("VllmE2eLatencySloBurn", "warning", **model),
+        _alert("VllmQueueBuildUp", "warning", pod="vllm-0", **model),
+        _alert("VllmQueueBuildUp", "warning", pod="vllm-9", namespace="llm", model_name="other"),
+        _alert("GpuXidError", "warning", Hostname="minikube", gpu="2", err_code="13"),
+    ]
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                request = urllib.request.Request(url, json.dumps(sent).encode(), {"Content-Type": "application/json"})
+                urllib.request.urlopen(request, timeout=2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise AssertionError((tmp_path / "alertmanager.log").read_text()[-2000:]) from None
+                time.sleep(0.2)
+        time.sleep(1)
+        with urllib.request.urlopen(url, timeout=5) as response:
+            received = json.load(response)
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    muted = {(a["labels"]["alertname"], a["labels"]["severity"], a["labels"].get("model_name"))
+             for a in received if a["status"]["inhibitedBy"]}
+    assert len(received) == len(sent)
+    assert muted == {("VllmTtftSloBurn", "warning", "m"), ("VllmTtftSloBurn", "critical", "m"),
+                     ("VllmE2eLatencySloBurn", "warning", "m"), ("VllmQueueBuildUp", "warning", "m")}

@@ -58,6 +58,21 @@ CASES = [
         {"type": "ingress", "cidrBlocks": ["0.0.0.0/0"]},
     ),
     ("no-world-ingress", guardrails.VPC_INGRESS_RULE, {"cidrIpv4": "10.0.0.0/8"}, {"cidrIpv4": "0.0.0.0/0"}),
+    # The world in halves, a very broad prefix, IPv4 written as IPv6: judged by the addresses covered.
+    (
+        "no-world-ingress",
+        guardrails.SECURITY_GROUP,
+        {"ingress": [{"fromPort": 22, "cidrBlocks": ["10.0.0.0/9", "10.128.0.0/9"]}]},
+        {"ingress": [{"fromPort": 22, "cidrBlocks": ["0.0.0.0/1"]}, {"fromPort": 8443, "cidrBlocks": ["128.0.0.0/1"]}]},
+    ),
+    ("no-world-ingress", guardrails.VPC_INGRESS_RULE, {"cidrIpv4": "100.64.0.0/10"}, {"cidrIpv4": "0.0.0.0/4"}),
+    ("no-world-ingress", guardrails.VPC_INGRESS_RULE, {"cidrIpv6": "2001:db8::/48"}, {"cidrIpv6": "::ffff:0:0/96"}),
+    (
+        "no-world-ingress",
+        guardrails.EKS_CLUSTER,
+        {"vpcConfig": {"publicAccessCidrs": ["100.64.1.0/24"]}},
+        {"vpcConfig": {"publicAccessCidrs": ["0.0.0.0/1", "128.0.0.0/1"]}},
+    ),
     (
         "no-world-ingress",
         guardrails.EKS_CLUSTER,

@@ -13,7 +13,7 @@ import pytest
 
 from dashboards import catalogue
 from tests.conftest import ROOT, require_tool
-from tests.signals_support import bundle_for, metric_names, recorded_names, spec_for, substitute
+from tests.signals_support import bundle_for, metric_names, panel_queries, recorded_names, spec_for, substitute
 
 EXPECTED_UIDS = {
     "llmobs-vllm", "llmobs-gpu", "llmobs-cost", "llmobs-quality", "llmobs-traces", "llmobs-platform",
@@ -243,3 +243,13 @@ def test_answer_correctness_panels_draw_the_objective_from_the_stack():
     for uid in ("llmobs-answers", "llmobs-developer", "llmobs-business"):
         assert _thresholds(bundle, uid, "Correct answers (last hour)") == [0.9], uid
     assert _thresholds(bundle, "llmobs-answers", "Known-answer checks against the objective") == [0.9]
+
+
+def test_no_gpu_mode_renders_no_gpu_panel():
+    """Without GPUs (the simulator on a CPU instance) nothing reads DCGM: no GPU dashboard, no GPU panels."""
+    bundle = bundle_for(servingMode="simulator", instanceType="m7i.2xlarge")
+    assert "llmobs-gpu" not in bundle.dashboards
+    for uid, title, expr in panel_queries(bundle):
+        read = metric_names(substitute(expr))
+        assert not any(n.startswith(("DCGM_", "gpu:", "pod:dcgm", "cluster:dcgm", "cluster:gpu")) for n in read), (uid, title)
+    assert "llmobs-gpu" in bundle_for().dashboards

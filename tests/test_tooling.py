@@ -83,6 +83,8 @@ def test_destroy_refuses_without_the_stack_name_typed_again(tmp_path):
     assert not (tmp_path / "calls").exists()
 
     env["CONFIRM"] = "dev"
+    (tmp_path / "aws").write_text("#!/bin/sh\n")
+    (tmp_path / "aws").chmod(0o755)
     result = subprocess.run(
         ["bash", str(ROOT / "scripts" / "destroy.sh"), "dev"],
         env=env,
@@ -91,7 +93,53 @@ def test_destroy_refuses_without_the_stack_name_typed_again(tmp_path):
         stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "calls").read_text() == "ran\n"
+    assert "ran\n" in (tmp_path / "calls").read_text()
+
+
+def _destroy(tmp_path: Path, backend: str, volumes: str = "") -> tuple[subprocess.CompletedProcess, list[str]]:
+    """destroy.sh with a `pulumi` that logs its calls (and whether deletes of unreachable objects are
+    allowed) and an `aws` that lists ``volumes`` as the stack's unattached ones."""
+    (tmp_path / "pulumi").write_text(
+        "#!/bin/sh\n"
+        'echo "$* unreachable=${PULUMI_K8S_DELETE_UNREACHABLE:-}" >> "$(dirname "$0")/calls"\n'
+        f'case "$*" in "config get clusterBackend"*) echo {backend} ;; "config get aws:region"*) echo us-east-1 ;; esac\n'
+    )
+    (tmp_path / "aws").write_text(f"#!/bin/sh\nprintf '{volumes}'\n")
+    for tool in ("pulumi", "aws"):
+        (tmp_path / tool).chmod(0o755)
+    result = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "destroy.sh"), "dev"],
+        env={"PATH": f"{tmp_path}:/usr/bin:/bin", "CONFIRM": "dev"},
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    return result, (tmp_path / "calls").read_text().splitlines()
+
+
+def test_destroy_drops_unreachable_objects_only_of_a_minikube_stack(tmp_path):
+    result, calls = _destroy(tmp_path, "minikube")
+    assert result.returncode == 0, result.stderr
+    assert "destroy --stack dev --yes unreachable=true" in calls
+
+
+@pytest.mark.parametrize("backend", ["eks", "kubeconfig"])
+def test_destroy_of_a_cluster_with_cloud_volumes_fails_when_it_cannot_reach_it(tmp_path, backend):
+    result, calls = _destroy(tmp_path, backend)
+    assert "destroy --stack dev --yes unreachable=" in calls
+
+
+def test_destroy_fails_naming_each_volume_left_behind_but_not_the_kept_data_volume(tmp_path):
+    volumes = "vol-0aaaaaaaaaaaaaaaa\\tNone\\nvol-0bbbbbbbbbbbbbbbb\\tllm-observability/data-volume\\n"
+    result, _ = _destroy(tmp_path, "eks", volumes)
+    assert result.returncode == 1
+    assert "Left behind, unattached and still billed:** vol-0aaaaaaaaaaaaaaaa —" in result.stdout
+    assert "Kept on purpose (keepData): vol-0bbbbbbbbbbbbbbbb" in result.stdout
+
+
+def test_destroy_reports_when_no_volume_is_left(tmp_path):
+    result, _ = _destroy(tmp_path, "eks")
+    assert result.returncode == 0 and "None left behind." in result.stdout
 
 
 def _fake_tools(tmp_path: Path, export: str) -> dict[str, str]:

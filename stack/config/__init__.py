@@ -9,6 +9,7 @@ dataclasses. Components never see ``pulumi.Config``. Each domain's settings live
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from dataclasses import dataclass
@@ -20,7 +21,17 @@ import yaml
 
 from stack.config import cluster, guards, host, platform, quality, signals, workloads
 from stack.config.cluster import ClusterConfig
-from stack.config.common import ENCRYPTED, PROJECT, ConfigError, Secret, decimal, qualified
+from stack.config.common import (
+    ENCRYPTED,
+    PROJECT,
+    ConfigError,
+    Problems,
+    Secret,
+    decimal,
+    qualified,
+    refuse_unprintable,
+    shown,
+)
 from stack.config.guards import CostGuardsConfig
 from stack.config.host import HostConfig
 from stack.config.platform import PlatformConfig
@@ -66,7 +77,7 @@ def _typed(kind: str | None, text: str | None) -> Any:
     does not read as its declared type is left as text, for the checks to name."""
     if text is None:
         return None
-    if kind == "integer" and re.fullmatch(r"-?[0-9]+", text):
+    if kind == "integer" and re.fullmatch(r"-?[0-9]+", text, re.ASCII):
         return int(text)
     if kind == "boolean" and text in ("true", "True", "false", "False"):
         return text in ("true", "True")
@@ -126,27 +137,80 @@ def raw_from_files(stack: str, stack_file: Path | None = None) -> dict[str, Any]
     return raw
 
 
+# Settings that hold secrets but cannot be declared `secret: true` in Pulumi.yaml: the CLI then
+# requires them in every stack (no default may be given to a secret), even where they are unused.
+# The program reads them as secrets and refuses a value that was not stored encrypted.
+SECRET_SETTINGS = ("alertReceiverUrl", "watchdogUrl", "kubeconfig", "hfToken")
+
+
+def _refuse_unknown_settings(raw: Mapping[str, Any], declared: Mapping[str, Any], problems: Problems) -> None:
+    """A misspelt key would be ignored, and the guard it meant to set left off."""
+    by_lower = {key.lower(): key for key in declared}
+    for key in sorted(set(raw) - set(declared)):
+        close = [by_lower[key.lower()]] if key.lower() in by_lower else difflib.get_close_matches(key, declared, n=1)
+        hint = f"did you mean {qualified(close[0])}? " if close else ""
+        problems.append(
+            f"{qualified(shown(key).strip(chr(39)))} is not a setting of this project and would be ignored; "
+            f"{hint}allowed: the settings declared in Pulumi.yaml"
+        )
+
+
+def _volumes_fit_the_data_volume(
+    host_config: HostConfig, platform_config: PlatformConfig, workload: WorkloadConfig, problems: Problems
+) -> None:
+    """MiniKube's claims all live on the data volume: their sizes must add up to no more than it holds."""
+    if problems.refused("dataVolumeGiB", "prometheusVolumeGiB", "tempoVolumeGiB", "modelCacheGiB", "servingMode"):
+        return
+    claims = {
+        "prometheusVolumeGiB": platform_config.prometheus_volume_gib,
+        "tempoVolumeGiB": platform_config.tempo_volume_gib,
+        **({} if workload.simulated else {"modelCacheGiB": workload.model_cache_gib}),
+    }
+    if sum(claims.values()) > host_config.data_volume_gib:
+        listed = " + ".join(f"{key} {size}" for key, size in claims.items())
+        problems.append(
+            f"{qualified('dataVolumeGiB')}: {host_config.data_volume_gib} GiB cannot hold the volumes it carries "
+            f"({listed} = {sum(claims.values())} GiB); allowed: at least {sum(claims.values())}, or smaller volumes"
+        )
+
+
+def _budget(raw: Mapping[str, Any], problems: Problems) -> float | None:
+    budget = decimal(raw, "monthlyBudgetUsd", problems)
+    # AWS Budgets gets the amount in cents (components/cost_guards.py): under a cent it would be 0.00.
+    if budget is not None and round(budget, 2) == 0:
+        problems.append(
+            f"{qualified('monthlyBudgetUsd')}: {shown(raw.get('monthlyBudgetUsd'))} rounds to 0.00 USD; "
+            'allowed: at least "0.01", or empty for no budget'
+        )
+        return None
+    return budget
+
+
 def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
     """Validate every setting and return the frozen config, or raise one error listing every problem."""
-    problems: list[str] = []
+    problems = Problems()
+    declared = declared_settings()
+    _refuse_unknown_settings(raw, declared, problems)
+    raw = {key: value for key, value in raw.items() if key in declared}
+    refuse_unprintable(raw, SECRET_SETTINGS, problems)
     cluster_config = cluster.parse(raw, problems)
     host_config = host.parse(raw, cluster_config.backend, problems)
     instance = host_config.instance if host_config else None
     tags = host.tags(stack, raw, problems)
     hourly_price = decimal(raw, "hourlyPriceUsd", problems)
-    monthly_budget = decimal(raw, "monthlyBudgetUsd", problems)
+    monthly_budget = _budget(raw, problems)
     platform_config = platform.parse(raw, problems)
     cost_guards = guards.parse(raw, cluster_config.backend, monthly_budget, problems)
     workload = workloads.parse(raw, instance, cluster_config.gpu_nodes, cluster_config.backend, problems)
     signals_config = signals.parse(raw, problems)
-    if cluster_config.backend == "minikube" and host_config and not problems:
+    if cluster_config.backend == "minikube" and host_config:
         _volumes_fit_the_data_volume(host_config, platform_config, workload, problems)
     guards.production(
         raw, platform_config.alert_receiver, platform_config.alert_receiver_url, cost_guards.budget_alert_emails, problems
     )
     quality_config = quality.parse(raw, workload, problems)
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(list(problems))
     assert host_config is not None and instance is not None
     return StackConfig(
         stack=stack,
@@ -165,29 +229,6 @@ def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
         workload=workload,
         quality=quality_config,
     )
-
-
-def _volumes_fit_the_data_volume(
-    host_config: HostConfig, platform_config: PlatformConfig, workload: WorkloadConfig, problems: list[str]
-) -> None:
-    """MiniKube's claims all live on the data volume: their sizes must add up to no more than it holds."""
-    claims = {
-        "prometheusVolumeGiB": platform_config.prometheus_volume_gib,
-        "tempoVolumeGiB": platform_config.tempo_volume_gib,
-        **({} if workload.simulated else {"modelCacheGiB": workload.model_cache_gib}),
-    }
-    if sum(claims.values()) > host_config.data_volume_gib:
-        listed = " + ".join(f"{key} {size}" for key, size in claims.items())
-        problems.append(
-            f"{qualified('dataVolumeGiB')}: {host_config.data_volume_gib} GiB cannot hold the volumes it carries "
-            f"({listed} = {sum(claims.values())} GiB); allowed: at least {sum(claims.values())}, or smaller volumes"
-        )
-
-
-# Settings that hold secrets but cannot be declared `secret: true` in Pulumi.yaml: the CLI then
-# requires them in every stack (no default may be given to a secret), even where they are unused.
-# The program reads them as secrets and refuses a value that was not stored encrypted.
-SECRET_SETTINGS = ("alertReceiverUrl", "watchdogUrl", "kubeconfig", "hfToken")
 
 
 def _refuse_plaintext_secrets(raw: Mapping[str, Any]) -> None:

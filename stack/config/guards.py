@@ -8,9 +8,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from stack.config.common import Secret, boolean, decimal, qualified
+from stack.config.common import Problems, Secret, boolean, decimal, qualified, shown
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+", re.ASCII)
 IDLE_PERIOD_MINUTES = 5  # EC2 basic monitoring publishes CPUUtilization every 5 minutes.
 MIN_IDLE_STOP_MINUTES = 15
 MAX_IDLE_STOP_MINUTES = 1440  # CloudWatch evaluates at most one day of periods.
@@ -34,11 +34,11 @@ class CostGuardsConfig:
     budget_alert_emails: tuple[str, ...]
 
 
-def _idle_percent(raw: Mapping[str, Any], key: str, minutes: object, problems: list[str]) -> float | None:
+def _idle_percent(raw: Mapping[str, Any], key: str, minutes: object, problems: Problems) -> float | None:
     percent = decimal(raw, key, problems)
     if percent is not None and percent >= 100:
-        problems.append(f'{qualified(key)}: {raw.get(key)!r} is not below 100; allowed: a decimal string like "5"')
-    if percent is None and minutes:
+        problems.append(f'{qualified(key)}: {shown(raw.get(key))} is not below 100; allowed: a decimal string like "5"')
+    if percent is None and minutes and not problems.refused(key):
         problems.append(
             f'{qualified(key)} is required when {qualified("idleStopMinutes")} is set; allowed: a decimal string like "5"'
         )
@@ -46,11 +46,9 @@ def _idle_percent(raw: Mapping[str, Any], key: str, minutes: object, problems: l
 
 
 def parse(
-    raw: Mapping[str, Any], backend: str, budget: float | None, problems: list[str]
+    raw: Mapping[str, Any], backend: str, budget: float | None, problems: Problems
 ) -> CostGuardsConfig:
-    spot = raw.get("spotInstances")
-    if not isinstance(spot, bool):
-        problems.append(f"{qualified('spotInstances')}: {spot!r} is not a boolean; allowed: true or false")
+    spot = boolean(raw, "spotInstances", problems)
     minutes = raw.get("idleStopMinutes")
     if (
         not isinstance(minutes, int)
@@ -59,7 +57,7 @@ def parse(
         or minutes % IDLE_PERIOD_MINUTES
     ):
         problems.append(
-            f"{qualified('idleStopMinutes')}: {minutes!r} is not allowed; allowed: 0 (off) or a multiple of "
+            f"{qualified('idleStopMinutes')}: {shown(minutes)} is not allowed; allowed: 0 (off) or a multiple of "
             f"{IDLE_PERIOD_MINUTES} from {MIN_IDLE_STOP_MINUTES} to {MAX_IDLE_STOP_MINUTES}"
         )
         minutes = 0
@@ -67,12 +65,14 @@ def parse(
     emails_raw = raw.get("budgetAlertEmails") or []
     emails: list[str] = []
     if not isinstance(emails_raw, list):
-        problems.append(f"{qualified('budgetAlertEmails')}: {emails_raw!r} is not a list; allowed: e-mail addresses")
+        problems.append(f"{qualified('budgetAlertEmails')}: {shown(emails_raw)} is not a list; allowed: e-mail addresses")
         emails_raw = []
     for email in emails_raw:
-        if not _EMAIL.match(str(email)):
+        if str(email) in emails:
+            problems.append(f"{qualified('budgetAlertEmails')}: {shown(email)} is listed twice; allowed: each address once")
+        elif not _EMAIL.fullmatch(str(email)):
             problems.append(
-                f"{qualified('budgetAlertEmails')}: {email!r} is not an e-mail address; allowed: like team@example.org"
+                f"{qualified('budgetAlertEmails')}: {shown(email)} is not an e-mail address; allowed: like team@example.org"
             )
         else:
             emails.append(str(email))
@@ -81,7 +81,7 @@ def parse(
             f"{qualified('budgetAlertEmails')}: {len(emails)} addresses; "
             f"allowed: at most {MAX_BUDGET_SUBSCRIBERS} (AWS Budgets' limit)"
         )
-    if emails and budget is None:
+    if emails and budget is None and not problems.refused("monthlyBudgetUsd"):
         # Without a budget there is nothing to send: the addresses would be silently ignored.
         problems.append(
             f"{qualified('budgetAlertEmails')} is set but {qualified('monthlyBudgetUsd')} is empty, so no budget would "
@@ -91,7 +91,7 @@ def parse(
     # file keeps working when its backend is switched); the budget covers every backend.
     host = backend == "minikube"
     return CostGuardsConfig(
-        spot_instances=host and spot is True,
+        spot_instances=host and spot,
         idle_stop_minutes=(minutes or None) if host else None,
         idle_cpu_percent=cpu or 0.0,
         idle_gpu_percent=gpu or 0.0,
@@ -128,14 +128,14 @@ def production(
             continue  # Already refused as not a CIDR.
         if any(network.version == d.version and network.overlaps(d) for d in DOCUMENTATION_NETWORKS):
             problems.append(
-                f"{qualified('allowedCidrs')}: {cidr!r} is a documentation address (RFC 5737/3849) that reaches "
+                f"{qualified('allowedCidrs')}: {shown(cidr)} is a documentation address (RFC 5737/3849) that reaches "
                 f"nobody, which {qualified('refuseDocumentationValues')}=true refuses; allowed: your own "
                 "networks, e.g. `pulumi config set --path 'allowedCidrs[0]' <your-ip>/32`"
             )
     for email in budget_alert_emails:
         if _documentation_domain(email.rpartition("@")[2]):
             problems.append(
-                f"{qualified('budgetAlertEmails')}: {email!r} is a documentation mailbox (RFC 2606) that reaches "
+                f"{qualified('budgetAlertEmails')}: {shown(email)} is a documentation mailbox (RFC 2606) that reaches "
                 f"nobody, which {qualified('refuseDocumentationValues')}=true refuses; allowed: your team's address"
             )
     url = alert_receiver_url.value if alert_receiver_url else None

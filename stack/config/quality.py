@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from stack.config.common import fraction, qualified
+from stack.config.common import fraction, qualified, shown
 from stack.config.workloads import WorkloadConfig
 
 # The workload asks known questions in at most this share of its sessions (the rest exercise tools).
@@ -33,14 +33,14 @@ class QualityConfig:
 
 
 def parse(raw: Mapping[str, Any], workload: WorkloadConfig, problems: list[str]) -> QualityConfig:
-    judge_model = str(raw.get("judgeModel") or "") or workload.model_id
-    if not _JUDGE_MODEL.fullmatch(judge_model):
-        problems.append(f"{qualified('judgeModel')}: {judge_model!r} is not a model name; allowed: the name the "
-                        "judge's endpoint serves, like Qwen/Qwen2.5-7B-Instruct, or empty for the served model")
+    explicit_model = str(raw.get("judgeModel") or "")
+    if explicit_model and not _JUDGE_MODEL.fullmatch(explicit_model):
+        problems.append(f"{qualified('judgeModel')}: {shown(explicit_model)} is not a model name; allowed: the name "
+                        "the judge's endpoint serves, like Qwen/Qwen2.5-7B-Instruct, or empty for the served model")
     endpoint = str(raw.get("judgeEndpoint") or "") or None
     if endpoint is not None and not _JUDGE_ENDPOINT.fullmatch(endpoint):
-        problems.append(f"{qualified('judgeEndpoint')}: {endpoint!r} is not an OpenAI-compatible base URL; allowed: "
-                        "http(s)://host[:port][/path]/v1, or empty for the model servers")
+        problems.append(f"{qualified('judgeEndpoint')}: {shown(endpoint)} is not an OpenAI-compatible base URL; "
+                        "allowed: http(s)://host[:port][/path]/v1, or empty for the model servers")
     if endpoint is not None and not raw.get("judgeModel"):
         problems.append(f"{qualified('judgeEndpoint')} is set but {qualified('judgeModel')} is empty; allowed: "
                         "the model name that endpoint serves in judgeModel too")
@@ -48,7 +48,7 @@ def parse(raw: Mapping[str, Any], workload: WorkloadConfig, problems: list[str])
     return QualityConfig(
         known_answer_share=fraction(raw, "knownAnswerShare", 0.0, MAX_KNOWN_ANSWER_SHARE, problems),
         judge_sample_share=share if workload.trace_content else 0.0,
-        judge_model=judge_model,
+        judge_model=explicit_model or workload.model_id,
         judge_endpoint=endpoint,
         correctness_objective=fraction(raw, "answerCorrectnessObjective", 0.5, 1.0, problems),
         judge_score_drop_fraction=fraction(raw, "judgeScoreDropFraction", 0.05, 0.9, problems),

@@ -9,7 +9,7 @@ from typing import Any, Mapping
 from stack import catalogue
 from stack.catalogue import InstanceType
 from stack.config.cluster import ClusterConfig
-from stack.config.common import decimal, integer, qualified
+from stack.config.common import decimal, integer, qualified, shown
 
 TTFT_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
                 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0)
@@ -17,7 +17,7 @@ ITL_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.
                40.0, 80.0)
 REQUEST_LATENCY_BUCKETS = (0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0,
                            120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0)
-_API_PRICE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]{0,62})=(\d+(?:\.\d+)?)/(\d+(?:\.\d+)?)$")
+_API_PRICE = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]{0,62})=(\d+(?:\.\d+)?)/(\d+(?:\.\d+)?)", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -61,14 +61,14 @@ def _bucket_target(raw: Mapping[str, Any], key: str, buckets: tuple[float, ...],
             problems.append(f"{qualified(key)} is required; allowed: {allowed}")
         return buckets[0]
     if value not in buckets:
-        problems.append(f"{qualified(key)}: {raw.get(key)!r} is not a bucket bound of the vLLM histogram; allowed: {allowed}")
+        problems.append(f"{qualified(key)}: {shown(raw.get(key))} is not a bucket bound of the vLLM histogram; allowed: {allowed}")
     return value
 
 
 def _slo_objective(raw: Mapping[str, Any], problems: list[str]) -> float:
     value = decimal(raw, "sloObjective", problems)
     if value is None or not 0.5 <= value <= 0.9999:
-        problems.append(f"{qualified('sloObjective')}: {raw.get('sloObjective')!r} is out of range; allowed: a decimal string from \"0.5\" to \"0.9999\"")
+        problems.append(f"{qualified('sloObjective')}: {shown(raw.get('sloObjective'))} is out of range; allowed: a decimal string from \"0.5\" to \"0.9999\"")
         return 0.99
     return value
 
@@ -77,10 +77,10 @@ def _api_prices(raw: Mapping[str, Any], problems: list[str]) -> tuple[ApiPrice, 
     entries = raw.get("commercialApiPrices") or []
     prices: list[ApiPrice] = []
     for entry in entries if isinstance(entries, list) else [entries]:
-        match = _API_PRICE.match(str(entry))
+        match = _API_PRICE.fullmatch(str(entry))
         if not match:
             problems.append(
-                f"{qualified('commercialApiPrices')}: {entry!r} is not a price; allowed: name=inputUsd/outputUsd "
+                f"{qualified('commercialApiPrices')}: {shown(entry)} is not a price; allowed: name=inputUsd/outputUsd "
                 "per million tokens, like gpt-4o=2.50/10.00"
             )
             continue

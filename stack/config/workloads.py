@@ -9,7 +9,7 @@ from typing import Any, Mapping
 from components.minikube_cluster import node_size
 from components.model_serving import VLLM_POD_MEMORY_GIB, VLLM_POD_VCPU
 from stack.catalogue import InstanceType
-from stack.config.common import Secret, fraction, integer, qualified, secret
+from stack.config.common import Problems, Secret, boolean, fraction, integer, qualified, secret, shown
 
 VLLM = "vllm"
 SIMULATOR = "simulator"
@@ -38,8 +38,39 @@ EMBEDDING_DIMENSIONS = {
 GPU_NODE_OVERHEAD = {"minikube": (4.5, 10), "eks": (1.5, 4)}
 # The simulator needs no GPU; two replicas still show per-pod spread on the dashboards.
 SIMULATOR_REPLICAS = 2
-_MODEL_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
-_CRON = re.compile(r"^(\S+\s+){4}\S+$")
+_MODEL_ID = re.compile(r"[A-Za-z0-9][\w.\-]*/[\w.\-]+", re.ASCII)
+# Kubernetes parses a CronJob's schedule with robfig/cron v3's standard parser: five fields, or a descriptor.
+CRON_DESCRIPTORS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+_MONTHS = {name: i + 1 for i, name in enumerate("JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split())}
+_DAYS = {name: i for i, name in enumerate("SUN MON TUE WED THU FRI SAT".split())}
+_CRON_FIELDS = ((0, 59, {}), (0, 23, {}), (1, 31, {}), (1, 12, _MONTHS), (0, 6, _DAYS))
+
+
+def _cron_value(text: str, low: int, high: int, names: Mapping[str, int]) -> int | None:
+    number = names.get(text.upper()) if text.isalpha() else int(text) if re.fullmatch(r"[0-9]+", text, re.ASCII) else None
+    return number if number is not None and low <= number <= high else None
+
+
+def _cron_field(text: str, low: int, high: int, names: Mapping[str, int]) -> bool:
+    for part in text.split(","):
+        span, slash, step = part.partition("/")
+        if slash and not (re.fullmatch(r"[0-9]+", step, re.ASCII) and int(step) > 0):
+            return False
+        if span in ("*", "?"):
+            continue
+        start, dash, end = span.partition("-")
+        first = _cron_value(start, low, high, names)
+        last = _cron_value(end, low, high, names) if dash else first
+        if first is None or last is None or first > last:
+            return False
+    return True
+
+
+def is_cron_schedule(schedule: str) -> bool:
+    if schedule in CRON_DESCRIPTORS:
+        return True
+    fields = schedule.split()
+    return len(fields) == 5 and all(_cron_field(f, *spec) for f, spec in zip(fields, _CRON_FIELDS, strict=True))
 
 
 @dataclass(frozen=True)
@@ -80,17 +111,19 @@ class WorkloadConfig:
         return self.serving_mode == SIMULATOR
 
 
-def _tool_call_parser(model_id: str, raw: Mapping[str, Any], problems: list[str]) -> str:
+def _tool_call_parser(model_id: str, raw: Mapping[str, Any], problems: Problems) -> str:
     explicit = str(raw.get("toolCallParser") or "")
     if explicit:
-        if not re.match(r"^[a-z0-9_]+$", explicit):
-            problems.append(f"{qualified('toolCallParser')}: {explicit!r} is not a vLLM parser name; allowed: like hermes")
+        if not re.fullmatch(r"[a-z0-9_]+", explicit, re.ASCII):
+            problems.append(f"{qualified('toolCallParser')}: {shown(explicit)} is not a vLLM parser name; allowed: like hermes")
         return explicit
+    if problems.refused("modelId"):
+        return ""
     for prefix, parser in TOOL_CALL_PARSERS:
         if model_id.lower().startswith(prefix):
             return parser
     problems.append(
-        f"{qualified('toolCallParser')}: no parser known for {qualified('modelId')}={model_id!r}; allowed: set it to the "
+        f"{qualified('toolCallParser')}: no parser known for {qualified('modelId')}={shown(model_id)}; allowed: set it to the "
         "vLLM --tool-call-parser for the model (hermes, llama3_json, mistral, granite, ...)"
     )
     return ""
@@ -123,15 +156,15 @@ def _serving_fits(
 
 
 def parse(
-    raw: Mapping[str, Any], instance: InstanceType | None, gpu_nodes: int, backend: str, problems: list[str]
+    raw: Mapping[str, Any], instance: InstanceType | None, gpu_nodes: int, backend: str, problems: Problems
 ) -> WorkloadConfig:
     mode = str(raw.get("servingMode"))
     if mode not in SERVING_MODES:
-        problems.append(f"{qualified('servingMode')}: {mode!r} is not a serving mode; allowed: {', '.join(SERVING_MODES)}")
+        problems.append(f"{qualified('servingMode')}: {shown(mode)} is not a serving mode; allowed: {', '.join(SERVING_MODES)}")
     model_id = str(raw.get("modelId") or "")
-    if not _MODEL_ID.match(model_id):
+    if not _MODEL_ID.fullmatch(model_id):
         problems.append(
-            f"{qualified('modelId')}: {model_id!r} is not a Hugging Face model id; allowed: owner/name like Qwen/Qwen2.5-7B-Instruct"
+            f"{qualified('modelId')}: {shown(model_id)} is not a Hugging Face model id; allowed: owner/name like Qwen/Qwen2.5-7B-Instruct"
         )
     tensor_parallel = integer(raw, "tensorParallelSize", 1, 8, problems)
     replicas = integer(raw, "modelReplicas", 0, 16, problems)
@@ -144,7 +177,7 @@ def parse(
                 f"({qualified('servingMode')}=simulator) does not have; allowed: 1"
             )
         replicas = replicas or SIMULATOR_REPLICAS
-    elif mode == VLLM and instance is not None and instance.has_gpus:
+    elif mode == VLLM and instance is not None and instance.has_gpus and not problems.refused("tensorParallelSize"):
         # A pod's GPUs are on one node; the replicas share every node's GPUs.
         per_node = instance.gpu_count
         if tensor_parallel not in (1, 2, 4, 8) or tensor_parallel > per_node:
@@ -152,7 +185,7 @@ def parse(
                 f"{qualified('tensorParallelSize')}: {tensor_parallel} does not fit {instance.name} ({per_node} GPUs); "
                 f"allowed: 1, 2, 4 or 8 and at most {per_node}"
             )
-        elif replicas * tensor_parallel > gpus:
+        elif replicas * tensor_parallel > gpus and not problems.refused("modelReplicas", "gpuNodes"):
             problems.append(
                 f"{qualified('modelReplicas')}: {replicas} replicas x {qualified('tensorParallelSize')} {tensor_parallel} need "
                 f"{replicas * tensor_parallel} GPUs, the cluster has {gpus}; allowed: 0 (one replica per "
@@ -160,17 +193,21 @@ def parse(
             )
         replicas = replicas or max(1, (per_node // max(1, tensor_parallel)) * gpu_nodes)
         if tensor_parallel in (1, 2, 4, 8) and tensor_parallel <= per_node:
-            _serving_fits(backend, instance, replicas, tensor_parallel, problems)
+            if not problems.refused("gpuNodes", "modelReplicas"):
+                _serving_fits(backend, instance, replicas, tensor_parallel, problems)
     schedule = str(raw.get("workloadSchedule") or "")
-    if schedule and not _CRON.match(schedule):
+    if schedule and not is_cron_schedule(schedule):
         problems.append(
-            f"{qualified('workloadSchedule')}: {schedule!r} is not a cron schedule; allowed: five fields like '0 * * * *', "
-            "or empty for a one-off Job"
+            f"{qualified('workloadSchedule')}: {shown(schedule)} is not a cron schedule; allowed: five fields separated "
+            "by spaces (minute 0-59, hour 0-23, day 1-31, month 1-12 or JAN-DEC, weekday 0-6 or SUN-SAT) "
+            f"like '0 */6 * * *', one of {', '.join(CRON_DESCRIPTORS)}, or empty for a one-off Job"
         )
     prompt_tokens = integer(raw, "loadPromptTokens", 1, 131072, problems)
     output_tokens = integer(raw, "loadOutputTokens", 1, 32768, problems)
     max_model_len = integer(raw, "maxModelLen", 1024, 131072, problems)
-    if prompt_tokens + output_tokens > max_model_len:
+    if prompt_tokens + output_tokens > max_model_len and not problems.refused(
+        "loadPromptTokens", "loadOutputTokens", "maxModelLen"
+    ):
         problems.append(
             f"{qualified('loadPromptTokens')} + {qualified('loadOutputTokens')} = {prompt_tokens + output_tokens} exceed "
             f"{qualified('maxModelLen')} {max_model_len}; allowed: a sum of at most {max_model_len}"
@@ -178,13 +215,13 @@ def parse(
     embedding_model = str(raw.get("embeddingModel") or "")
     if embedding_model not in EMBEDDING_DIMENSIONS:
         problems.append(
-            f"{qualified('embeddingModel')}: {embedding_model!r} is not a known CPU embedding model; allowed: "
+            f"{qualified('embeddingModel')}: {shown(embedding_model)} is not a known CPU embedding model; allowed: "
             f"{', '.join(EMBEDDING_DIMENSIONS)}"
         )
-    workload_job = bool(raw.get("workloadJob"))
-    if schedule and not workload_job:
+    workload_job = boolean(raw, "workloadJob", problems)
+    if schedule and not workload_job and not problems.refused("workloadJob", "workloadSchedule"):
         problems.append(
-            f"{qualified('workloadSchedule')}: {schedule!r} is set but {qualified('workloadJob')} is false; allowed: "
+            f"{qualified('workloadSchedule')}: {shown(schedule)} is set but {qualified('workloadJob')} is false; allowed: "
             f"set {qualified('workloadJob')}=true too, or leave the schedule empty"
         )
     return WorkloadConfig(
@@ -197,9 +234,9 @@ def parse(
         tool_call_parser=_tool_call_parser(model_id, raw, problems),
         model_cache_gib=integer(raw, "modelCacheGiB", 10, 2000, problems),
         hf_token=secret(raw, "hfToken"),
-        router=bool(raw.get("router")),
-        trace_content=bool(raw.get("traceContent")),
-        safety_shield=bool(raw.get("safetyShield")),
+        router=boolean(raw, "router", problems),
+        trace_content=boolean(raw, "traceContent", problems),
+        safety_shield=boolean(raw, "safetyShield", problems),
         embedding_model=embedding_model,
         embedding_dimension=EMBEDDING_DIMENSIONS.get(embedding_model, 0),
         workload_job=workload_job,
