@@ -13,6 +13,7 @@ import pulumi_kubernetes as k8s
 
 from components.cluster import GPU_NODE_LABELS, GPU_TOLERATIONS, SYSTEM_NODE_LABELS, ClusterFacts
 from components.helm import chart_source
+from components.iam import assume_role_policy
 from stack.versions import HelmChart
 
 NODE_POLICIES = (
@@ -102,15 +103,6 @@ class EksClusterArgs:
     keep_data: bool = False
 
 
-def _assume_role_policy(service: str, actions: list[str]) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": actions}],
-        }
-    )
-
-
 class EksCluster(pulumi.ComponentResource):
     """EKS with a tainted GPU node group, a system node group, encrypted gp3 storage and the device plugin."""
 
@@ -155,7 +147,7 @@ class EksCluster(pulumi.ComponentResource):
 
         node_role = aws.iam.Role(
             f"{name}-node",
-            assume_role_policy=_assume_role_policy("ec2.amazonaws.com", ["sts:AssumeRole"]),
+            assume_role_policy=assume_role_policy("ec2.amazonaws.com"),
             tags=tags,
             opts=child,
         )
@@ -264,7 +256,7 @@ class EksCluster(pulumi.ComponentResource):
         )
         csi_role = aws.iam.Role(
             f"{name}-ebs-csi",
-            assume_role_policy=_assume_role_policy("pods.eks.amazonaws.com", ["sts:AssumeRole", "sts:TagSession"]),
+            assume_role_policy=assume_role_policy("pods.eks.amazonaws.com", ["sts:AssumeRole", "sts:TagSession"]),
             tags=tags,
             opts=child,
         )

@@ -18,6 +18,7 @@ import pulumi_tls as tls
 import yaml
 
 from components.cost_guards import GPU_METRICS_NAMESPACE
+from components.iam import assume_role_policy
 
 SCRIPTS = Path(__file__).parent / "scripts"
 SSH_PORT = 22
@@ -111,15 +112,6 @@ def snapshot_policy_details(volume_tag_value: str, days: int) -> dict:
     }
 
 
-def _assume_role_policy(service: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
-        }
-    )
-
-
 def _first_offering_zone(instance_type: str, zones: list[str]) -> str:
     if not zones:
         raise pulumi.RunError(
@@ -208,7 +200,7 @@ class GpuHost(pulumi.ComponentResource):
         # guard. No Session Manager: access is SSH from allowedCidrs, and its managed policy could read
         # every Parameter Store value.
         role = aws.iam.Role(
-            f"{name}-role", assume_role_policy=_assume_role_policy("ec2.amazonaws.com"), tags=tags, opts=child
+            f"{name}-role", assume_role_policy=assume_role_policy("ec2.amazonaws.com"), tags=tags, opts=child
         )
         if args.publish_gpu_metrics:
             # The CloudWatch agent's GPU utilisation, and only into its own namespace.
@@ -289,7 +281,7 @@ class GpuHost(pulumi.ComponentResource):
         )
         if args.snapshot_days:
             snapshot_role = aws.iam.Role(
-                f"{name}-snapshots", assume_role_policy=_assume_role_policy("dlm.amazonaws.com"), tags=tags, opts=child
+                f"{name}-snapshots", assume_role_policy=assume_role_policy("dlm.amazonaws.com"), tags=tags, opts=child
             )
             snapshot_access = aws.iam.RolePolicyAttachment(
                 f"{name}-snapshots", role=snapshot_role.name, policy_arn=DLM_MANAGED_POLICY, opts=child

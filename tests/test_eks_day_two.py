@@ -92,3 +92,17 @@ def test_dev_cleans_up_and_prod_keeps_its_volumes_and_protects_its_cluster(eks_p
     prod = run_program("prod", EKS)
     assert storage_class(prod) == "Retain"
     assert prod.one(CLUSTER).inputs["deletionProtection"] is True
+
+
+def test_prods_claims_outlive_their_statefulsets_and_devs_go_with_them():
+    def policies(program):
+        values = {r.inputs.get("name"): r.inputs["values"] for r in program.of_type("kubernetes:helm.sh/v3:Release")}
+        kps = values["kube-prometheus-stack"]
+        return (
+            kps["prometheus"]["prometheusSpec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"],
+            kps["alertmanager"]["alertmanagerSpec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"],
+            values["tempo"]["persistence"]["enableStatefulSetAutoDeletePVC"],
+        )
+
+    assert policies(run_program("dev", EKS)) == ("Delete", "Delete", True)
+    assert policies(run_program("prod", EKS)) == ("Retain", "Retain", False)

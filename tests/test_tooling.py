@@ -273,3 +273,42 @@ def test_start_host_refuses_a_terminated_host(tmp_path):
     result, calls = _start_host(tmp_path, _fake_host_tools(tmp_path, "terminated"))
     assert result.returncode == 1 and "terminated" in result.stderr
     assert not any(c.startswith("ssh ") for c in calls)
+
+
+def test_a_keep_data_stack_reports_its_retained_volumes_as_kept(tmp_path):
+    (tmp_path / "pulumi").write_text(
+        "#!/bin/sh\n"
+        'case "$*" in "config get keepData"*) echo true ;; "config get aws:region"*) echo us-east-1 ;; esac\n'
+    )
+    (tmp_path / "aws").write_text("#!/bin/sh\nprintf 'vol-0aaaaaaaaaaaaaaaa\\tNone\\n'\n")
+    for tool in ("pulumi", "aws"):
+        (tmp_path / tool).chmod(0o755)
+    result = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "check-leftover-volumes.sh"), "prod"],
+        env={"PATH": f"{tmp_path}:/usr/bin:/bin", "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md")},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = (tmp_path / "summary.md").read_text()
+    assert "Kept on purpose (keepData): vol-0aaaaaaaaaaaaaaaa" in summary and "None left behind." in summary
+
+
+def test_the_leftover_volume_query_reads_ids_and_the_kept_tag_as_the_aws_cli_would():
+    """The --query of check-leftover-volumes.sh, run by jmespath (the AWS CLI's query engine) on a
+    describe-volumes answer: one [id, data-volume tag key or null] pair per volume."""
+    import jmespath
+
+    script = (ROOT / "scripts" / "check-leftover-volumes.sh").read_text()
+    query = re.search(r'--query "([^"]+)"', script).group(1).replace("${kept_tag}", "llm-observability/data-volume")
+    answer = {
+        "Volumes": [
+            {"VolumeId": "vol-0aaaaaaaaaaaaaaaa", "Tags": [{"Key": "Stack", "Value": "dev"}]},
+            {"VolumeId": "vol-0bbbbbbbbbbbbbbbb", "Tags": [
+                {"Key": "Stack", "Value": "dev"}, {"Key": "llm-observability/data-volume", "Value": "x"}]},
+        ]
+    }
+    assert jmespath.search(query, answer) == [
+        ["vol-0aaaaaaaaaaaaaaaa", None],
+        ["vol-0bbbbbbbbbbbbbbbb", "llm-observability/data-volume"],
+    ]
