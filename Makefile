@@ -1,6 +1,8 @@
 # The README's commands. `make deploy` and `make test` are the two set-up commands.
 STACK ?= dev
 VENV ?= .venv
+# The real Llama Stack server for the container tests (tests/test_containers.py): its pins clash with ours.
+LLAMA_STACK_VENV ?= .venv-llama-stack
 PYTHON ?= $(shell scripts/find-python.sh)
 
 .PHONY: test deploy preview destroy start tunnel workload render lint
@@ -11,7 +13,13 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
 	touch $@
 
-test: $(VENV)/.installed
+$(LLAMA_STACK_VENV)/.installed: requirements-llama-stack.txt
+	$(PYTHON) -m venv $(LLAMA_STACK_VENV)
+	$(LLAMA_STACK_VENV)/bin/pip install --quiet --upgrade pip
+	$(LLAMA_STACK_VENV)/bin/pip install --quiet -r requirements-llama-stack.txt
+	touch $@
+
+test: $(VENV)/.installed $(LLAMA_STACK_VENV)/.installed
 	$(VENV)/bin/python -m pytest
 
 deploy: $(VENV)/.installed

@@ -3,8 +3,9 @@
     python benchmarks/query_cost.py [--workdir build/bench] [--repeat 3]
 
 1. Writes 24 h of synthetic series for 4 vLLM engines and 4 GPUs (tests/synthetic.py: the pinned
-   versions' names and labels, 30 s resolution) and backfills them with
-   `promtool tsdb create-blocks-from openmetrics`.
+   versions' names and labels, 30 s resolution), plus the collector exporter's series replayed from one
+   run of the real Llama Stack server and workload (tests/real_stack.py, needs .venv-llama-stack), and
+   backfills them with `promtool tsdb create-blocks-from openmetrics`.
 2. Backfills our recording rules over the same day (`promtool tsdb create-blocks-from rules`, one
    pass per dependency level, since a pass only sees series already in the TSDB).
 3. Starts Prometheus (Debian's 2.42) on that data and runs every Prometheus panel query of our
@@ -36,7 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from dashboards import to_yaml  # noqa: E402
-from tests import prometheus_server, synthetic  # noqa: E402
+from tests import prometheus_server, real_stack, synthetic  # noqa: E402
+from tests.collector_translation import replay_of  # noqa: E402
 from tests.platform_support import shared_dir  # noqa: E402
 from tests.signals_support import bundle_for, metric_names, substitute  # noqa: E402
 
@@ -66,12 +68,21 @@ def _run(cmd: list[str]) -> None:
         raise SystemExit(f"{' '.join(cmd[:4])} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
 
 
-def backfill_raw(data: Path, start: int, end: int, engines: int) -> None:
+def collector_series(workdir: Path):
+    """The collector exporter's series: what one real run of Llama Stack and the workload sent."""
+    runs = real_stack.run(workdir / "real-stack")
+    replay = replay_of(next(runs))
+    runs.close()
+    return replay.series
+
+
+def backfill_raw(data: Path, start: int, end: int, engines: int, collector_exporter) -> None:
     chunk = 2 * 3600
     for chunk_start in range(start, end, chunk):
         path = data.parent / "chunk.om"
         with path.open("w") as out:
-            synthetic.openmetrics(chunk_start, min(chunk_start + chunk - RESOLUTION, end), RESOLUTION, out, engines)
+            synthetic.openmetrics(chunk_start, min(chunk_start + chunk - RESOLUTION, end), RESOLUTION, out,
+                                  collector_exporter, engines)
         _run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(path), str(data)])
         path.unlink()
 
@@ -223,7 +234,7 @@ def rule_cost(prometheus, rules: dict, at: int, repeat: int) -> tuple[float, int
     return per_hour, timed
 
 
-def build_day(workdir: Path, rules: dict, engines: int, reuse: bool) -> tuple[Path, int, int]:
+def build_day(workdir: Path, rules: dict, engines: int, reuse: bool, collector_exporter) -> tuple[Path, int, int]:
     """A day of synthetic data for ``engines`` engines, with the recording rules backfilled, compacted."""
     data, stamp = workdir / "data", workdir / "range.json"
     if reuse and stamp.exists():
@@ -233,7 +244,7 @@ def build_day(workdir: Path, rules: dict, engines: int, reuse: bool) -> tuple[Pa
     data.mkdir(parents=True)
     end = int(time.time()) // 3600 * 3600
     start = end - DAY
-    for step, action in (("raw backfill", lambda: backfill_raw(data, start, end, engines)),
+    for step, action in (("raw backfill", lambda: backfill_raw(data, start, end, engines, collector_exporter)),
                          ("rules backfill", lambda: backfill_rules(workdir, data, rules, start, end)),
                          ("compaction", lambda: compact(workdir, data))):
         began = time.perf_counter()
@@ -298,11 +309,14 @@ def main() -> int:
     args = parser.parse_args()
     bundle = bundle_for(monthlyBudgetUsd="1500")
     rule_costs: dict[int, tuple[float, int]] = {}
+    collector_exporter = None
     ours: list[Timing] = []
     peers: list[Timing] = []
     for engines in RULE_COST_ENGINES:
         workdir = args.workdir if engines == RULE_COST_ENGINES[0] else args.workdir / f"engines-{engines}"
-        data, start, end = build_day(workdir, bundle.rules, engines, args.reuse)
+        if collector_exporter is None and not (args.reuse and (workdir / "range.json").exists()):
+            collector_exporter = collector_series(args.workdir)
+        data, start, end = build_day(workdir, bundle.rules, engines, args.reuse, collector_exporter)
         server = prometheus_server.start("prometheus", workdir / "server", {"global": {}}, [], data)
         try:
             rule_costs[engines] = rule_cost(server, bundle.rules, end, args.repeat)

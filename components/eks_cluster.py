@@ -13,19 +13,74 @@ import pulumi_kubernetes as k8s
 
 from components.cluster import GPU_NODE_LABELS, GPU_TOLERATIONS, SYSTEM_NODE_LABELS, ClusterFacts
 from components.helm import chart_source
+from components.iam import assume_role_policy
 from stack.versions import HelmChart
 
 NODE_POLICIES = (
     "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
     "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
     "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
-    "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
 )
 EBS_CSI_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
 # EKS-optimized Amazon Linux 2023 AMIs: the accelerated one brings the NVIDIA driver and container toolkit.
 GPU_AMI_TYPE = "AL2023_x86_64_NVIDIA"
 SYSTEM_AMI_TYPE = "AL2023_x86_64_STANDARD"
 SYSTEM_ROOT_VOLUME_GIB = 100
+# Zones (by AZ ID, which is the same in every account) where EKS does not place control planes: a cluster
+# with a subnet there fails with UnsupportedAvailabilityZoneException (EKS user guide, "Cluster VPC and
+# subnet requirements"; pulumi-eks#1401). AZ names differ per account, so subnets are chosen by AZ ID.
+EKS_UNSUPPORTED_ZONE_IDS = frozenset({"use1-az3", "usw1-az2", "cac1-az3"})
+# The control plane's logs (api, audit, authenticator) in a log group of the stack's own.
+CONTROL_PLANE_LOG_RETENTION_DAYS = 30
+CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+
+
+@dataclass(frozen=True)
+class Subnet:
+    id: str
+    zone_id: str
+
+
+@dataclass(frozen=True)
+class SubnetPlan:
+    """Where the control plane (and the system nodes) go, and where the GPU nodes go."""
+
+    cluster: tuple[str, ...]
+    gpu_nodes: tuple[str, ...]
+
+
+def plan_subnets(
+    candidates: list[Subnet], gpu_zone_ids: set[str], gpu_instance_type: str, given: bool
+) -> SubnetPlan:
+    """Subnets in zones EKS supports, at least two zones; GPU nodes where the GPU type is offered too.
+
+    Raises, naming the setting to give, when the candidates (the default VPC's, or eksSubnetIds) cannot
+    hold a cluster.
+    """
+    setting = "llm-observability:eksSubnetIds"
+    source = f"{setting} {[s.id for s in candidates]}" if given else "the default VPC"
+    if given:
+        refused = [f"{s.id} ({s.zone_id})" for s in candidates if s.zone_id in EKS_UNSUPPORTED_ZONE_IDS]
+        if refused:
+            raise pulumi.RunError(
+                f"{setting}: {refused} are in zones where EKS places no control plane; allowed: subnets in "
+                f"other zones (any zone but {sorted(EKS_UNSUPPORTED_ZONE_IDS)})"
+            )
+    usable = [s for s in candidates if s.zone_id not in EKS_UNSUPPORTED_ZONE_IDS]
+    if len({s.zone_id for s in usable}) < 2:
+        raise pulumi.RunError(
+            f"{setting}: {source} has subnets in fewer than two zones EKS supports "
+            f"({sorted({s.zone_id for s in usable})}); allowed: two or more subnets in different zones, "
+            f"given as {setting}"
+        )
+    gpu = [s.id for s in usable if s.zone_id in gpu_zone_ids]
+    if not gpu:
+        raise pulumi.RunError(
+            f"llm-observability:instanceType: {gpu_instance_type} is offered in none of the zones of {source} "
+            f"({sorted({s.zone_id for s in usable})}; offered in {sorted(gpu_zone_ids)}); allowed: another "
+            f"instanceType, or {setting} with a subnet in a zone that offers it"
+        )
+    return SubnetPlan(cluster=tuple(s.id for s in usable), gpu_nodes=tuple(gpu))
 
 
 @dataclass(frozen=True)
@@ -42,15 +97,10 @@ class EksClusterArgs:
     storage_class: str
     device_plugin_chart: HelmChart
     tags: Mapping[str, str]
-
-
-def _assume_role_policy(service: str, actions: list[str]) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": actions}],
-        }
-    )
+    # IAM users and roles (people, CI) that administer the cluster, beside the identity that created it.
+    admin_principal_arns: tuple[str, ...] = ()
+    # prod: volumes are kept when their claims go, and the cluster cannot be deleted by accident.
+    keep_data: bool = False
 
 
 class EksCluster(pulumi.ComponentResource):
@@ -67,45 +117,86 @@ class EksCluster(pulumi.ComponentResource):
         invoke = pulumi.InvokeOutputOptions(parent=self)
         tags = dict(args.tags)
 
+        # Looked up before anything is created, so that a VPC that cannot hold the cluster is refused.
+        lookup = pulumi.InvokeOptions(parent=self)
         if args.subnet_ids:
             vpc_id = aws.ec2.get_subnet_output(id=args.subnet_ids[0], opts=invoke).vpc_id
-            subnet_ids: pulumi.Input[list[str]] = list(args.subnet_ids)
+            candidate_ids = list(args.subnet_ids)
         else:
-            vpc_id = aws.ec2.get_vpc_output(default=True, opts=invoke).id
-            subnet_ids = aws.ec2.get_subnets_output(
+            default_vpc = aws.ec2.get_vpc(default=True, opts=lookup).id
+            vpc_id = pulumi.Output.from_input(default_vpc)
+            candidate_ids = aws.ec2.get_subnets(
                 filters=[
-                    {"name": "vpc-id", "values": [vpc_id]},
+                    {"name": "vpc-id", "values": [default_vpc]},
                     {"name": "default-for-az", "values": ["true"]},
                 ],
-                opts=invoke,
+                opts=lookup,
             ).ids
+        candidates = [
+            Subnet(subnet_id, aws.ec2.get_subnet(id=subnet_id, opts=lookup).availability_zone_id)
+            for subnet_id in candidate_ids
+        ]
+        gpu_zone_ids = set(
+            aws.ec2.get_instance_type_offerings(
+                location_type="availability-zone-id",
+                filters=[{"name": "instance-type", "values": [args.gpu_instance_type]}],
+                opts=lookup,
+            ).locations
+        )
+        subnets = plan_subnets(candidates, gpu_zone_ids, args.gpu_instance_type, given=bool(args.subnet_ids))
 
         node_role = aws.iam.Role(
             f"{name}-node",
-            assume_role_policy=_assume_role_policy("ec2.amazonaws.com", ["sts:AssumeRole"]),
+            assume_role_policy=assume_role_policy("ec2.amazonaws.com"),
             tags=tags,
             opts=child,
         )
         for index, policy in enumerate(NODE_POLICIES):
             aws.iam.RolePolicyAttachment(f"{name}-node-{index}", role=node_role.name, policy_arn=policy, opts=child)
 
+        # EKS writes to /aws/eks/<cluster>/cluster and would create it, without retention, outside the
+        # stack: declared here first, it expires and goes with the stack.
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-control-plane",
+            name=f"/aws/eks/{name}/cluster",
+            retention_in_days=CONTROL_PLANE_LOG_RETENTION_DAYS,
+            tags=tags,
+            opts=child,
+        )
         cluster = eks.Cluster(
             f"{name}-eks",
             name=name,
             version=args.kubernetes_version,
             vpc_id=vpc_id,
-            subnet_ids=subnet_ids,
+            subnet_ids=list(subnets.cluster),
             skip_default_node_group=True,
             authentication_mode=eks.AuthenticationMode.API,
             endpoint_private_access=True,
             endpoint_public_access=True,
             public_access_cidrs=list(args.allowed_cidrs),
             enabled_cluster_log_types=["api", "audit", "authenticator"],
+            # The VPC CNI's network policy agent enforces the stack's NetworkPolicies (off by default).
+            vpc_cni_options=eks.VpcCniOptionsArgs(enable_network_policy=True),
+            access_entries={
+                f"admin-{index}": {
+                    "principal_arn": arn,
+                    "access_policies": {
+                        "cluster-admin": {
+                            "policy_arn": CLUSTER_ADMIN_POLICY,
+                            "access_scope": {"type": "cluster"},
+                        }
+                    },
+                }
+                for index, arn in enumerate(args.admin_principal_arns)
+            },
+            deletion_protection=args.keep_data,
             tags=tags,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
         )
 
-        def node_group(pool: str, instance_type: str, size: int, disk_gib: int, **extra) -> eks.ManagedNodeGroup:
+        def node_group(
+            pool: str, instance_type: str, size: int, disk_gib: int, subnet_ids: tuple[str, ...], **extra
+        ) -> eks.ManagedNodeGroup:
             template = aws.ec2.LaunchTemplate(
                 f"{name}-{pool}",
                 metadata_options={
@@ -134,6 +225,7 @@ class EksCluster(pulumi.ComponentResource):
                 cluster=cluster,
                 node_role=node_role,
                 instance_types=[instance_type],
+                subnet_ids=list(subnet_ids),
                 scaling_config={"desired_size": size, "min_size": size, "max_size": size},
                 launch_template={"id": template.id, "version": template.latest_version.apply(str)},
                 tags=tags,
@@ -142,12 +234,13 @@ class EksCluster(pulumi.ComponentResource):
             )
 
         system_nodes = node_group("system", args.system_instance_type, args.system_nodes, SYSTEM_ROOT_VOLUME_GIB,
-                   ami_type=SYSTEM_AMI_TYPE, labels=dict(SYSTEM_NODE_LABELS))
+                   subnets.cluster, ami_type=SYSTEM_AMI_TYPE, labels=dict(SYSTEM_NODE_LABELS))
         gpu_nodes = node_group(
             "gpu",
             args.gpu_instance_type,
             args.gpu_nodes,
             args.gpu_root_volume_gib,
+            subnets.gpu_nodes,
             ami_type=GPU_AMI_TYPE,
             labels=dict(GPU_NODE_LABELS),
             taints=[{"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}],
@@ -163,7 +256,7 @@ class EksCluster(pulumi.ComponentResource):
         )
         csi_role = aws.iam.Role(
             f"{name}-ebs-csi",
-            assume_role_policy=_assume_role_policy("pods.eks.amazonaws.com", ["sts:AssumeRole", "sts:TagSession"]),
+            assume_role_policy=assume_role_policy("pods.eks.amazonaws.com", ["sts:AssumeRole", "sts:TagSession"]),
             tags=tags,
             opts=child,
         )
@@ -172,6 +265,8 @@ class EksCluster(pulumi.ComponentResource):
             f"{name}-ebs-csi",
             cluster_name=name,
             addon_name="aws-ebs-csi-driver",
+            # Every volume the driver creates carries the stack's tags: what the teardown check looks for.
+            configuration_values=json.dumps({"controller": {"extraVolumeTags": tags}}, sort_keys=True),
             pod_identity_associations=[{"role_arn": csi_role.arn, "service_account": "ebs-csi-controller-sa"}],
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*with_nodes, pod_identity]),
@@ -197,7 +292,8 @@ class EksCluster(pulumi.ComponentResource):
             parameters={"type": "gp3", "encrypted": "true"},
             volume_binding_mode="WaitForFirstConsumer",
             allow_volume_expansion=True,
-            reclaim_policy="Delete",
+            # prod keeps a volume when its claim goes (the data outlives a mistaken delete); dev cleans up.
+            reclaim_policy="Retain" if args.keep_data else "Delete",
             opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[ebs_csi]),
         )
         # The accelerated AMI has the driver; the device plugin makes the GPUs schedulable. Its chart

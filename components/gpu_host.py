@@ -18,11 +18,11 @@ import pulumi_tls as tls
 import yaml
 
 from components.cost_guards import GPU_METRICS_NAMESPACE
+from components.iam import assume_role_policy
 
 SCRIPTS = Path(__file__).parent / "scripts"
 SSH_PORT = 22
 # Session Manager is the only AWS API the host itself needs.
-SSM_MANAGED_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 # AWS's own policy for Data Lifecycle Manager to snapshot volumes on a schedule.
 DLM_MANAGED_POLICY = "arn:aws:iam::aws:policy/service-role/AWSDataLifecycleManagerServiceRole"
 # What the host calls the data volume; on Nitro instances it appears as an NVMe device named by its id.
@@ -112,15 +112,6 @@ def snapshot_policy_details(volume_tag_value: str, days: int) -> dict:
     }
 
 
-def _assume_role_policy(service: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
-        }
-    )
-
-
 def _first_offering_zone(instance_type: str, zones: list[str]) -> str:
     if not zones:
         raise pulumi.RunError(
@@ -205,11 +196,11 @@ class GpuHost(pulumi.ComponentResource):
             opts=child,
         )
 
+        # The host's role grants only what the host uses: nothing, or publishing GPU metrics for the idle
+        # guard. No Session Manager: access is SSH from allowedCidrs, and its managed policy could read
+        # every Parameter Store value.
         role = aws.iam.Role(
-            f"{name}-role", assume_role_policy=_assume_role_policy("ec2.amazonaws.com"), tags=tags, opts=child
-        )
-        aws.iam.RolePolicyAttachment(
-            f"{name}-ssm", role=role.name, policy_arn=SSM_MANAGED_POLICY, opts=child
+            f"{name}-role", assume_role_policy=assume_role_policy("ec2.amazonaws.com"), tags=tags, opts=child
         )
         if args.publish_gpu_metrics:
             # The CloudWatch agent's GPU utilisation, and only into its own namespace.
@@ -290,7 +281,7 @@ class GpuHost(pulumi.ComponentResource):
         )
         if args.snapshot_days:
             snapshot_role = aws.iam.Role(
-                f"{name}-snapshots", assume_role_policy=_assume_role_policy("dlm.amazonaws.com"), tags=tags, opts=child
+                f"{name}-snapshots", assume_role_policy=assume_role_policy("dlm.amazonaws.com"), tags=tags, opts=child
             )
             snapshot_access = aws.iam.RolePolicyAttachment(
                 f"{name}-snapshots", role=snapshot_role.name, policy_arn=DLM_MANAGED_POLICY, opts=child

@@ -48,6 +48,8 @@ ALERTMANAGER_RETENTION = "120h"
 # on EKS or an existing cluster that is a cloud volume still billed after `pulumi destroy`. The claims go
 # with their StatefulSet; scaling keeps them.
 CLAIMS_DIE_WITH_STATEFULSET = {"whenDeleted": "Delete", "whenScaled": "Retain"}
+# prod (keepData): the claims, and the metrics and silences on them, outlive their StatefulSets.
+CLAIMS_OUTLIVE_STATEFULSET = {"whenDeleted": "Retain", "whenScaled": "Retain"}
 # Monitors of control-plane parts that MiniKube binds to localhost (or runs without metrics): their
 # targets would be down from day one and their alerts would fire forever.
 MINIKUBE_UNREACHABLE_MONITORS = ("kubeEtcd", "kubeScheduler", "kubeControllerManager", "kubeProxy")
@@ -82,10 +84,15 @@ class MetricsStackArgs:
     inhibit_rules: tuple[Mapping[str, Any], ...] = ()
     # Storage class of the volumes; None uses the cluster's default class.
     storage_class: str | None = None
+    # prod: Prometheus's and Alertmanager's claims outlive their StatefulSets (Grafana's volume is kept
+    # by the retaining storage class on EKS, by the data volume on MiniKube).
+    keep_claims: bool = False
     # Where the stack's pods run (the system nodes, where the cluster has them).
     node_selector: Mapping[str, str] = field(default_factory=dict)
     # node-exporter runs on every node: these let it onto tainted (GPU) nodes.
     node_exporter_tolerations: tuple[Mapping[str, str], ...] = ()
+    # node-exporter's namespace: the privileged exporters' own (stack/platform.py), not the release's.
+    exporters_namespace: str | None = None
     # The prometheus-operator CRDs and the namespace.
     depends_on: Sequence[pulumi.Resource] = ()
 
@@ -97,6 +104,10 @@ def prometheus_remote_write_url(namespace: str) -> str:
 
 def _image(image: Image) -> dict[str, str]:
     return {"registry": image.registry, "repository": image.repository, "tag": image.tag}
+
+
+def _claim_policy(args: MetricsStackArgs) -> dict[str, str]:
+    return CLAIMS_OUTLIVE_STATEFULSET if args.keep_claims else CLAIMS_DIE_WITH_STATEFULSET
 
 
 def _volume_claim(size: str, storage_class: str | None) -> dict[str, Any]:
@@ -218,7 +229,7 @@ def metrics_stack_values(args: MetricsStackArgs) -> dict[str, Any]:
         "retention": args.retention,
         "retentionSize": args.retention_size,
         "storageSpec": _volume_claim(f"{args.prometheus_volume_gib}Gi", args.storage_class),
-        "persistentVolumeClaimRetentionPolicy": CLAIMS_DIE_WITH_STATEFULSET,
+        "persistentVolumeClaimRetentionPolicy": _claim_policy(args),
         "enableRemoteWriteReceiver": True,
         "enableFeatures": ["exemplar-storage"],
         "exemplars": {"maxSize": 100000},
@@ -233,7 +244,7 @@ def metrics_stack_values(args: MetricsStackArgs) -> dict[str, Any]:
         "image": _image(args.alertmanager_image),
         "retention": ALERTMANAGER_RETENTION,
         "storage": _volume_claim(ALERTMANAGER_VOLUME, args.storage_class),
-        "persistentVolumeClaimRetentionPolicy": CLAIMS_DIE_WITH_STATEFULSET,
+        "persistentVolumeClaimRetentionPolicy": _claim_policy(args),
         "resources": resources("20m", "64Mi", "200m", "256Mi"),
         **placement(args.node_selector),
     }
@@ -266,6 +277,7 @@ def metrics_stack_values(args: MetricsStackArgs) -> dict[str, Any]:
             **placement(args.node_selector),
         },
         "prometheus-node-exporter": {
+            **({"namespaceOverride": args.exporters_namespace} if args.exporters_namespace else {}),
             "resources": resources("20m", "32Mi", "200m", "64Mi"),
             **placement({}, args.node_exporter_tolerations),
         },

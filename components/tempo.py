@@ -34,6 +34,8 @@ class TempoArgs:
     prometheus_remote_write_url: str
     # Storage class of the volume; None uses the cluster's default class.
     storage_class: str | None = None
+    # prod: the claim (and so the data) outlives the StatefulSet.
+    keep_claims: bool = False
     # Where the pod runs (the system nodes, where the cluster has them).
     node_selector: Mapping[str, str] = field(default_factory=dict)
     # The prometheus-operator CRDs (the chart's ServiceMonitor) and the namespace.
@@ -81,8 +83,9 @@ def tempo_values(args: TempoArgs) -> dict[str, Any]:
             "enabled": True,
             "size": f"{args.volume_gib}Gi",
             "accessModes": ["ReadWriteOnce"],
-            # The StatefulSet's claim goes with it, not left behind as a billed cloud volume.
-            "enableStatefulSetAutoDeletePVC": True,
+            # The StatefulSet's claim goes with it, not left behind as a billed cloud volume; in prod
+            # (keepData) it stays, with the traces.
+            "enableStatefulSetAutoDeletePVC": not args.keep_claims,
             **({"storageClassName": args.storage_class} if args.storage_class else {}),
         },
         **placement(args.node_selector),

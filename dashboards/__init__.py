@@ -59,7 +59,7 @@ def to_yaml(body: dict[str, Any]) -> str:
 
 
 # The labels that say what an alert is about, for "the same target" in inhibition.
-TARGET_LABELS = ("alertname", "namespace", "model_name", "pod", "Hostname", "gpu", "job", "instance", "tool_name", "vector_db")
+TARGET_LABELS = ("alertname", "namespace", "model_name", "pod", "Hostname", "gpu", "job", "instance", "gen_ai_tool_name", "vector_db")
 
 
 def inhibit_rules() -> tuple[dict[str, Any], ...]:

@@ -1,5 +1,6 @@
 """The application server's service level: Llama Stack's availability SLO (requests it answered with a
-5xx status) with burn-rate alerts, and alerts on the error ratios of its tool calls and retrievals.
+5xx status) with burn-rate alerts, and alerts on the error ratios of the agents' tool calls (counted by
+the workload, which runs them) and of Llama Stack's retrievals.
 Rules and alerts only; the panels sit on the role overviews and the quality dashboard."""
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from dashboards.slo import BURN_WINDOWS, LONG_WINDOWS, burn_alerts
 
 JOB = ("job",)
 FAILED_STATUS = "~5.."
-TOOL_ERRORS = "tool:llama_stack_tool_errors:ratio_rate5m"
-TOOL_CALLS = "tool:llama_stack_tool_invocations:rate5m"
+TOOL_ERRORS = "tool:workload_tool_errors:ratio_rate5m"
+TOOL_CALLS = "tool:workload_tool_invocations:rate5m"
 RETRIEVAL_ERRORS = "vector_db:llama_stack_vector_io_failed_queries:ratio_rate5m"
 RETRIEVALS = "vector_db:llama_stack_vector_io_queries:rate5m"
 
@@ -47,10 +48,11 @@ def alerts(spec: SignalsSpec) -> list[Alert]:
     return [
         *burn_alerts(spec, "LlamaStackAvailabilitySloBurn", error_ratio, requests, "Llama Stack availability",
                      "Llama Stack ({{ $labels.job }})", "were answered with a 5xx status (llama_stack_requests_total)"),
-        Alert("LlamaStackToolErrors", f"{TOOL_ERRORS} > {t.tool_error_ratio} and {_busy(TOOL_CALLS, 'tool_name', t.min_calls_5m)}",
-              "warning", "A Llama Stack tool keeps failing.",
-              f"{{{{ $labels.tool_name }}}} failed {{{{ $value | humanizePercentage }}}} of its calls for 15 minutes "
-              f"(over {t.tool_error_ratio:.0%}, llama_stack_tool_runtime_invocations_total status=error): agents get errors "
+        Alert("AgentToolErrors",
+              f"{TOOL_ERRORS} > {t.tool_error_ratio} and {_busy(TOOL_CALLS, 'gen_ai_tool_name', t.min_calls_5m)}",
+              "warning", "An agent's function tool keeps failing.",
+              f"{{{{ $labels.gen_ai_tool_name }}}} failed {{{{ $value | humanizePercentage }}}} of its calls for 15 "
+              f"minutes (over {t.tool_error_ratio:.0%}, workload_tool_invocations_total outcome=error): agents get errors "
               "instead of tool results.", "15m"),
         Alert("LlamaStackRetrievalErrors",
               f"{RETRIEVAL_ERRORS} > {t.retrieval_error_ratio} and {_busy(RETRIEVALS, 'vector_db', t.min_calls_5m)}",

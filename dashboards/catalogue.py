@@ -2,7 +2,7 @@
 
 Queries may name only these, our recording rules, or the standard Kubernetes/Prometheus series
 below; tests/test_signals_queries.py enforces that, and cross-checks this list against the upstream
-catalogues in ../shared/reference/metrics when that folder is present. The platform stream configures
+catalogues kept in tests/reference (DCGM: its field names). The platform stream configures
 the DCGM counters CSV and the spanmetrics dimensions from DCGM_COUNTERS and SPANMETRICS_DIMENSIONS.
 """
 
@@ -52,7 +52,10 @@ FIRST_BUCKET = {
     "vllm:request_time_per_output_token_seconds": ITL_BUCKETS[0],
     "vllm:e2e_request_latency_seconds": REQUEST_LATENCY_BUCKETS[0],
     "llama_stack_vector_io_retrieval_duration_seconds": 0.005,
-    "traces_span_metrics_duration_seconds": 0.002,
+    # components/otel_collector.py SPAN_DURATION_BUCKETS, not the connector's 2 ms default.
+    "traces_span_metrics_duration_seconds": 0.005,
+    # workload/tracing.py TOOL_DURATION_BUCKETS (tests/test_containers.py checks what it sends).
+    "workload_tool_duration_seconds": 0.00001,
     # llm-d EPP v0.10.0 (pkg/epp/metrics/llm_d_router_metrics.go).
     "llm_d_epp_request_duration_seconds": 0.005,
     "llm_d_epp_scheduler_e2e_duration_seconds": 0.0001,
@@ -111,13 +114,18 @@ LLAMA_STACK = (
     "llama_stack_requests_total",
     "llama_stack_inference_duration_seconds_count",
     "llama_stack_inference_duration_seconds_sum",
-    "llama_stack_tool_runtime_invocations_total",
-    "llama_stack_tool_runtime_duration_seconds_count",
-    "llama_stack_tool_runtime_duration_seconds_sum",
     "llama_stack_vector_io_queries_total",
     "llama_stack_vector_io_retrieval_duration_seconds_bucket",
     "llama_stack_vector_io_retrieval_duration_seconds_count",
     "llama_stack_vector_io_retrieval_duration_seconds_sum",
+)
+
+# The workload's own OpenTelemetry metrics (workload/tracing.py) through the collector: job="workload".
+WORKLOAD = (
+    "workload_tool_invocations_total",
+    "workload_tool_duration_seconds_bucket",
+    "workload_tool_duration_seconds_count",
+    "workload_tool_duration_seconds_sum",
 )
 
 # The collector's spanmetrics connector (namespace traces.span.metrics, histogram unit seconds).
@@ -160,6 +168,7 @@ EXPORTED: dict[str, tuple[str, ...]] = {
     "dcgm": DCGM_COUNTERS,
     "llm-d-epp": EPP,
     "llama-stack": LLAMA_STACK,
+    "workload": WORKLOAD,
     "spanmetrics": SPAN_METRICS,
     "otel-collector": COLLECTOR,
     "tempo": TEMPO,

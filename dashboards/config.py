@@ -23,6 +23,8 @@ class Selectors:
     tempo: dict[str, str] = field(default_factory=lambda: {"job": "tempo"})
     # Llama Stack's OTLP metrics arrive through the collector with honorLabels: job = service.name.
     llama_stack: dict[str, str] = field(default_factory=lambda: {"job": "llama-stack"})
+    # The workload's own metrics (its function tools), through the collector like Llama Stack's.
+    workload: dict[str, str] = field(default_factory=lambda: {"job": "workload"})
     # Span metrics from the collector's spanmetrics connector carry the span's service as a label.
     llama_stack_spans: dict[str, str] = field(default_factory=lambda: {"service_name": "llama-stack"})
     # Tempo's metrics generator remote-writes with this external label (components/tempo.py).

@@ -24,6 +24,12 @@ if [ "$confirm" != "$stack" ]; then
   exit 1
 fi
 
-# Objects on a cluster that cannot be reached are dropped from the state rather than failing the run.
-export PULUMI_K8S_DELETE_UNREACHABLE=true
+# MiniKube's objects die with their host: when it is stopped or gone they are dropped from the state
+# rather than failing the run. On EKS or an existing cluster a claim is a cloud volume: a destroy that
+# cannot reach the cluster fails loudly instead of forgetting it.
+backend="$(pulumi config get clusterBackend --stack "$stack" 2>/dev/null || true)"
+if [ "${backend:-minikube}" = minikube ]; then
+  export PULUMI_K8S_DELETE_UNREACHABLE=true
+fi
 pulumi destroy --stack "$stack" --yes "$@"
+scripts/check-leftover-volumes.sh "$stack"

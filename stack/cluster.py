@@ -110,6 +110,8 @@ def _eks(name: str, config: StackConfig) -> tuple[KubernetesCluster, dict[str, p
             storage_class=config.cluster.storage_class or "gp3",
             device_plugin_chart=versions.NVIDIA_DEVICE_PLUGIN,
             tags=config.tags,
+            admin_principal_arns=config.cluster.eks_admin_principal_arns,
+            keep_data=config.host.keep_data,
         ),
     )
     return cluster, {"eksClusterName": cluster.cluster_name}, Host()

@@ -13,7 +13,7 @@ from stack.cluster import build_cluster
 from stack.config import PROJECT, StackConfig
 from stack.platform import Platform, build_platform, platform_outputs
 from stack.signals import build_signals
-from stack.workloads import AiWorkloads, build_ai_workloads, workload_outputs
+from stack.workloads import LLM_NAMESPACE, AiWorkloads, build_ai_workloads, workload_outputs
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class Environment:
 def build(config: StackConfig) -> Environment:
     name = f"{PROJECT}-{config.stack}"
     cluster, outputs, host = build_cluster(name, config)
-    platform = build_platform(name, config, cluster)
+    platform = build_platform(name, config, cluster, apps_namespace=LLM_NAMESPACE)
     workloads = build_ai_workloads(name, config, cluster, platform)
     signals = build_signals(name, config, cluster, platform)
     cost_guards = CostGuards(

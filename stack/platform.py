@@ -7,11 +7,12 @@ from dataclasses import dataclass
 import pulumi
 
 import dashboards
-from components import metrics_stack, tempo
+from components import metrics_stack, network_policies, tempo
 from components.cluster import KubernetesCluster
 from components.dcgm_exporter import DcgmExporter, DcgmExporterArgs
 from components.metrics_stack import MetricsStack, MetricsStackArgs
-from components.namespace import Namespace, NamespaceArgs
+from components.namespace import PRIVILEGED, Namespace, NamespaceArgs
+from components.network_policies import NetworkPolicies, NetworkPoliciesArgs
 from components.otel_collector import OtelCollector, OtelCollectorArgs
 from components.prometheus_crds import PrometheusCrds, PrometheusCrdsArgs
 from components.tempo import Tempo, TempoArgs
@@ -20,6 +21,10 @@ from stack import versions
 from stack.config import PROJECT, StackConfig
 
 MONITORING_NAMESPACE = "monitoring"
+# The exporters that read the host (DCGM-Exporter: the GPUs through the NVIDIA runtime; node-exporter: the
+# host's network, PIDs and filesystems) need what Pod Security's baseline forbids. They get a namespace of
+# their own, the one exception to baseline, so nothing else can be given those rights by accident.
+EXPORTERS_NAMESPACE = "monitoring-exporters"
 # The localhost port of each UI, for scripts/tunnel.sh and the port-forward outputs.
 LOCAL_PORTS = {"grafana": 3000, "prometheus": 9090, "alertmanager": 9093, "tempo": 3200}
 
@@ -41,13 +46,37 @@ class Platform:
 
 
 
-def build_platform(name: str, config: StackConfig, cluster: KubernetesCluster) -> Platform:
-    """The observability platform in namespace monitoring, on the cluster's provider and system nodes."""
+def build_platform(name: str, config: StackConfig, cluster: KubernetesCluster, apps_namespace: str) -> Platform:
+    """The observability platform in namespace monitoring, on the cluster's provider and system nodes;
+    `apps_namespace` holds the applications that send it telemetry."""
     on_cluster = pulumi.ResourceOptions(provider=cluster.provider)
     settings = config.platform
     facts = cluster.facts
     namespace = Namespace(
         f"{name}-monitoring", NamespaceArgs(name=MONITORING_NAMESPACE), opts=on_cluster
+    )
+    exporters = Namespace(
+        f"{name}-exporters",
+        NamespaceArgs(name=EXPORTERS_NAMESPACE, enforce=PRIVILEGED, warn=PRIVILEGED),
+        opts=on_cluster,
+    )
+    NetworkPolicies(
+        f"{name}-monitoring-policies",
+        NetworkPoliciesArgs(
+            namespace=namespace.name,
+            policies=network_policies.monitoring_policies(namespace.name, apps_namespace),
+            depends_on=[namespace.resource],
+        ),
+        opts=on_cluster,
+    )
+    NetworkPolicies(
+        f"{name}-exporters-policies",
+        NetworkPoliciesArgs(
+            namespace=exporters.name,
+            policies=network_policies.exporters_policies(namespace.name),
+            depends_on=[exporters.resource],
+        ),
+        opts=on_cluster,
     )
     crds = PrometheusCrds(
         f"{name}-prometheus-crds",
@@ -67,6 +96,7 @@ def build_platform(name: str, config: StackConfig, cluster: KubernetesCluster) -
             volume_gib=settings.tempo_volume_gib,
             prometheus_remote_write_url=metrics_stack.prometheus_remote_write_url(namespace.name),
             storage_class=facts.storage_class,
+            keep_claims=config.host.keep_data,
             node_selector=facts.system_node_selector,
             depends_on=prerequisites,
         ),
@@ -89,9 +119,11 @@ def build_platform(name: str, config: StackConfig, cluster: KubernetesCluster) -
             inhibit_rules=dashboards.inhibit_rules(),
             tempo_query_url=tempo.query_url(namespace.name),
             storage_class=facts.storage_class,
+            keep_claims=config.host.keep_data,
             node_selector=facts.system_node_selector,
             node_exporter_tolerations=facts.gpu_tolerations,
-            depends_on=prerequisites,
+            exporters_namespace=exporters.name,
+            depends_on=[*prerequisites, exporters.resource],
         ),
         opts=on_cluster,
     )
@@ -114,13 +146,13 @@ def build_platform(name: str, config: StackConfig, cluster: KubernetesCluster) -
         DcgmExporter(
             f"{name}-dcgm-exporter",
             DcgmExporterArgs(
-                namespace=namespace.name,
+                namespace=exporters.name,
                 chart=versions.DCGM_EXPORTER,
                 image=versions.DCGM_EXPORTER_IMAGE,
                 counters_csv=dcgm_counters_csv(),
                 gpu_node_selector=facts.gpu_node_selector,
                 gpu_tolerations=facts.gpu_tolerations,
-                depends_on=prerequisites,
+                depends_on=[*prerequisites, exporters.resource],
             ),
             opts=on_cluster,
         )

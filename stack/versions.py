@@ -165,7 +165,8 @@ CLUSTER_CHARTS = (NVIDIA_DEVICE_PLUGIN,)
 
 # --- AI workloads (namespace llm) ---------------------------------------------------------------------
 # vLLM: the model server image AND the metric catalogue the dashboards are written against
-# (../shared/reference/metrics/vllm-metrics.txt is read from this exact release). Change both together.
+# (tests/reference/metrics/vllm.txt and vllm-envs.txt are read from this exact release). Change both
+# together: scripts/refresh-reference.py regenerates tests/reference/ from the pins here.
 VLLM_IMAGE = Image("docker.io", "vllm/vllm-openai", "v0.33.0")
 # llm-d's model-server chart (Deployment per role, tracing wiring, pvc+hf model cache). The Helm repo is
 # the one its README installs from; the server images are ours (VLLM_IMAGE, LLM_D_INFERENCE_SIM_IMAGE).
@@ -176,9 +177,15 @@ LLM_D_MODELSERVICE = HelmChart(
 LLM_D_INFERENCE_SIM_IMAGE = Image("ghcr.io", "llm-d/llm-d-inference-sim", "v0.10.2")
 # Llama Stack: the 0.7 line is the last before the OGX rename; its telemetry is plain OTLP (OTEL_* env).
 LLAMA_STACK_IMAGE = Image("docker.io", "llamastack/distribution-starter", "0.7.3")
-# The workload Job: a stock Python image plus the pinned client (same pins as requirements-dev.txt).
+# The workload Job: a stock Python image plus the pinned client and the OpenTelemetry SDK it instruments
+# itself with (same pins as requirements-dev.txt; the SDK at the version the Pulumi SDK brings there).
 WORKLOAD_PYTHON_IMAGE = Image("docker.io", "library/python", "3.12.10-slim")
-WORKLOAD_PACKAGES = (Pin("llama-stack-client", "0.7.5"), Pin("httpx", "0.28.1"))
+WORKLOAD_PACKAGES = (
+    Pin("llama-stack-client", "0.7.5"),
+    Pin("httpx", "0.28.1"),
+    Pin("opentelemetry-sdk", "1.45.2"),
+    Pin("opentelemetry-exporter-otlp-proto-http", "1.45.2"),
+)
 # llm-d's router (EPP) for the optional router=true, published only as an OCI chart. The chart and the
 # EPP image are released together under one tag; v0.10.0 is the version whose llm_d_epp_* metric
 # catalogue the dashboards use. Only the EPP's tag is set in the values (the chart's registry and

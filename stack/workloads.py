@@ -11,6 +11,7 @@ from components.inference_router import InferenceRouter, InferenceRouterArgs
 from components.llama_stack import SHIELD_ID, LlamaStack, LlamaStackArgs
 from components.model_serving import POD_LABELS, SERVING_PORT, ModelServing, ModelServingArgs
 from components.namespace import Namespace, NamespaceArgs
+from components.network_policies import NetworkPolicies, NetworkPoliciesArgs, apps_policies
 from components.workload_job import WorkloadJob, WorkloadJobArgs
 from stack import versions
 from stack.config import StackConfig
@@ -50,6 +51,15 @@ def build_ai_workloads(name: str, config: StackConfig, cluster: KubernetesCluste
     otlp_grpc_endpoint = f"http://{platform.otlp_grpc_endpoint}"
     opts = pulumi.ResourceOptions(provider=provider)
     namespace = Namespace(f"{name}-llm", NamespaceArgs(name=LLM_NAMESPACE), opts=opts).resource
+    NetworkPolicies(
+        f"{name}-llm-policies",
+        NetworkPoliciesArgs(
+            namespace=LLM_NAMESPACE,
+            policies=apps_policies(LLM_NAMESPACE, platform.namespace),
+            depends_on=[namespace],
+        ),
+        opts=opts,
+    )
     in_namespace = pulumi.ResourceOptions(provider=provider, depends_on=[namespace])
     model_serving = ModelServing(
         f"{name}-model",

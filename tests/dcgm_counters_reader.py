@@ -17,9 +17,9 @@ The field names are tests/reference/dcgm-fields.txt (go-dcgm at the version the 
 
 from __future__ import annotations
 
-from pathlib import Path
+from tests.platform_support import REFERENCE
 
-FIELD_NAMES = Path(__file__).resolve().parent / "reference" / "dcgm-fields.txt"
+FIELD_NAMES = REFERENCE / "dcgm-fields.txt"
 # internal/pkg/counters/variables.go promMetricType.
 PROMETHEUS_TYPES = {"gauge", "counter", "histogram", "summary", "label"}
 

@@ -1,8 +1,9 @@
 """A fake Llama Stack + OpenAI-compatible server on loopback, for testing the workload over real HTTP.
 
-It speaks just enough of both APIs (health, files, vector stores, responses with function calls,
-file search and guardrails, streaming chat completions) for the workload's requests, records what it
-received, and can be told to misbehave (a tool call the tool cannot do, a failing file search).
+It speaks just enough of both APIs (health, files, vector stores, responses with function calls and
+file search, the safety shield, streaming chat completions) for the workload's requests, records what it
+received (OTLP/HTTP spans and metrics too, as a collector would), and can be told to misbehave (a tool
+call the tool cannot do, a failing file search). The real server is tests/real_stack.py's.
 
 Like the real servers it knows one model, under two names: vLLM serves it as SERVED_MODEL and answers 404
 to any other name; Llama Stack 0.7 registers it as ``<provider_id>/<provider_model_id>`` (STACK_MODEL) and
@@ -17,6 +18,11 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from tests.otlp_receiver import Capture
 
 SERVED_MODEL = "test-model"
 # core/routing_tables/models.py (llama-stack 0.7.3): identifier = f"{provider_id}/{provider_model_id}",
@@ -43,7 +49,9 @@ class Recorded:
     chat_completions: int = 0
     chat_models: list[str] = field(default_factory=list)
     traceparents: list[str] = field(default_factory=list)
-    spans: list[dict[str, Any]] = field(default_factory=list)
+    # What the shield was asked to check, in order.
+    shielded: list[str] = field(default_factory=list)
+    telemetry: Capture = field(default_factory=Capture)
 
 
 def _usage() -> dict[str, Any]:
@@ -67,8 +75,9 @@ def _stack_model_not_found(model: str) -> dict[str, Any]:
     return {"error": {"message": f"Model '{model}' not found. Use 'client.models.list()' to list available Models."}}
 
 
-def _message(text: str, refusal: bool = False) -> dict[str, Any]:
-    part = {"type": "refusal", "refusal": text} if refusal else {"type": "output_text", "text": text, "annotations": []}
+def _message(text: str, cites: str = "") -> dict[str, Any]:
+    annotations = [{"type": "file_citation", "file_id": "file-1", "filename": cites, "index": len(text)}] if cites else []
+    part = {"type": "output_text", "text": text, "annotations": annotations}
     return {"type": "message", "role": "assistant", "id": "msg_1", "status": "completed", "content": [part]}
 
 
@@ -118,11 +127,13 @@ class _Handler(BaseHTTPRequestHandler):
             request = json.loads(body)
             self.server.store_files = len(request.get("file_ids") or [])
             self._send(200, self.server.vector_store(indexing=True))
-        elif self.path == "/v1/traces":  # the OTLP/HTTP receiver of a collector
-            for resource in json.loads(body)["resourceSpans"]:
-                for scope in resource["scopeSpans"]:
-                    self.server.recorded.spans.extend(scope["spans"])
-            self._send(200, {})
+        elif self.path in ("/v1/traces", "/v1/metrics"):  # the OTLP/HTTP receiver of a collector
+            self._otlp(body)
+        elif self.path == "/v1/safety/run-shield":
+            self.server.recorded.traceparents.append(self.headers.get("traceparent", ""))
+            messages = json.loads(body)["messages"]
+            self.server.recorded.shielded.extend(message["content"] for message in messages)
+            self._send(200, {"violation": self.server.shield(messages)})
         elif self.path == "/v1/responses":
             self.server.recorded.traceparents.append(self.headers.get("traceparent", ""))
             request = json.loads(body)
@@ -142,6 +153,21 @@ class _Handler(BaseHTTPRequestHandler):
                 self._stream_chat(request)
         else:
             self._send(404, {"detail": f"no route {self.path}"})
+
+    def _otlp(self, body: bytes) -> None:
+        capture = self.server.recorded.telemetry
+        if self.path == "/v1/traces":
+            request = ExportTraceServiceRequest()
+            request.ParseFromString(body)
+            capture.add_traces(request)
+        else:
+            request = ExportMetricsServiceRequest()
+            request.ParseFromString(body)
+            capture.add_metrics(request)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def _stream_chat(self, request: dict[str, Any]) -> None:
         self.send_response(200)
@@ -188,8 +214,15 @@ class FakeServer(ThreadingHTTPServer):
                 "file_counts": {"cancelled": 0, "completed": 0 if indexing else count, "failed": 0,
                                 "in_progress": count if indexing else 0, "total": count}}
 
+    def shield(self, messages: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """llama-guard's verdict as Llama Stack 0.7.3 returns it: a violation for a request for a weapon."""
+        if not any("bomb" in message["content"] for message in messages):
+            return None
+        return {"violation_level": "error", "user_message": "I can't answer that. Can I help with something else?",
+                "metadata": {"violation_type": "S1"}}
+
     def respond(self, request: dict[str, Any]) -> dict[str, Any]:
-        """A scripted model: calls tools when offered, answers from file search, refuses under guardrails."""
+        """A scripted model: calls tools when offered, answers from file search."""
         self._ids += 1
         response: dict[str, Any] = {"id": f"resp_{self._ids}", "object": "response", "created_at": int(time.time()),
                                     "model": request["model"], "status": "completed", "store": True,
@@ -197,9 +230,7 @@ class FakeServer(ThreadingHTTPServer):
         tools = {tool["type"] for tool in request.get("tools") or []}
         names = {tool.get("name") for tool in request.get("tools") or []}
         prompt = request["input"]
-        if request.get("guardrails") and isinstance(prompt, str) and "bomb" in prompt:
-            response["output"] = [_message("I can't help with that: violent content (S1).", refusal=True)]
-        elif isinstance(prompt, list):  # function results: answer with them
+        if isinstance(prompt, list):  # function results: answer with them
             results = "; ".join(item["output"] for item in prompt)
             response["output"] = [_message(f"Based on the tools: {results}")]
         elif "calculate" in names and "instance_price" in names:
@@ -219,7 +250,7 @@ class FakeServer(ThreadingHTTPServer):
                     {"type": "file_search_call", "id": "fs_1", "status": "completed", "queries": [prompt],
                      "results": [{"file_id": "file-1", "filename": "serving-runbook.md", "score": 0.9,
                                   "text": "Look at the queue.", "attributes": {}}]},
-                    _message("Check the queue first (serving-runbook.md)."),
+                    _message("Check the queue first.", cites="serving-runbook.md"),
                 ]
         else:
             response["output"] = [_message("I can answer that without tools.")]

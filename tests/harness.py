@@ -42,7 +42,27 @@ users:
 MOCK_PUBLIC_IP = "203.0.113.10"
 MOCK_AMI = "ami-0123456789abcdef0"
 MOCK_SUBNET_ZONE = "us-east-1b"
+MOCK_SUBNET_ZONE_ID = "use1-az2"
 MOCK_OFFERING_ZONES = ("us-east-1c", "us-east-1a", "us-east-1b")
+# The default VPC of the mock account, like us-east-1's: one subnet per zone, one of them in use1-az3,
+# where EKS places no control plane. AZ names map to AZ IDs per account.
+MOCK_DEFAULT_SUBNETS = {
+    "subnet-0aaaaaaaaaaaaaaaa": ("us-east-1a", "use1-az6"),
+    "subnet-0bbbbbbbbbbbbbbbb": ("us-east-1b", "use1-az2"),
+    "subnet-0cccccccccccccccc": ("us-east-1c", "use1-az3"),
+    "subnet-0dddddddddddddddd": ("us-east-1d", "use1-az4"),
+}
+# Where the GPU type is offered, by AZ ID: not in use1-az4.
+MOCK_GPU_ZONE_IDS = ("use1-az6", "use1-az2", "use1-az3")
+
+
+def _offerings(location_type: str | None) -> dict[str, list[str]]:
+    locations = list(MOCK_GPU_ZONE_IDS if location_type == "availability-zone-id" else MOCK_OFFERING_ZONES)
+    return {
+        "locations": locations,
+        "locationTypes": [location_type or "region"] * len(locations),
+        "instanceTypes": ["g6.12xlarge"] * len(locations),
+    }
 
 
 @dataclass
@@ -141,16 +161,18 @@ class _Mocks(pulumi.runtime.Mocks):
             "aws:ec2/getSubnet:getSubnet": {
                 "id": args.args.get("id"),
                 "vpcId": "vpc-0fedcba987654321",
-                "availabilityZone": MOCK_SUBNET_ZONE,
+                **dict(
+                    zip(
+                        ("availabilityZone", "availabilityZoneId"),
+                        MOCK_DEFAULT_SUBNETS.get(args.args.get("id"), (MOCK_SUBNET_ZONE, MOCK_SUBNET_ZONE_ID)),
+                        strict=True,
+                    )
+                ),
             },
             # us-east-1e offers no GPU types: the mock region lists the zones that do, out of order.
-            "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings": {
-                "locations": list(MOCK_OFFERING_ZONES),
-                "locationTypes": ["availability-zone"] * len(MOCK_OFFERING_ZONES),
-                "instanceTypes": ["g6.12xlarge"] * len(MOCK_OFFERING_ZONES),
-            },
+            "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings": _offerings(args.args.get("locationType")),
             "aws:ec2/getSpotPrice:getSpotPrice": {"spotPrice": MOCK_SPOT_PRICE, "spotPriceTimestamp": "2026-12-04T16:00:00Z"},
-            "aws:ec2/getSubnets:getSubnets": {"ids": ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"]},
+            "aws:ec2/getSubnets:getSubnets": {"ids": list(MOCK_DEFAULT_SUBNETS)},
             "aws:index/getRegion:getRegion": {"name": "us-east-1", "region": "us-east-1"},
             "aws:index/getCallerIdentity:getCallerIdentity": {"accountId": "123456789012"},
         }

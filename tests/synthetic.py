@@ -1,8 +1,9 @@
 """Synthetic exporters speaking the exact names, labels and bucket layouts of the pinned versions.
 
 One model of a small deployment (4 vLLM engines serving 2 models on 4 GPUs, DCGM-Exporter, the llm-d
-EPP, Llama Stack's OTLP metrics and span metrics through the collector, the collector's and Tempo's
-own telemetry), usable two ways:
+EPP, the collector's and Tempo's own telemetry), plus the collector's prometheus exporter serving what
+the real Llama Stack server and the real workload emitted (tests/collector_translation.py replays a
+capture of tests/real_stack.py: nothing of it is invented here), usable two ways:
 - ``serve()``: one loopback HTTP server; each scrape target selects its series with ``?target=``,
   and Prometheus attaches job/instance/namespace/pod/container as the Kubernetes scrape would
   (honor_labels false renames DCGM's workload labels to exported_*; the collector's exporter is
@@ -34,9 +35,6 @@ ITERATION_TOKENS = (1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 163
 EPP_REQUEST = (0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 45, 60, 120,
                180, 240, 300, 360, 480, 600, 900, 1200, 1800, 2700, 3600)
 EPP_SCHEDULER = (0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1)
-# Llama Stack vector_io advisory buckets; the collector's spanmetrics default buckets (seconds).
-VECTOR_IO = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-SPAN = (0.002, 0.004, 0.006, 0.008, 0.01, 0.05, 0.1, 0.2, 0.4, 0.8, 1, 1.4, 2, 5, 10, 15)
 MODELS = ("meta-llama/Llama-3.1-8B-Instruct", "Qwen/Qwen2.5-7B-Instruct")
 
 
@@ -154,50 +152,6 @@ def epp(t: float) -> list[Sample]:
     return out
 
 
-def llama_stack_via_collector(t: float) -> list[Sample]:
-    """What the collector's prometheus exporter shows: job/instance from the resource, scope labels."""
-    resource = {"job": "llama-stack", "instance": "llama-stack-7d9f-0"}
-
-    def scope(name: str) -> dict[str, str]:
-        return {**resource, "otel_scope_name": name, "otel_scope_version": ""}
-
-    out: list[Sample] = []
-    inference = scope("llama_stack.inference")
-    for model in MODELS:
-        for status, share in (("success", 0.98), ("error", 0.02)):
-            labels = {**inference, "model": f"vllm/{model}", "provider": "vllm", "stream": "true", "status": status}
-            out += histogram("llama_stack_inference_duration_seconds", labels, share * t, 4.0,
-                             (0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000), _go_le)
-    tools = scope("llama_stack.tool_runtime")
-    for tool, group in (("web_search", "builtin::websearch"), ("knowledge_search", "builtin::rag")):
-        for status, share in (("success", 0.95), ("error", 0.05)):
-            out.append(("llama_stack_tool_runtime_invocations_total",
-                        {**tools, "tool_group": group, "tool_name": tool, "provider": "tavily", "status": status}, share * 0.5 * t))
-        out += histogram("llama_stack_tool_runtime_duration_seconds",
-                         {**tools, "tool_group": group, "tool_name": tool, "provider": "tavily"}, 0.5 * t, 0.8,
-                         (0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000), _go_le)
-    vector = scope("llama_stack.vector_io")
-    for status, share in (("success", 0.97), ("error", 0.03)):
-        out.append(("llama_stack_vector_io_queries_total", {**vector, "vector_db": "docs", "operation": "query",
-                    "provider": "faiss", "search_mode": "vector", "status": status}, share * 0.8 * t))
-    out += histogram("llama_stack_vector_io_retrieval_duration_seconds", {**vector, "vector_db": "docs", "operation": "query",
-                     "provider": "faiss", "search_mode": "vector"}, 0.8 * t, 0.05, VECTOR_IO, _go_le)
-    out.append(("llama_stack_requests_total", {**scope("llama_stack.server"), "api": "inference", "method": "POST",
-                "status": "success", "status_code": "200"}, 2 * t))
-    # Span metrics: job = service.name, dimensions service_name, span_name, span_kind, status_code (+ ours).
-    for span, kind, mean in (("POST /v1/responses", "SPAN_KIND_SERVER", 3.0), ("chat Llama-3.1-8B-Instruct", "SPAN_KIND_CLIENT", 2.5),
-                             ("invoke_tool", "SPAN_KIND_INTERNAL", 0.8), ("knowledge_search", "SPAN_KIND_INTERNAL", 0.05),
-                             ("run_shield llama-guard", "SPAN_KIND_INTERNAL", 0.2)):
-        for status, share in (("STATUS_CODE_UNSET", 0.97), ("STATUS_CODE_ERROR", 0.03)):
-            labels = {**resource, "service_name": "llama-stack", "span_name": span, "span_kind": kind, "status_code": status}
-            out.append(("traces_span_metrics_calls_total", labels, share * t))
-            out += histogram("traces_span_metrics_duration_seconds", labels, share * t, mean, SPAN, _go_le)
-    violation = {**resource, "service_name": "llama-stack", "span_name": "run_shield llama-guard", "span_kind": "SPAN_KIND_INTERNAL",
-                 "status_code": "STATUS_CODE_UNSET", "llama_stack_safety_response_violation_level": "error"}
-    out.append(("traces_span_metrics_calls_total", violation, 0.01 * t))
-    return out
-
-
 def collector(t: float) -> list[Sample]:
     own = {"service_name": "otelcol-contrib", "service_instance_id": "6f1d", "service_version": "0.136.0"}
     return [
@@ -229,7 +183,8 @@ class Target:
     honor_labels: bool = False
 
 
-def targets(engines: int = 4) -> list[Target]:
+def targets(collector_exporter: Callable[[float], list[Sample]], engines: int = 4) -> list[Target]:
+    """Every scrape target; ``collector_exporter`` gives the collector exporter's series at t seconds."""
     out = [
         Target(f"vllm-{i}", "vllm", {"namespace": "llm", "pod": f"vllm-{i}", "container": "vllm",
                                       "instance": f"10.244.0.{10 + i}:8000"}, lambda t, i=i: vllm_engine(i, t))
@@ -243,7 +198,7 @@ def targets(engines: int = 4) -> list[Target]:
         Target("epp", "llm-d-epp", {"namespace": "llm", "pod": "llm-d-epp-5c9d", "container": "epp",
                                     "instance": "10.244.0.20:9090"}, epp),
         Target("collector-exporter", "otel-collector-exporter", {"namespace": "monitoring", "pod": "otel-collector-0"},
-               llama_stack_via_collector, honor_labels=True),
+               collector_exporter, honor_labels=True),
         Target("collector", "otel-collector", {"namespace": "monitoring", "pod": "otel-collector-0", "container": "otel-collector",
                                                "instance": "10.244.0.7:8888"}, collector),
         Target("tempo", "tempo", {"namespace": "monitoring", "pod": "tempo-0", "container": "tempo",
@@ -278,10 +233,11 @@ def as_stored(target: Target, samples: list[Sample]) -> Iterator[Sample]:
         yield name, merged, value
 
 
-def openmetrics(start: float, end: float, step: float, out, engines: int = 4) -> int:
+def openmetrics(start: float, end: float, step: float, out, collector_exporter: Callable[[float], list[Sample]],
+                engines: int = 4) -> int:
     """Write every target's stored series from start to end (unix seconds) as OpenMetrics; return lines."""
     lines = 0
-    chosen = targets(engines)
+    chosen = targets(collector_exporter, engines)
     t = start
     buffer: list[str] = []
     while t <= end:
@@ -319,9 +275,9 @@ class Exporters:
         self.server.server_close()
 
 
-def serve(clock: Callable[[], float], engines: int = 4) -> Exporters:
-    """Start the synthetic exporters on a free loopback port; ``clock()`` gives elapsed seconds."""
-    chosen = {target.key: target for target in targets(engines)}
+def serve(clock: Callable[[], float], collector_exporter: Callable[[float], list[Sample]], engines: int = 4) -> Exporters:
+    """Start the exporters on a free loopback port; ``clock()`` gives elapsed seconds."""
+    chosen = {target.key: target for target in targets(collector_exporter, engines)}
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)

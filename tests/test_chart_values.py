@@ -1,5 +1,5 @@
 """Every value the program sets for the workload charts (llm-d-modelservice, the llm-d router) exists in
-the chart (../shared/reference/charts)."""
+the chart at the pinned version (tests/reference/charts)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
 from tests.harness import Program, run_program
-from tests.platform_support import SHARED_CHARTS
+from tests.platform_support import REFERENCE_CHARTS
 
-CHART = SHARED_CHARTS / "llm-d-modelservice"
+CHART = REFERENCE_CHARTS / "llm-d-modelservice"
 # Keys the chart's templates read that values.yaml does not spell out: extraConfig is rendered into the
 # container spec (templates/_helpers.tpl, "llm-d-modelservice.container"), and decode-deployment.yaml
 # renders decode.tolerations and, when the key is present, decode.enableServiceLinks (values.yaml has it
@@ -23,10 +23,6 @@ CHART = SHARED_CHARTS / "llm-d-modelservice"
 TEMPLATE_ONLY_KEYS = {
     ("decode", "containers", "*", "extraConfig"), ("decode", "tolerations"), ("decode", "enableServiceLinks"),
 }
-
-pytestmark = pytest.mark.skipif(
-    not (CHART / "values.yaml").exists(), reason="../shared/reference/charts/llm-d-modelservice is absent"
-)
 
 
 def _paths(values: Any, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
@@ -99,10 +95,6 @@ def test_values_validate_against_the_charts_schema(values):
 ROUTER_CHARTS = CHART.parent
 
 
-@pytest.mark.skipif(
-    not (ROUTER_CHARTS / "llm-d-router-standalone" / "values.yaml").exists(),
-    reason="../shared/reference/charts/llm-d-router-standalone is absent",
-)
 def test_every_router_value_key_exists_in_the_standalone_chart_or_its_router_library():
     program = run_program("dev", {"router": True})
     values = program.one("kubernetes:helm.sh/v3:Release", "router").inputs["values"]

@@ -58,6 +58,21 @@ def test_eks_system_node_group_carries_the_observability_stack(eks_program):
     assert "taints" not in system.inputs
 
 
+def test_eks_node_role_has_only_what_nodes_need(eks_program):
+    """The three policies EKS requires of a node; no Session Manager, which nothing uses."""
+    node_role = eks_program.one("aws:iam/role:Role", "-dev-node")
+    policies = {
+        a.inputs["policyArn"]
+        for a in eks_program.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        if a.inputs["role"] == node_role.name
+    }
+    assert policies == {
+        "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
+        "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
+        "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
+    }
+
+
 def test_eks_nodes_require_imdsv2_and_encrypt_their_disks(eks_program):
     for template in eks_program.of_type("aws:ec2/launchTemplate:LaunchTemplate"):
         assert template.inputs["metadataOptions"]["httpTokens"] == "required"

@@ -111,6 +111,10 @@ def test_the_new_host_mounts_the_same_data_volume_before_minikube_starts(before)
     assert mount.inputs["triggers"] == [f"{after.one(INSTANCE).name}-id"], "runs again on every new host"
     start = after.one(COMMAND, "-start")
     assert "--mount-string=${data_dir}/hostpath-provisioner:/tmp/hostpath-provisioner" in start.inputs["stdin"]
+    # MiniKube's start flags (cmd/minikube/cmd/start_flags.go) turn the mount string into a bind mount of
+    # the docker driver's node container only together with --mount; minikube's hostpath provisioner
+    # keeps each claim in /tmp/hostpath-provisioner/<namespace>/<claim> (pkg/storage/storage_provisioner.go).
+    assert " --mount --mount-string=" in start.inputs["stdin"]
     # The attachment moves with the host: off the old one (stopped first) before onto the new one.
     attachment = after.one(ATTACHMENT)
     assert attachment.options["delete_before_replace"] is True

@@ -44,12 +44,15 @@ ACTIONS = {
     "aws:eks/cluster:Cluster": ["eks:CreateCluster", "eks:DeleteCluster", "eks:DescribeCluster", "iam:PassRole"],
     "aws:eks/nodeGroup:NodeGroup": ["eks:CreateNodegroup", "eks:DeleteNodegroup", "eks:DescribeNodegroup"],
     "aws:eks/accessEntry:AccessEntry": ["eks:CreateAccessEntry", "eks:DeleteAccessEntry"],
+    "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": ["eks:AssociateAccessPolicy",
+                                                                "eks:DisassociateAccessPolicy"],
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider": ["iam:CreateOpenIDConnectProvider",
                                                             "iam:DeleteOpenIDConnectProvider"],
     "aws:cloudwatch/logGroup:LogGroup": ["logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:PutRetentionPolicy"],
 }
 PULUMI_EKS_CHILDREN = ["aws:eks/cluster:Cluster", "aws:eks/nodeGroup:NodeGroup",
-                       "aws:iam/openIdConnectProvider:OpenIdConnectProvider"]
+                       "aws:iam/openIdConnectProvider:OpenIdConnectProvider", "aws:eks/accessEntry:AccessEntry",
+                       "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"]
 
 
 def allowed(action: str) -> bool:

@@ -118,3 +118,14 @@ def test_program_declares_the_same_inputs_on_every_run(dev_program):
         return sorted((r.type, r.name, repr(r.inputs)) for r in program.resources)
 
     assert declared(run_program("dev")) == declared(dev_program)
+
+
+def test_only_the_api_port_is_published_beyond_the_hosts_loopback(dev_program):
+    """MiniKube v1.37 (pkg/drivers/kic/kic.go) publishes the node's API, SSH, dockerd, registry and
+    auto-pause ports on --listen-address (default 127.0.0.1); --ports values go to `docker run -p` as
+    written (pkg/minikube/registry/drvs/docker/docker.go), which binds every interface. So without
+    --listen-address only the API port is reachable from outside, and only from allowedCidrs."""
+    script = _steps(dev_program)["start"].inputs["stdin"]
+    [command] = [line for line in script.splitlines() if line.startswith("ExecStart=")]
+    assert "--listen-address" not in command
+    assert "--ports=${api_port}:8443" in command.split()

@@ -51,7 +51,7 @@ def test_every_chart_is_a_release_with_its_exact_version_and_repository(dev_prog
         assert inputs["version"] == chart.version
         assert inputs["repositoryOpts"] == {"repo": chart.repo}
         assert inputs["repositoryOpts"]["repo"].startswith("https://")
-        assert inputs["namespace"] == "monitoring"
+        assert inputs["namespace"] == ("monitoring-exporters" if chart.name == "dcgm-exporter" else "monitoring")
         assert inputs["name"], f"{chart.name}: the release name is fixed, not generated"
 
 

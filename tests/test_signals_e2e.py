@@ -1,6 +1,11 @@
-"""End to end on a real Prometheus: synthetic exporters with the pinned versions' names and labels,
-scraped as the Kubernetes scrape would label them, our recording and alerting rules loaded, and every
-dashboard query (variables resolved as Grafana would) returning data."""
+"""End to end on a real Prometheus: exporters with the pinned versions' names and labels, scraped as the
+Kubernetes scrape would label them, our recording and alerting rules loaded, and every dashboard query
+(variables resolved as Grafana would) returning data.
+
+vLLM, DCGM, the EPP, the collector's and Tempo's own series are synthetic in the pinned catalogues'
+names (tests/synthetic.py). The collector exporter's series (Llama Stack's metrics, the workload's,
+and the span metrics) are what the real server and workload sent in this session's run
+(tests/real_stack.py), translated by the collector's rules (tests/collector_translation.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import pytest
 
 from dashboards import to_yaml
 from tests import prometheus_server, synthetic
+from tests.collector_translation import replay_of
 from tests.conftest import require_tool
 from tests.signals_support import bundle_for, substitute
 
@@ -25,11 +31,11 @@ def bundle():
 
 
 @pytest.fixture(scope="module")
-def prometheus(bundle, tmp_path_factory):
+def prometheus(bundle, real_run, tmp_path_factory):
     binary = require_tool("prometheus")
     workdir = tmp_path_factory.mktemp("prometheus")
     started = time.monotonic()
-    exporters = synthetic.serve(lambda: time.monotonic() - started)
+    exporters = synthetic.serve(lambda: time.monotonic() - started, replay_of(real_run).series)
     rule_files = []
     for domain, body in bundle.rules.items():
         body = copy.deepcopy(body)

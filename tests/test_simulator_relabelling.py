@@ -21,7 +21,7 @@ import yaml
 
 from components.model_serving import SIMULATOR_METRIC_FAMILIES, metric_relabelings
 from tests.conftest import require_tool
-from tests.platform_support import shared_dir
+from tests.platform_support import REFERENCE
 
 SIMULATOR_EXPOSITION = """\
 # TYPE vllm:prefix_cache_hits counter
@@ -129,10 +129,9 @@ def test_the_simulators_own_names_are_gone(relabelled):
     assert _query(relabelled, '{__name__=~"vllm:prefix_cache_hits|vllm:max_num_generation_tokens_count"}') == []
 
 
-VLLM_CATALOGUE = shared_dir() / "reference" / "metrics" / "vllm-metrics.txt"
+VLLM_CATALOGUE = REFERENCE / "metrics" / "vllm.txt"
 
 
-@pytest.mark.skipif(not VLLM_CATALOGUE.exists(), reason="../shared/reference/metrics/vllm-metrics.txt is absent")
 def test_every_family_the_simulator_provides_is_a_vllm_0_33_family():
     families = {line.split("\t")[0] for line in VLLM_CATALOGUE.read_text().splitlines() if line.startswith("vllm:")}
     assert set(SIMULATOR_METRIC_FAMILIES) - families == set()

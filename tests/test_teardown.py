@@ -9,6 +9,7 @@ import contextvars
 
 import pulumi
 import pulumi_kubernetes as k8s
+import yaml
 from pulumi.runtime.stack import run_pulumi_func
 
 from stack.config import PROJECT
@@ -62,12 +63,25 @@ def test_remote_commands_need_no_host_to_be_deleted(dev_program):
     assert all(not c.inputs.get("delete") for c in commands)
 
 
-def test_destroy_drops_objects_of_an_unreachable_cluster_and_only_destroy_does():
-    """A destroy-time setting: on the provider it would also make a refresh of a stopped host forget them."""
-    destroy = (ROOT / "scripts" / "destroy.sh").read_text()
-    assert "export PULUMI_K8S_DELETE_UNREACHABLE=true" in destroy
-    workflow = (ROOT / ".github" / "workflows" / "stack.yml").read_text()
-    assert "PULUMI_K8S_DELETE_UNREACHABLE: ${{ inputs.operation == 'destroy' }}" in workflow
+def test_ci_destroy_drops_unreachable_objects_only_of_minikube_and_reaches_other_clusters():
+    """A destroy-time setting, and only where objects die with the host: on EKS or an existing cluster a
+    destroy that cannot reach the API must fail, so the runner is let in as for `up`."""
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "stack.yml").read_text())
+    job = workflow["jobs"]["pulumi"]
+    assert "PULUMI_K8S_DELETE_UNREACHABLE" not in job["env"]
+    steps = job["steps"]
+    index = {s.get("name"): i for i, s in enumerate(steps)}
+    learn = steps[index["Learn how this stack's cluster is reached"]]["run"]
+    assert '[ "$OPERATION" = destroy ] && [ "${backend:-minikube}" = minikube ]' in learn
+    assert 'echo "PULUMI_K8S_DELETE_UNREACHABLE=true" >> "$GITHUB_ENV"' in learn
+    opened = index["Let this runner reach the host or the cluster's API for this run only"]
+    destroyed = next(i for i, s in enumerate(steps) if s.get("with", {}).get("command") == "destroy")
+    closed = index["Take this runner's access away again"]
+    checked = index["Check that no volume of the stack is left behind"]
+    assert steps[opened]["if"] == "inputs.operation == 'up' || env.CLUSTER_BACKEND != 'minikube'"
+    assert opened < destroyed < closed < checked
+    assert steps[checked]["if"] == "always() && inputs.operation == 'destroy'"
+    assert steps[checked]["run"] == 'scripts/check-leftover-volumes.sh "$STACK"'
 
 
 def test_every_kubernetes_object_of_the_program_is_deleted_with_the_instance(dev_program):

@@ -83,6 +83,8 @@ def test_destroy_refuses_without_the_stack_name_typed_again(tmp_path):
     assert not (tmp_path / "calls").exists()
 
     env["CONFIRM"] = "dev"
+    (tmp_path / "aws").write_text("#!/bin/sh\n")
+    (tmp_path / "aws").chmod(0o755)
     result = subprocess.run(
         ["bash", str(ROOT / "scripts" / "destroy.sh"), "dev"],
         env=env,
@@ -91,7 +93,53 @@ def test_destroy_refuses_without_the_stack_name_typed_again(tmp_path):
         stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "calls").read_text() == "ran\n"
+    assert "ran\n" in (tmp_path / "calls").read_text()
+
+
+def _destroy(tmp_path: Path, backend: str, volumes: str = "") -> tuple[subprocess.CompletedProcess, list[str]]:
+    """destroy.sh with a `pulumi` that logs its calls (and whether deletes of unreachable objects are
+    allowed) and an `aws` that lists ``volumes`` as the stack's unattached ones."""
+    (tmp_path / "pulumi").write_text(
+        "#!/bin/sh\n"
+        'echo "$* unreachable=${PULUMI_K8S_DELETE_UNREACHABLE:-}" >> "$(dirname "$0")/calls"\n'
+        f'case "$*" in "config get clusterBackend"*) echo {backend} ;; "config get aws:region"*) echo us-east-1 ;; esac\n'
+    )
+    (tmp_path / "aws").write_text(f"#!/bin/sh\nprintf '{volumes}'\n")
+    for tool in ("pulumi", "aws"):
+        (tmp_path / tool).chmod(0o755)
+    result = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "destroy.sh"), "dev"],
+        env={"PATH": f"{tmp_path}:/usr/bin:/bin", "CONFIRM": "dev"},
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    return result, (tmp_path / "calls").read_text().splitlines()
+
+
+def test_destroy_drops_unreachable_objects_only_of_a_minikube_stack(tmp_path):
+    result, calls = _destroy(tmp_path, "minikube")
+    assert result.returncode == 0, result.stderr
+    assert "destroy --stack dev --yes unreachable=true" in calls
+
+
+@pytest.mark.parametrize("backend", ["eks", "kubeconfig"])
+def test_destroy_of_a_cluster_with_cloud_volumes_fails_when_it_cannot_reach_it(tmp_path, backend):
+    result, calls = _destroy(tmp_path, backend)
+    assert "destroy --stack dev --yes unreachable=" in calls
+
+
+def test_destroy_fails_naming_each_volume_left_behind_but_not_the_kept_data_volume(tmp_path):
+    volumes = "vol-0aaaaaaaaaaaaaaaa\\tNone\\nvol-0bbbbbbbbbbbbbbbb\\tllm-observability/data-volume\\n"
+    result, _ = _destroy(tmp_path, "eks", volumes)
+    assert result.returncode == 1
+    assert "Left behind, unattached and still billed:** vol-0aaaaaaaaaaaaaaaa —" in result.stdout
+    assert "Kept on purpose (keepData): vol-0bbbbbbbbbbbbbbbb" in result.stdout
+
+
+def test_destroy_reports_when_no_volume_is_left(tmp_path):
+    result, _ = _destroy(tmp_path, "eks")
+    assert result.returncode == 0 and "None left behind." in result.stdout
 
 
 def _fake_tools(tmp_path: Path, export: str) -> dict[str, str]:
@@ -225,3 +273,42 @@ def test_start_host_refuses_a_terminated_host(tmp_path):
     result, calls = _start_host(tmp_path, _fake_host_tools(tmp_path, "terminated"))
     assert result.returncode == 1 and "terminated" in result.stderr
     assert not any(c.startswith("ssh ") for c in calls)
+
+
+def test_a_keep_data_stack_reports_its_retained_volumes_as_kept(tmp_path):
+    (tmp_path / "pulumi").write_text(
+        "#!/bin/sh\n"
+        'case "$*" in "config get keepData"*) echo true ;; "config get aws:region"*) echo us-east-1 ;; esac\n'
+    )
+    (tmp_path / "aws").write_text("#!/bin/sh\nprintf 'vol-0aaaaaaaaaaaaaaaa\\tNone\\n'\n")
+    for tool in ("pulumi", "aws"):
+        (tmp_path / tool).chmod(0o755)
+    result = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "check-leftover-volumes.sh"), "prod"],
+        env={"PATH": f"{tmp_path}:/usr/bin:/bin", "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md")},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = (tmp_path / "summary.md").read_text()
+    assert "Kept on purpose (keepData): vol-0aaaaaaaaaaaaaaaa" in summary and "None left behind." in summary
+
+
+def test_the_leftover_volume_query_reads_ids_and_the_kept_tag_as_the_aws_cli_would():
+    """The --query of check-leftover-volumes.sh, run by jmespath (the AWS CLI's query engine) on a
+    describe-volumes answer: one [id, data-volume tag key or null] pair per volume."""
+    import jmespath
+
+    script = (ROOT / "scripts" / "check-leftover-volumes.sh").read_text()
+    query = re.search(r'--query "([^"]+)"', script).group(1).replace("${kept_tag}", "llm-observability/data-volume")
+    answer = {
+        "Volumes": [
+            {"VolumeId": "vol-0aaaaaaaaaaaaaaaa", "Tags": [{"Key": "Stack", "Value": "dev"}]},
+            {"VolumeId": "vol-0bbbbbbbbbbbbbbbb", "Tags": [
+                {"Key": "Stack", "Value": "dev"}, {"Key": "llm-observability/data-volume", "Value": "x"}]},
+        ]
+    }
+    assert jmespath.search(query, answer) == [
+        ["vol-0aaaaaaaaaaaaaaaa", None],
+        ["vol-0bbbbbbbbbbbbbbbb", "llm-observability/data-volume"],
+    ]

@@ -41,14 +41,16 @@ def test_workload_runs_every_session_and_the_load_phase_and_prints_a_summary(cap
     assert server.recorded.files == len(list(agent.DOCUMENTS.glob("*.md")))
     assert server.recorded.store_polls == 1  # waited for indexing before the first question
     assert "indexed 3/3 documents in vector store vs_1" in out
+    # Every prompt went through the shield first; the refused one never reached the model.
+    assert server.recorded.shielded == [turn for session in agent.SESSIONS for turn in session.turns]
     prompts = [r["input"] for r in server.recorded.responses if isinstance(r["input"], str)]
-    assert prompts == [turn for session in agent.SESSIONS for turn in session.turns]
+    assert prompts == [turn for session in agent.SESSIONS if not session.shielded for turn in session.turns]
     tool_results = [r for r in server.recorded.responses if isinstance(r["input"], list)]
     assert tool_results and all(r["previous_response_id"] for r in tool_results)
     # Multi-turn: later turns continue the conversation.
     assert sum(1 for r in server.recorded.responses if "previous_response_id" in r) > len(tool_results)
-    refused = [r for r in server.recorded.responses if r.get("guardrails")]
-    assert refused and refused[0]["guardrails"] == ["llama-guard"]
+    assert "refused by shield llama-guard: I can't answer that" in out
+    assert "sources: serving-runbook.md" in out
     assert server.recorded.chat_completions == 6
     assert "[agent] tool calls 8 (0 failed), refusals 1" in out
     assert "[load] requests 6, errors 0, tokens 600 in / 30 out" in out
@@ -82,7 +84,8 @@ def test_the_agent_phase_with_the_served_name_fails_every_session_like_llama_sta
     out = capsys.readouterr().out
     assert status == EXIT_FAILED
     assert f"Model '{SERVED_MODEL}' not found" in out
-    assert all(f"session {session.name} failed" in out for session in agent.SESSIONS)
+    # The refused prompt stops at the shield, before any model call.
+    assert all(f"session {session.name} failed" in out for session in agent.SESSIONS if not session.shielded)
 
 
 def test_the_agent_phase_needs_the_llama_stack_model_id(capsys):
@@ -92,20 +95,43 @@ def test_the_agent_phase_needs_the_llama_stack_model_id(capsys):
     assert "--stack-model (or STACK_MODEL_ID) is needed for the agent phase" in capsys.readouterr().err
 
 
+def _roots(server: FakeServer) -> list:
+    return [span for span in server.recorded.telemetry.spans if not span.parent_span_id]
+
+
 def test_each_session_is_one_trace_rooted_in_a_span_the_workload_exports(monkeypatch, capsys):
     with FakeServer() as server:
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", server.url)
         status = main(["agent", *_args(server)])
     assert status == EXIT_OK
-    names = [span["name"] for span in server.recorded.spans]
-    assert names == ["ingest documents", *(f"session {s.name}" for s in agent.SESSIONS)]
-    roots = {span["traceId"]: span["spanId"] for span in server.recorded.spans}
-    # Every request of a session continues that session's root span.
+    roots = {span.name: span for span in _roots(server)}
+    assert sorted(roots) == sorted(["ingest documents", *(f"session {s.name}" for s in agent.SESSIONS)])
+    by_trace = {span.trace_id: span.span_id for span in roots.values()}
+    # Every request of a session (shield checks and responses) continues that session's root span.
     traced = [header.split("-") for header in server.recorded.traceparents]
-    assert all(roots.get(trace_id) == span_id for _, trace_id, span_id, _ in traced)
+    assert all(by_trace.get(trace_id) == span_id for _, trace_id, span_id, _ in traced)
     per_session = {trace_id for _, trace_id, _, _ in traced}
     assert len(per_session) == len(agent.SESSIONS)
-    assert f"session runbook: trace {server.recorded.spans[2]['traceId']}" in capsys.readouterr().out
+    assert f"session runbook: trace {roots['session runbook'].trace_id}" in capsys.readouterr().out
+
+
+def test_each_function_tool_call_is_a_span_and_counted_by_tool_and_outcome(monkeypatch):
+    """Llama Stack records nothing for client-side function tools: the workload, which runs them, does."""
+    with FakeServer(Behaviour(bad_tool_call=True)) as server:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", server.url)
+        main(["agent", *_args(server)])
+    telemetry = server.recorded.telemetry
+    tools = [span for span in telemetry.spans if span.name.startswith("execute_tool ")]
+    sessions = {span.span_id: span.name for span in _roots(server)}
+    assert tools and all(sessions[span.parent_span_id].startswith("session ") for span in tools)
+    failed = [span for span in tools if span.status == "STATUS_CODE_ERROR"]
+    assert {span.attributes["gen_ai.tool.name"] for span in failed} == {"calculate"}
+    assert {span.attributes["error.type"] for span in failed} == {"ToolError"}
+    counted = {(p.attributes["gen_ai.tool.name"], p.attributes["outcome"]): p.value
+               for p in telemetry.metrics("workload")["workload.tool.invocations"]}
+    assert counted == {("instance_price", "success"): len(failed), ("calculate", "error"): len(failed)}
+    durations = telemetry.metrics("workload")["workload.tool.duration"]
+    assert {p.unit for p in durations} == {"s"} and all(p.bounds[-1] >= 10 for p in durations)
 
 
 def test_a_failing_tool_is_reported_to_the_model_and_fails_the_run(capsys):
@@ -127,7 +153,7 @@ def test_a_failing_server_side_tool_fails_its_session_but_not_the_others(capsys)
     assert status == EXIT_FAILED
     assert "session runbook: response resp_" in out and "vector store query failed" in out
     # The sessions after the failed ones still ran.
-    assert any(r.get("guardrails") for r in server.recorded.responses)
+    assert server.recorded.shielded[-1] == agent.SESSIONS[-1].turns[-1]
 
 
 def test_a_failed_document_upload_is_reported_and_the_sessions_still_run(capsys):
@@ -138,7 +164,7 @@ def test_a_failed_document_upload_is_reported_and_the_sessions_still_run(capsys)
     assert "ingesting the documents failed" in out and "files provider unavailable" in out
     # Without a vector store there is no file_search tool, but every session ran.
     assert not any(t["type"] == "file_search" for r in server.recorded.responses for t in r.get("tools", []))
-    assert any(r.get("guardrails") for r in server.recorded.responses)
+    assert server.recorded.shielded[-1] == agent.SESSIONS[-1].turns[-1]
 
 
 def _closed_port() -> int:

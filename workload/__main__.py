@@ -19,7 +19,7 @@ from llama_stack_client import APIConnectionError, LlamaStackClient
 from workload.agent import run_agent
 from workload.load import LoadSettings, run_load
 from workload.stats import Stats
-from workload.tracing import SessionTracer
+from workload.tracing import Telemetry
 
 EXIT_OK, EXIT_FAILED, EXIT_UNREACHABLE = 0, 1, 2
 
@@ -93,13 +93,13 @@ def run(args: argparse.Namespace) -> list[Stats]:
         wait_ready(f"{args.llama_stack_url}/v1/health", "Llama Stack", args.wait)
         client = LlamaStackClient(base_url=args.llama_stack_url, max_retries=1, timeout=300.0)
         log(f"agent: sessions through Llama Stack at {args.llama_stack_url}, model {args.stack_model}")
+        telemetry = Telemetry(log)
         try:
-            tracer = SessionTracer(
-                os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"), _env("OTEL_SERVICE_NAME", "workload"), log
-            )
-            results.append(run_agent(client, args.stack_model, args.shield or None, tracer, log))
+            results.append(run_agent(client, args.stack_model, args.shield or None, telemetry, log))
         except APIConnectionError as error:
             raise Unreachable(f"cannot reach Llama Stack at {args.llama_stack_url} ({error})") from error
+        finally:
+            telemetry.shutdown()
     if args.phase in ("all", "load"):
         wait_ready(f"{args.model_url}/models", "the model servers", args.wait)
         settings = LoadSettings(

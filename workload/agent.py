@@ -3,8 +3,10 @@
 Each session is a short conversation. The agent offers the model two local function tools (a price
 list and a calculator) and Llama Stack's server-side file_search over a vector store built from the
 bundled documents, loops until the model stops calling tools, and carries the conversation with
-``previous_response_id``. One session sends a prompt the safety shield should refuse. Every step is a
-traced request in Llama Stack (HTTP, inference, tool and vector-store spans).
+``previous_response_id``. Every prompt goes through the safety shield first (``run_shield``); one
+session sends a prompt the shield should refuse, and a refused prompt never reaches the model. Every
+step is a request in the session's trace: Llama Stack's spans (HTTP, inference, file search, shield)
+and the workload's own spans and metrics for the function tools it runs (workload/tracing.py).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any, Callable
 from llama_stack_client import APIStatusError, LlamaStackClient
 
 from workload.stats import Stats
-from workload.tracing import SessionTracer
+from workload.tracing import Telemetry
 
 DOCUMENTS = Path(__file__).parent / "documents"
 MAX_TOOL_ROUNDS = 5
@@ -155,7 +157,7 @@ class AgentRun:
     shield: str | None
     stats: Stats
     log: Callable[[str], None]
-    tracer: SessionTracer
+    telemetry: Telemetry
     vector_store_id: str | None = None
     transcripts: dict[str, list[str]] = field(default_factory=dict)
     # Headers of the current session's trace, sent with every request.
@@ -213,22 +215,37 @@ class AgentRun:
             raise RuntimeError(f"response {response.id} failed: {getattr(error, 'message', None) or 'no reason given'}")
         return response
 
-    def _call_function(self, session: str, name: str, arguments: str) -> str:
+    def _call_function(self, session: str, name: str, call_id: str, arguments: str) -> str:
         self.stats.tool_calls += 1
-        try:
-            function = FUNCTIONS[name]
-        except KeyError:
-            return self._tool_failed(session, name, f"the model called an unknown tool {name!r}")
-        try:
-            return function(**json.loads(arguments or "{}"))
-        except (ToolError, TypeError, json.JSONDecodeError) as error:
-            return self._tool_failed(session, name, str(error))
+        with self.telemetry.tool(name, call_id) as call:
+            function = FUNCTIONS.get(name)
+            if function is None:
+                call.failed("UnknownTool")
+                return self._tool_failed(session, name, f"the model called an unknown tool {name!r}")
+            try:
+                return function(**json.loads(arguments or "{}"))
+            except (ToolError, TypeError, json.JSONDecodeError) as error:
+                call.failed(type(error).__name__)
+                return self._tool_failed(session, name, str(error))
 
     def _tool_failed(self, session: str, name: str, message: str) -> str:
         self.stats.tool_errors += 1
         self.stats.error_messages.append(f"session {session}: tool {name} failed: {message}")
         self.log(f"  tool {name} failed: {message}")
         return json.dumps({"error": message})
+
+    def shield_refusal(self, prompt: str) -> str | None:
+        """The shield's message when it refuses the prompt, None when it lets it through."""
+        if not self.shield:
+            return None
+        result = self.client.safety.run_shield(
+            shield_id=self.shield, messages=[{"role": "user", "content": prompt}], extra_headers=self.headers
+        )
+        self.stats.requests += 1
+        violation = result.violation
+        if violation is None or violation.violation_level != "error":
+            return None
+        return violation.user_message or "(no message)"
 
     def turn(self, session: Session, prompt: str, previous: str | None) -> Any:
         request: dict[str, Any] = {"input": prompt, "instructions": INSTRUCTIONS, "store": True}
@@ -237,8 +254,6 @@ class AgentRun:
             request["tools"] = tools
         if previous:
             request["previous_response_id"] = previous
-        if session.shielded and self.shield:
-            request["guardrails"] = [self.shield]
         response = self._respond(**request)
         for _ in range(MAX_TOOL_ROUNDS):
             calls = [item for item in response.output if item.type == "function_call"]
@@ -249,7 +264,7 @@ class AgentRun:
                 self.log(f"  tool {call.name}({call.arguments})")
                 outputs.append(
                     {"type": "function_call_output", "call_id": call.call_id,
-                     "output": self._call_function(session.name, call.name, call.arguments)}
+                     "output": self._call_function(session.name, call.name, call.call_id, call.arguments)}
                 )
             response = self._respond(
                 input=outputs, instructions=INSTRUCTIONS, tools=tools, previous_response_id=response.id, store=True
@@ -257,7 +272,7 @@ class AgentRun:
         return response
 
     def run_session(self, session: Session) -> None:
-        with self.tracer.span(f"session {session.name}", **{"workload.session": session.name}) as headers:
+        with self.telemetry.session(f"session {session.name}", **{"workload.session": session.name}) as headers:
             self.headers = headers
             try:
                 self._run_turns(session)
@@ -269,39 +284,45 @@ class AgentRun:
         transcript = self.transcripts.setdefault(session.name, [])
         for number, prompt in enumerate(session.turns, 1):
             self.log(f"session {session.name} turn {number}/{len(session.turns)}: {prompt}")
-            response = self.turn(session, prompt, previous)
-            refusal = _refusal(response)
+            refusal = self.shield_refusal(prompt)
             if refusal is not None:
                 self.stats.refusals += 1
-                self.log(f"  refused: {refusal}")
+                self.log(f"  refused by shield {self.shield}: {refusal}")
                 transcript.append(f"refused: {refusal}")
-            else:
-                answer = response.output_text.strip()
-                self.log(f"  answer: {answer[:200]}")
-                transcript.append(answer)
+                break
+            response = self.turn(session, prompt, previous)
+            answer = response.output_text.strip()
+            self.log(f"  answer: {answer[:200]}")
+            sources = cited_files(response)
+            if sources:
+                self.log(f"  sources: {', '.join(sources)}")
+            transcript.append(answer)
             previous = response.id
         if session.shielded and self.shield and not any(t.startswith("refused:") for t in transcript):
             self.log(f"  note: shield {self.shield} did not refuse the prompt of session {session.name}")
 
 
-def _refusal(response: Any) -> str | None:
+def cited_files(response: Any) -> list[str]:
+    """The file names the answer cites (Llama Stack turns the model's file markers into file_citation)."""
+    names: list[str] = []
     for item in response.output:
-        if item.type != "message":
-            continue
-        for part in item.content if isinstance(item.content, list) else []:
-            if getattr(part, "type", None) == "refusal":
-                return getattr(part, "refusal", "") or "(no message)"
-    return None
+        parts = item.content if item.type == "message" and isinstance(item.content, list) else []
+        for part in parts:
+            for annotation in getattr(part, "annotations", None) or []:
+                name = getattr(annotation, "filename", None)
+                if getattr(annotation, "type", None) == "file_citation" and name and name not in names:
+                    names.append(name)
+    return names
 
 
 def run_agent(
-    client: LlamaStackClient, model: str, shield: str | None, tracer: SessionTracer, log: Callable[[str], None]
+    client: LlamaStackClient, model: str, shield: str | None, telemetry: Telemetry, log: Callable[[str], None]
 ) -> Stats:
     """Ingest the documents, then run every session; errors end a session, not the whole phase."""
     stats = Stats("agent")
-    run = AgentRun(client=client, model=model, shield=shield, stats=stats, log=log, tracer=tracer)
+    run = AgentRun(client=client, model=model, shield=shield, stats=stats, log=log, telemetry=telemetry)
     try:
-        with tracer.span("ingest documents") as headers:
+        with telemetry.session("ingest documents") as headers:
             run.headers = headers
             run.ingest()
     except APIStatusError as error:

@@ -1,75 +1,107 @@
-"""One trace per agent session: a root span from the workload, its context sent along with every request.
+"""The workload's own telemetry, as any application instruments itself: the OpenTelemetry SDK over OTLP/HTTP.
 
-Each request of a session carries a W3C ``traceparent`` header, so Llama Stack's spans (and through it
-vLLM's) join the session's trace. When ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set (the Job sets it to the
-collector), the workload also sends the session's root span there, as OTLP/HTTP JSON: a few lines of
-httpx instead of the OpenTelemetry SDK. Without it the requests still share a trace id, which the
-workload prints so the session can be found in Tempo.
+- One trace per agent session: a root span whose context goes with every request as a W3C
+  ``traceparent`` header, so Llama Stack's spans (HTTP, inference, file search, shield) join it.
+- The function tools run here, in the client (Llama Stack 0.7 hands ``function_call`` items back and
+  records nothing for them), so their telemetry comes from here too: an ``execute_tool <name>`` span
+  per call (GenAI semantic conventions), the counter ``workload.tool.invocations`` by tool and outcome,
+  and the histogram ``workload.tool.duration`` in seconds with second-scale buckets.
+
+The standard variables configure it: ``OTEL_EXPORTER_OTLP_ENDPOINT`` (the Job sets the collector's
+OTLP/HTTP address), ``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES``. Without an endpoint nothing is
+exported, and the requests still share each session's trace id, which the workload prints.
 """
 
 from __future__ import annotations
 
-import secrets
+import os
 import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-import httpx
+from opentelemetry import propagate
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
-SPAN_KIND_CLIENT = 3
-STATUS_OK, STATUS_ERROR = 1, 2
+SCOPE = "workload"
+# From a lookup in a dictionary (tens of microseconds) to a slow remote call; dashboards/catalogue.py's
+# FIRST_BUCKET holds the first bound.
+TOOL_DURATION_BUCKETS = (0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25,
+                         0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
-def _attribute(key: str, value: str) -> dict:
-    return {"key": key, "value": {"stringValue": value}}
+class ToolCall:
+    """What the tool's caller reports back: the outcome, and an error type when it failed."""
+
+    def __init__(self) -> None:
+        self.error_type: str | None = None
+
+    def failed(self, error_type: str) -> None:
+        self.error_type = error_type
 
 
-class SessionTracer:
-    def __init__(self, endpoint: str | None, service_name: str, log: Callable[[str], None]):
-        self.endpoint = endpoint.rstrip("/") if endpoint else None
-        self.service_name = service_name
+class Telemetry:
+    def __init__(self, log: Callable[[str], None], service_name: str = "workload"):
         self.log = log
+        resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME") or service_name})
+        exporting = bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
+        self.tracer_provider = TracerProvider(resource=resource)
+        readers = []
+        if exporting:
+            self.tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+            readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
+        self.meter_provider = MeterProvider(resource=resource, metric_readers=readers)
+        self.tracer = self.tracer_provider.get_tracer(SCOPE)
+        meter = self.meter_provider.get_meter(SCOPE)
+        self.tool_invocations = meter.create_counter(
+            "workload.tool.invocations", unit="{invocation}", description="Function-tool calls the model asked for."
+        )
+        self.tool_duration = meter.create_histogram(
+            "workload.tool.duration", unit="s", description="How long a function tool took.",
+            explicit_bucket_boundaries_advisory=list(TOOL_DURATION_BUCKETS),
+        )
 
     @contextmanager
-    def span(self, name: str, **attributes: str) -> Iterator[dict[str, str]]:
-        """Yields the headers that put a request into this span's trace."""
-        trace_id, span_id = secrets.token_hex(16), secrets.token_hex(8)
-        self.log(f"{name}: trace {trace_id}")
-        started = time.time_ns()
-        status = STATUS_OK
-        try:
-            yield {"traceparent": f"00-{trace_id}-{span_id}-01"}
-        except BaseException:
-            status = STATUS_ERROR
-            raise
-        finally:
-            self._export(trace_id, span_id, name, started, time.time_ns(), status, attributes)
+    def session(self, name: str, **attributes: str) -> Iterator[dict[str, str]]:
+        """A root span; yields the headers that put a request into its trace."""
+        with self.tracer.start_as_current_span(name, kind=SpanKind.CLIENT, attributes=attributes) as span:
+            self.log(f"{name}: trace {span.get_span_context().trace_id:032x}")
+            headers: dict[str, str] = {}
+            propagate.inject(headers)
+            yield headers
 
-    def _export(
-        self, trace_id: str, span_id: str, name: str, start: int, end: int, status: int, attributes: dict[str, str]
-    ) -> None:
-        if not self.endpoint:
-            return
-        span = {
-            "traceId": trace_id,
-            "spanId": span_id,
-            "name": name,
-            "kind": SPAN_KIND_CLIENT,
-            "startTimeUnixNano": str(start),
-            "endTimeUnixNano": str(end),
-            "attributes": [_attribute(key, value) for key, value in attributes.items()],
-            "status": {"code": status},
-        }
-        body = {
-            "resourceSpans": [
-                {
-                    "resource": {"attributes": [_attribute("service.name", self.service_name)]},
-                    "scopeSpans": [{"scope": {"name": "workload"}, "spans": [span]}],
-                }
-            ]
-        }
-        try:
-            response = httpx.post(f"{self.endpoint}/v1/traces", json=body, timeout=5.0)
-            response.raise_for_status()
-        except httpx.HTTPError as error:  # telemetry must never fail the workload
-            self.log(f"could not export span {name!r} to {self.endpoint}: {error}")
+    @contextmanager
+    def tool(self, name: str, call_id: str) -> Iterator[ToolCall]:
+        """One function-tool execution inside the current session: span, counter and duration."""
+        call = ToolCall()
+        attributes = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": name, "gen_ai.tool.call.id": call_id}
+        started = time.monotonic()
+        with self.tracer.start_as_current_span(f"execute_tool {name}", kind=SpanKind.INTERNAL,
+                                               attributes=attributes) as span:
+            try:
+                yield call
+            except Exception as error:
+                call.failed(type(error).__name__)
+                raise
+            finally:
+                outcome = "error" if call.error_type else "success"
+                if call.error_type:
+                    span.set_attribute("error.type", call.error_type)
+                    span.set_status(Status(StatusCode.ERROR))
+                labels = {"gen_ai.tool.name": name, "outcome": outcome}
+                self.tool_invocations.add(1, labels)
+                self.tool_duration.record(time.monotonic() - started, labels)
+
+    def shutdown(self) -> None:
+        """Sends what is buffered; telemetry never fails the workload."""
+        for provider in (self.tracer_provider, self.meter_provider):
+            try:
+                provider.shutdown()
+            except Exception as error:  # noqa: BLE001 (an exporter's failure is only reported)
+                self.log(f"telemetry: could not flush ({error})")

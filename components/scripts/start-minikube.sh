@@ -31,7 +31,8 @@ if [ "$memory_mib" -lt "$min_memory_mib" ]; then
 fi
 
 # The API server listens on every interface of the host at API_PORT; the security group admits only
-# allowedCidrs, and its certificate is valid for the public (Elastic) IP. The hostpath volumes are on
+# allowedCidrs, and its certificate is valid for the public (Elastic) IP. Calico enforces NetworkPolicies
+# (MiniKube's default bridge CNI ignores them). The hostpath volumes are on
 # the data volume, which outlives the host.
 sudo tee "/etc/systemd/system/${unit}" >/dev/null <<UNIT
 [Unit]
@@ -48,7 +49,7 @@ User=$(id -un)
 SupplementaryGroups=docker
 Environment=HOME=${HOME}
 TimeoutStartSec=1800
-ExecStart=/usr/local/bin/minikube start --driver=docker --container-runtime=docker ${gpus_flag} --cpus=${cpus} --memory=${memory_mib}mb --kubernetes-version=${kubernetes_version} --apiserver-ips=${public_ip} --listen-address=0.0.0.0 --ports=${api_port}:8443 --embed-certs --mount --mount-string=${data_dir}/hostpath-provisioner:/tmp/hostpath-provisioner --wait=all
+ExecStart=/usr/local/bin/minikube start --driver=docker --container-runtime=docker --cni=calico ${gpus_flag} --cpus=${cpus} --memory=${memory_mib}mb --kubernetes-version=${kubernetes_version} --apiserver-ips=${public_ip} --ports=${api_port}:8443 --embed-certs --mount --mount-string=${data_dir}/hostpath-provisioner:/tmp/hostpath-provisioner --wait=all
 ExecStop=/usr/local/bin/minikube stop
 
 [Install]

@@ -19,6 +19,8 @@ DEFAULT_STORAGE_CLASS = {"minikube": "standard", "eks": "gp3", "kubeconfig": Non
 # Kubernetes object names (DNS-1123 subdomains).
 _OBJECT_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*", re.ASCII)
 _RELEASE_VERSION = re.compile(r"v\d+\.\d+\.\d+", re.ASCII)
+# An IAM role (any path) or user of one account, in any partition.
+_PRINCIPAL_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,8 @@ class ClusterConfig:
     eks_system_instance: InstanceType
     eks_system_nodes: int
     eks_subnet_ids: tuple[str, ...]
+    # IAM users and roles given cluster-admin through EKS access entries (people and CI alike).
+    eks_admin_principal_arns: tuple[str, ...]
     kubeconfig: Secret | None
 
 
@@ -74,6 +78,13 @@ def parse(raw: Mapping[str, Any], problems: Problems) -> ClusterConfig:
             f"{qualified('eksSubnetIds')}: {shown(list(subnet_ids))} is not a subnet list; allowed: empty (the default "
             "VPC) or two or more subnet-<hex> ids in different availability zones"
         )
+    admins = raw.get("eksAdminPrincipalArns") or []
+    if not isinstance(admins, list) or any(not _PRINCIPAL_ARN.fullmatch(str(arn)) for arn in admins):
+        problems.append(
+            f"{qualified('eksAdminPrincipalArns')}: {admins!r} is not a list of IAM principal ARNs; allowed: "
+            "arn:aws:iam::<account>:role/<name> or arn:aws:iam::<account>:user/<name>"
+        )
+        admins = []
     eks_version = str(raw.get("eksKubernetesVersion") or versions.EKS_KUBERNETES)
     if eks_version not in versions.EKS_KUBERNETES_VERSIONS:
         problems.append(
@@ -108,6 +119,7 @@ def parse(raw: Mapping[str, Any], problems: Problems) -> ClusterConfig:
         eks_system_instance=system_instance or next(iter(catalogue.CPU_INSTANCE_TYPES.values())),
         eks_system_nodes=count(raw, "eksSystemNodes", problems),
         eks_subnet_ids=subnet_ids,
+        eks_admin_principal_arns=tuple(str(arn) for arn in admins),
         kubeconfig=kubeconfig,
     )
 

