@@ -163,6 +163,16 @@ class EksCluster(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
+        # Kubernetes Secrets (the Grafana password, the receiver URLs, the HF token) envelope-encrypted in
+        # etcd with a key of the stack's own, rotated yearly.
+        secrets_key = aws.kms.Key(
+            f"{name}-secrets",
+            description=f"{name}: EKS Secrets encryption",
+            enable_key_rotation=True,
+            deletion_window_in_days=7,
+            tags=tags,
+            opts=child,
+        )
         cluster = eks.Cluster(
             f"{name}-eks",
             name=name,
@@ -177,6 +187,7 @@ class EksCluster(pulumi.ComponentResource):
             enabled_cluster_log_types=["api", "audit", "authenticator"],
             # The VPC CNI's network policy agent enforces the stack's NetworkPolicies (off by default).
             vpc_cni_options=eks.VpcCniOptionsArgs(enable_network_policy=True),
+            encryption_config_key_arn=secrets_key.arn,
             access_entries={
                 f"admin-{index}": {
                     "principal_arn": arn,

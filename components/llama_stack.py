@@ -17,6 +17,7 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from components.children import child_options
+from components.pod_security import HARDENED_CONTAINER, NO_API_TOKEN
 from stack.versions import Image
 
 NAME = "llama-stack"
@@ -226,10 +227,12 @@ class LlamaStack(pulumi.ComponentResource):
                         "nodeSelector": dict(args.node_selector),
                         # No other Service's variables in its environment (see SERVICE_NAME).
                         "enableServiceLinks": False,
+                        **NO_API_TOKEN,
                         "containers": [
                             {
                                 "name": NAME,
                                 "image": args.image.reference,
+                                "securityContext": HARDENED_CONTAINER,
                                 "env": [
                                     {"name": "RUN_CONFIG_PATH", "value": f"{CONFIG_DIR}/config.yaml"},
                                     # What `llama stack run` listens on, said here rather than left to the

@@ -17,6 +17,7 @@ import pulumi_kubernetes as k8s
 
 from components.children import child_options
 from components.helm import chart_source
+from components.pod_security import HARDENED_CONTAINER, NO_API_TOKEN
 from stack.versions import HelmChart, Image
 
 # The model servers listen here (no routing sidecar: no prefill/decode split on one node).
@@ -331,6 +332,7 @@ class ModelServing(pulumi.ComponentResource):
                             "restartPolicy": "OnFailure",
                             # The vLLM image reads VLLM_* variables; keep other Services' out.
                             "enableServiceLinks": False,
+                            **NO_API_TOKEN,
                             # On the model servers' node: the image pull lands where they start, and a
                             # zonal volume (EBS) is bound in the zone of the node that can use it.
                             **placement(args),
@@ -338,6 +340,7 @@ class ModelServing(pulumi.ComponentResource):
                                 {
                                     "name": "prefetch",
                                     "image": args.vllm_image.reference,
+                                    "securityContext": HARDENED_CONTAINER,
                                     "command": ["python3", "-c", prefetch_script(args.model_id)],
                                     "env": [
                                         {"name": "HF_HUB_CACHE", "value": f"{CACHE_MOUNT}/{HUB_CACHE_PATH}"},

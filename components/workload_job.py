@@ -20,6 +20,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.children import child_options
+from components.pod_security import HARDENED_CONTAINER, NO_API_TOKEN
 from stack.versions import Image
 
 PACKAGE = Path(__file__).resolve().parent.parent / "workload"
@@ -110,6 +111,7 @@ class WorkloadJob(pulumi.ComponentResource):
             # Its settings are the variables above; no Service's variables are mixed in.
             "enableServiceLinks": False,
             "securityContext": {"runAsNonRoot": True, "runAsUser": 65534, "runAsGroup": 65534},
+            **NO_API_TOKEN,
             "containers": [
                 {
                     "name": "workload",
@@ -117,7 +119,7 @@ class WorkloadJob(pulumi.ComponentResource):
                     "command": ["sh", "-c", f"{install} && exec python -m workload all"],
                     "env": [{"name": key, "value": value} for key, value in environment.items()],
                     "resources": {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}},
-                    "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+                    "securityContext": HARDENED_CONTAINER,
                     "volumeMounts": [{"name": "source", "mountPath": MOUNT, "readOnly": True}],
                 }
             ],

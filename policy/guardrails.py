@@ -8,6 +8,7 @@ Properties are the engine's (camelCase) resource inputs.
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -34,6 +35,25 @@ HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 HELM_CHART_V4 = "kubernetes:helm.sh/v4:Chart"
 HELM_TYPES = frozenset({HELM_RELEASE, HELM_CHART_V4})
 SERVICE = "kubernetes:core/v1:Service"
+NAMESPACE = "kubernetes:core/v1:Namespace"
+IAM_ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+IAM_POLICY = "aws:iam/policy:Policy"
+IAM_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+# pulumi-eks's component (its inputs are all the program declares) and the control plane it creates.
+EKS_COMPONENT = "eks:index:Cluster"
+
+# The one namespace whose pods may read the host (DCGM-Exporter, node-exporter): stack/platform.py.
+PRIVILEGED_NAMESPACE = "monitoring-exporters"
+PSA_ENFORCE = "pod-security.kubernetes.io/enforce"
+# AWS managed policies that grant far more than this stack's roles use.
+BROAD_MANAGED_POLICIES = frozenset(
+    f"arn:aws:iam::aws:policy/{name}"
+    for name in ("AdministratorAccess", "PowerUserAccess", "IAMFullAccess", "AmazonS3FullAccess",
+                 "AmazonEC2FullAccess", "AmazonSSMFullAccess", "AmazonSSMManagedInstanceCore")
+)
+# Pod fields that reach the host, and Helm value keys that set them.
+HOST_ACCESS_FIELDS = ("hostNetwork", "hostPID", "hostIPC")
+HOST_ACCESS_VALUE_KEYS = frozenset({"privileged", "hostnetwork", "hostpid", "hostipc"})
 
 # Where a workload's pod template sits, per kind.
 POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
@@ -293,6 +313,86 @@ def no_plain_secrets_in_helm_values(args: ResourceValidationArgs, report_violati
             )
 
 
+def _namespace_of(args: ResourceValidationArgs) -> Any:
+    return args.props.get("namespace") if args.resource_type in HELM_TYPES else _get(args.props, "metadata", "namespace")
+
+
+def pod_security_namespaces(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type != NAMESPACE:
+        return
+    name = _get(args.props, "metadata", "name")
+    level = (_get(args.props, "metadata", "labels") or {}).get(PSA_ENFORCE)
+    allowed = {"baseline", "restricted"} | ({"privileged"} if name == PRIVILEGED_NAMESPACE else set())
+    if level not in allowed:
+        report_violation(
+            f"namespace {name!r} enforces Pod Security level {level!r}; label it {PSA_ENFORCE}=baseline or "
+            f"restricted (privileged only in {PRIVILEGED_NAMESPACE})",
+            None,
+        )
+
+
+def _pod_host_access(pod_spec: Mapping[str, Any]) -> list[str]:
+    found = [f for f in HOST_ACCESS_FIELDS if pod_spec.get(f) is True]
+    found += [f"hostPath volume {v.get('name')!r}" for v in pod_spec.get("volumes") or [] if v.get("hostPath")]
+    for list_name in CONTAINER_LISTS:
+        for container in pod_spec.get(list_name) or []:
+            context = container.get("securityContext") or {}
+            if context.get("privileged") is True:
+                found.append(f"privileged container {container.get('name')!r}")
+    return found
+
+
+def no_privileged_pods(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    """Host access (privileged, host namespaces, hostPath) only in the exporters' namespace."""
+    if _namespace_of(args) == PRIVILEGED_NAMESPACE:
+        return
+    if args.resource_type in POD_SPEC_PATHS:
+        pod_spec = _get(args.props, *POD_SPEC_PATHS[args.resource_type]) or {}
+        for access in _pod_host_access(pod_spec):
+            report_violation(f"{access} outside {PRIVILEGED_NAMESPACE}; pods elsewhere get no host access", None)
+    elif args.resource_type in HELM_TYPES:
+        for path, value in _walk(args.props.get("values") or {}):
+            if path and path[-1].lower() in HOST_ACCESS_VALUE_KEYS and value is True:
+                report_violation(
+                    f"Helm value {_dotted(path)} = true gives pods host access outside {PRIVILEGED_NAMESPACE}", None
+                )
+
+
+def _statements(document: Any) -> list[Mapping[str, Any]]:
+    if isinstance(document, str):
+        try:
+            document = json.loads(document)
+        except ValueError:
+            return []
+    statements = (document or {}).get("Statement") if isinstance(document, Mapping) else None
+    return [statements] if isinstance(statements, Mapping) else list(statements or [])
+
+
+def least_privilege_iam(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type in (IAM_ROLE_POLICY, IAM_POLICY):
+        for statement in _statements(args.props.get("policy")):
+            if statement.get("Effect") != "Allow":
+                continue
+            actions = statement.get("Action")
+            for action in [actions] if isinstance(actions, str) else list(actions or []):
+                if action == "*" or str(action).endswith(":*"):
+                    report_violation(f"IAM action {action!r} allows everything of a service; name the actions", None)
+    elif args.resource_type == IAM_ATTACHMENT and args.props.get("policyArn") in BROAD_MANAGED_POLICIES:
+        report_violation(f"{args.props.get('policyArn')} grants far more than a role of this stack uses", None)
+
+
+def eks_secrets_encrypted(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    """Kubernetes Secrets (the Grafana password, the receiver URLs, the HF token) encrypted with a KMS key."""
+    if args.resource_type == EKS_COMPONENT:
+        if not args.props.get("encryptionConfigKeyArn"):
+            report_violation("EKS Secrets are not envelope-encrypted: set encryptionConfigKeyArn to a KMS key", None)
+    elif args.resource_type == EKS_CLUSTER:
+        configs = args.props.get("encryptionConfig") or {}
+        resources = configs.get("resources") if isinstance(configs, Mapping) else None
+        if not resources or "secrets" not in resources:
+            report_violation("EKS Secrets are not envelope-encrypted: set encryptionConfig for secrets", None)
+
+
 # --- The pack ----------------------------------------------------------------------------------------
 
 Validation = Callable[[ResourceValidationArgs, ReportViolation], None]
@@ -317,6 +417,19 @@ VALIDATIONS: dict[str, tuple[str, Validation]] = {
         "No credentials as literal Helm values: reference a Kubernetes Secret instead.",
         no_plain_secrets_in_helm_values,
     ),
+    "pod-security-namespaces": (
+        "Every namespace enforces Pod Security baseline or restricted; privileged only for the exporters.",
+        pod_security_namespaces,
+    ),
+    "no-privileged-pods": (
+        "Privileged containers, host namespaces and hostPath only in the exporters' namespace (manifests and Helm values).",
+        no_privileged_pods,
+    ),
+    "least-privilege-iam": (
+        "No wildcard IAM actions and no broad AWS managed policies on the stack's roles.",
+        least_privilege_iam,
+    ),
+    "eks-secrets-encrypted": ("EKS clusters envelope-encrypt Kubernetes Secrets with KMS.", eks_secrets_encrypted),
 }
 
 

@@ -127,6 +127,7 @@ def _fake_outputs(args: mocks.MockResourceArgs) -> dict[str, Any]:
         "aws:ec2/keyPair:KeyPair": {"keyName": name},
         "aws:iam/role:Role": {"name": name, "arn": f"arn:aws:iam::123456789012:role/{name}"},
         "aws:iam/instanceProfile:InstanceProfile": {"name": name},
+        "aws:kms/key:Key": {"arn": f"arn:aws:kms:us-east-1:123456789012:key/{name}"},
         "tls:index/privateKey:PrivateKey": {
             "privateKeyOpenssh": "-----BEGIN OPENSSH PRIVATE KEY-----\nmock\n-----END OPENSSH PRIVATE KEY-----\n",
             "publicKeyOpenssh": "ssh-ed25519 AAAAmock",

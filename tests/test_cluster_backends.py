@@ -206,3 +206,10 @@ def test_eks_refuses_ipv6_allowed_cidrs_its_public_endpoint_cannot_take():
         run_program("dev", {**EKS, "allowedCidrs": ["198.51.100.7/32", "2001:db8::/64"]})
     assert "allowedCidrs" in str(raised.value) and "IPv4 CIDRs only" in str(raised.value)
     assert raised.value.program.resources == []
+
+
+def test_eks_encrypts_kubernetes_secrets_with_a_rotated_key_of_its_own(eks_program):
+    key = eks_program.one("aws:kms/key:Key")
+    assert key.inputs["enableKeyRotation"] is True
+    cluster = eks_program.one("eks:index:Cluster").inputs
+    assert cluster["encryptionConfigKeyArn"] == f"arn:aws:kms:us-east-1:123456789012:key/{key.name}"

@@ -1,7 +1,10 @@
 """The cluster's own defences, on the objects the real program declares: Pod Security Admission on every
-namespace it creates, the privileged exporters alone in theirs."""
+namespace it creates (the privileged exporters alone in theirs), NetworkPolicies, the pods' own
+restrictions; and the README's Security section, whose every claim names one of these tests."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 
@@ -128,3 +131,50 @@ def test_the_clusters_enforce_network_policies(dev_program, eks_program):
     assert "--cni=calico" in command.split()
     cluster = eks_program.one("eks:index:Cluster").inputs
     assert cluster["vpcCniOptions"]["enableNetworkPolicy"] is True
+
+
+POD_SPEC_PATHS = {
+    "kubernetes:apps/v1:Deployment": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:StatefulSet": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:DaemonSet": ("spec", "template", "spec"),
+    "kubernetes:batch/v1:Job": ("spec", "template", "spec"),
+    "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+}
+
+
+def _pod_specs(program):
+    for resource in program.resources:
+        if resource.type in POD_SPEC_PATHS:
+            spec = resource.inputs
+            for key in POD_SPEC_PATHS[resource.type]:
+                spec = spec[key]
+            yield resource.name, spec
+
+
+@pytest.mark.parametrize(
+    "overrides", [{}, {"workloadJob": True}, {"workloadJob": True, "workloadSchedule": "0 * * * *"}], ids=str
+)
+def test_the_programs_own_pods_get_no_api_token_and_no_privileges(overrides):
+    program = run_program("dev", overrides)
+    pods = dict(_pod_specs(program))
+    assert pods, "the program declares pods of its own"
+    for name, spec in pods.items():
+        assert spec["automountServiceAccountToken"] is False, name
+        for container in spec["containers"]:
+            context = container["securityContext"]
+            assert context["allowPrivilegeEscalation"] is False, name
+            assert context["capabilities"] == {"drop": ["ALL"]}, name
+            assert context["seccompProfile"] == {"type": "RuntimeDefault"}, name
+
+
+def test_every_test_the_readmes_security_section_cites_exists():
+    """The Security section backs each claim with a test by name: each name must be a test here."""
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Security"):readme.index("## Policy as code")]
+    cited = set(re.findall(r"`(test_\w+)`", section))
+    defined = set()
+    for path in (ROOT / "tests").glob("test_*.py"):
+        defined |= set(re.findall(r"^def (test_\w+)", path.read_text(), re.M))
+    assert len(cited) >= 15 and cited - defined == set()

@@ -49,6 +49,9 @@ ACTIONS = {
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider": ["iam:CreateOpenIDConnectProvider",
                                                             "iam:DeleteOpenIDConnectProvider"],
     "aws:cloudwatch/logGroup:LogGroup": ["logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:PutRetentionPolicy"],
+    # EKS's Secrets key; EKS needs a grant on it from whoever creates the cluster.
+    "aws:kms/key:Key": ["kms:CreateKey", "kms:DescribeKey", "kms:EnableKeyRotation", "kms:GetKeyRotationStatus",
+                        "kms:ScheduleKeyDeletion", "kms:TagResource", "kms:CreateGrant"],
 }
 PULUMI_EKS_CHILDREN = ["aws:eks/cluster:Cluster", "aws:eks/nodeGroup:NodeGroup",
                        "aws:iam/openIdConnectProvider:OpenIdConnectProvider", "aws:eks/accessEntry:AccessEntry",

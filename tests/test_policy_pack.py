@@ -58,6 +58,60 @@ CASES = [
         {"type": "ingress", "cidrBlocks": ["0.0.0.0/0"]},
     ),
     ("no-world-ingress", guardrails.VPC_INGRESS_RULE, {"cidrIpv4": "10.0.0.0/8"}, {"cidrIpv4": "0.0.0.0/0"}),
+    (
+        "pod-security-namespaces",
+        guardrails.NAMESPACE,
+        {"metadata": {"name": "llm", "labels": {"pod-security.kubernetes.io/enforce": "baseline"}}},
+        {"metadata": {"name": "llm", "labels": {"pod-security.kubernetes.io/enforce": "privileged"}}},
+    ),
+    (
+        "pod-security-namespaces",
+        guardrails.NAMESPACE,
+        {"metadata": {"name": "monitoring-exporters", "labels": {"pod-security.kubernetes.io/enforce": "privileged"}}},
+        {"metadata": {"name": "monitoring"}},
+    ),
+    (
+        "no-privileged-pods",
+        "kubernetes:apps/v1:DaemonSet",
+        {"metadata": {"namespace": "monitoring-exporters"}, "spec": {"template": {"spec": {"hostPID": True, "containers": []}}}},
+        {"metadata": {"namespace": "llm"}, "spec": {"template": {"spec": {"hostNetwork": True, "containers": []}}}},
+    ),
+    (
+        "no-privileged-pods",
+        "kubernetes:batch/v1:Job",
+        {"metadata": {"namespace": "llm"}, "spec": {"template": {"spec": {"containers": [{"name": "a", "securityContext": {"privileged": False}}]}}}},
+        {"metadata": {"namespace": "llm"}, "spec": {"template": {"spec": {"volumes": [{"name": "root", "hostPath": {"path": "/"}}], "containers": []}}}},
+    ),
+    (
+        "no-privileged-pods",
+        guardrails.HELM_RELEASE,
+        {"namespace": "monitoring-exporters", "values": {"securityContext": {"privileged": True}}},
+        {"namespace": "llm", "values": {"decode": {"containers": [{"securityContext": {"privileged": True}}]}}},
+    ),
+    (
+        "least-privilege-iam",
+        guardrails.IAM_ROLE_POLICY,
+        {"policy": '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*"}]}'},
+        {"policy": '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:*"], "Resource": "*"}]}'},
+    ),
+    (
+        "least-privilege-iam",
+        guardrails.IAM_ATTACHMENT,
+        {"policyArn": "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"},
+        {"policyArn": "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"},
+    ),
+    (
+        "eks-secrets-encrypted",
+        guardrails.EKS_COMPONENT,
+        {"encryptionConfigKeyArn": "arn:aws:kms:us-east-1:111122223333:key/abc"},
+        {"name": "cluster"},
+    ),
+    (
+        "eks-secrets-encrypted",
+        guardrails.EKS_CLUSTER,
+        {"encryptionConfig": {"resources": ["secrets"], "provider": {"keyArn": "arn:aws:kms:us-east-1:111122223333:key/abc"}}},
+        {"vpcConfig": {}},
+    ),
     # The world in halves, a very broad prefix, IPv4 written as IPv6: judged by the addresses covered.
     (
         "no-world-ingress",
