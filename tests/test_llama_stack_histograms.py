@@ -21,10 +21,14 @@ from __future__ import annotations
 import pytest
 
 from dashboards.catalogue import FIRST_BUCKET
+from tests.collector_translation import replay_of
 from tests.conftest import ROOT
 from tests.signals_support import bundle_for, metric_names, panel_queries, rule_exprs, substitute
 
 REFERENCE = ROOT / "tests" / "reference" / "llama-stack-histograms.txt"
+# The OpenTelemetry SDK's default bounds (opentelemetry-sdk 1.39.1, the version llama-stack 0.7.3's lock pins:
+# sdk/metrics/_internal/aggregation.py), made for milliseconds.
+SDK_DEFAULT_BOUNDS = (0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000)
 # The collector's prometheus exporter appends the unit's suffix unless the name already ends with it.
 UNIT_SUFFIXES = {"s": "_seconds", "-": ""}
 
@@ -91,3 +95,14 @@ def test_llama_stack_keeps_explicit_bucket_histograms(dev_program):
     env = {item["name"]: item.get("value") for item in container["env"]}
     assert env.get("OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION", "explicit_bucket_histogram") == (
         "explicit_bucket_histogram")
+
+
+def test_the_real_server_sends_its_histograms_with_the_bounds_the_reference_lists(real_run):
+    """The reference is what Llama Stack 0.7.3 really emits: SDK defaults where it passes no bounds."""
+    histograms = llama_stack_histograms()
+    seen: dict[str, set[float]] = {}
+    for metric, labels, _ in replay_of(real_run).samples:
+        if metric.startswith("llama_stack_") and metric.endswith("_bucket") and labels["le"] != "+Inf":
+            seen.setdefault(metric.removesuffix("_bucket"), set()).add(float(labels["le"]))
+    assert {"llama_stack_inference_duration_seconds", "llama_stack_vector_io_retrieval_duration_seconds"} <= seen.keys()
+    assert seen == {family: set(histograms[family] or SDK_DEFAULT_BOUNDS) for family in seen}

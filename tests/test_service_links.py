@@ -16,7 +16,9 @@ the env its Job sets.
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -25,20 +27,21 @@ from components import inference_router
 from stack.workloads import LLM_NAMESPACE
 from tests.conftest import ROOT
 from tests.harness import Program, run_program
+from tests.pods import service_link_env, services_in
 
 REFERENCE = ROOT / "tests" / "reference"
 SERVICE = "kubernetes:core/v1:Service"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 # The Service llm-d-router-standalone creates (config/charts/routerlib/templates/_service.yaml at v0.10.0,
 # with the chart's default extraServicePorts): the program does not declare it, but it is in the namespace.
-ROUTER_CHART_SERVICE = {
+ROUTER_CHART_SERVICE = SimpleNamespace(inputs={
     "metadata": {"name": inference_router.SERVICE},
     "spec": {"ports": [
         {"name": "grpc-ext-proc", "protocol": "TCP", "port": 9002},
         {"name": "http-metrics", "protocol": "TCP", "port": 9090},
         {"name": "http", "protocol": "TCP", "port": inference_router.PROXY_PORT},
     ]},
-}
+})
 # Every setting that changes the Services of namespace llm or the pods in it: the serving mode, the
 # router, the workload as a Job or a CronJob, one node or several (the prefetch Job).
 SETTINGS = {
@@ -56,31 +59,16 @@ def reference_names(file: str) -> set[str]:
 
 def extracted_names(*packages: Path) -> set[str]:
     """What the reference files hold for vLLM and Llama Stack, read the same way from installed source."""
-    spec = importlib.util.spec_from_file_location("refresh_reference", ROOT / "scripts" / "refresh-reference.py")
-    refresh = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(refresh)
+    refresh = sys.modules.get("refresh_reference")
+    if refresh is None:  # registered before it runs, as its dataclasses need (tests/test_refresh_reference.py too)
+        spec = importlib.util.spec_from_file_location("refresh_reference", ROOT / "scripts" / "refresh-reference.py")
+        refresh = sys.modules["refresh_reference"] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(refresh)
     return set(refresh.package_env_names([path.read_text() for package in packages for path in package.rglob("*.py")]))
 
 
-def service_link_variables(service: dict[str, Any]) -> set[str]:
-    """What the kubelet injects for one Service (envvars.FromServices): none for a headless one."""
-    spec = service["spec"]
-    if spec.get("clusterIP") == "None":
-        return set()
-    prefix = service["metadata"]["name"].upper().replace("-", "_")
-    ports = spec["ports"]
-    names = {f"{prefix}_SERVICE_HOST", f"{prefix}_SERVICE_PORT", f"{prefix}_PORT"}
-    for port in ports:
-        if port.get("name"):
-            names.add(f"{prefix}_SERVICE_PORT_{port['name'].upper().replace('-', '_')}")
-        tcp = f"{prefix}_PORT_{port['port']}_{port.get('protocol', 'TCP').upper()}"
-        names |= {tcp, f"{tcp}_PROTO", f"{tcp}_PORT", f"{tcp}_ADDR"}
-    return names
-
-
-def services_in_llm(program: Program, settings: dict[str, Any]) -> list[dict[str, Any]]:
-    declared = [s.inputs for s in program.of_type(SERVICE) if s.inputs["metadata"]["namespace"] == LLM_NAMESPACE]
-    return declared + ([ROUTER_CHART_SERVICE] if settings.get("router") else [])
+def services_in_llm(program: Program, settings: dict[str, Any]) -> list:
+    return services_in(program, LLM_NAMESPACE) + ([ROUTER_CHART_SERVICE] if settings.get("router") else [])
 
 
 def pod_templates(program: Program) -> dict[str, dict[str, Any]]:
@@ -115,7 +103,7 @@ def test_every_pod_template_in_namespace_llm_turns_service_links_off(setting):
 
 def test_no_app_reads_a_variable_any_service_of_the_namespace_would_inject(setting):
     settings, program = setting
-    injected = set().union(*(service_link_variables(s) for s in services_in_llm(program, settings)))
+    injected = set(service_link_env(services_in_llm(program, settings)))
     assert injected
     client = Path(importlib.util.find_spec("llama_stack_client").origin).parent
     workload_env = {item["name"] for name, pod in pod_templates(program).items() if "workload" in name
@@ -142,9 +130,9 @@ def test_the_reference_lists_hold_the_names_that_broke_the_servers():
 
 
 def test_service_link_variables_are_those_the_kubelet_writes():
-    service = {"metadata": {"name": "llama-stack"},
-               "spec": {"ports": [{"name": "http", "port": 8321, "protocol": "TCP"}]}}
-    assert service_link_variables(service) == {
+    service = SimpleNamespace(inputs={"metadata": {"name": "llama-stack"},
+                                      "spec": {"ports": [{"name": "http", "port": 8321, "protocol": "TCP"}]}})
+    assert set(service_link_env([service])) == {
         "LLAMA_STACK_SERVICE_HOST", "LLAMA_STACK_SERVICE_PORT", "LLAMA_STACK_SERVICE_PORT_HTTP", "LLAMA_STACK_PORT",
         "LLAMA_STACK_PORT_8321_TCP", "LLAMA_STACK_PORT_8321_TCP_PROTO", "LLAMA_STACK_PORT_8321_TCP_PORT",
         "LLAMA_STACK_PORT_8321_TCP_ADDR",
