@@ -46,6 +46,11 @@ class WorkloadJobArgs:
     prompt_tokens: int
     output_tokens: int
     concurrency: int
+    # Answer quality: the share of sessions asking known questions, and the judge (share 0: no judge).
+    known_answer_share: float
+    judge_sample_share: float
+    judge_url: str
+    judge_model: str
     # OTLP/HTTP endpoint for the root span of each agent session.
     otlp_http_endpoint: str
     # Empty: one Job now. A cron schedule: a CronJob.
@@ -95,6 +100,10 @@ class WorkloadJob(pulumi.ComponentResource):
             "LOAD_PROMPT_TOKENS": str(args.prompt_tokens),
             "LOAD_OUTPUT_TOKENS": str(args.output_tokens),
             "LOAD_CONCURRENCY": str(args.concurrency),
+            "KNOWN_ANSWER_SHARE": f"{args.known_answer_share:g}",
+            "JUDGE_SAMPLE_SHARE": f"{args.judge_sample_share:g}",
+            "JUDGE_URL": args.judge_url,
+            "JUDGE_MODEL": args.judge_model,
             "WAIT_READY_SECONDS": str(WAIT_READY_SECONDS),
             "OTEL_EXPORTER_OTLP_ENDPOINT": args.otlp_http_endpoint,
             "OTEL_SERVICE_NAME": "workload",

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from dashboards import application, cost, gpu, mixin, overview, platform, quality, traces, vllm
+from dashboards import answers, application, cost, gpu, mixin, overview, platform, quality, traces, vllm
 from dashboards.config import SignalsSpec
 
 DOMAINS = {
@@ -21,6 +21,7 @@ DOMAINS = {
     "cost": cost,
     "quality": quality,
     "application": application,
+    "answers": answers,
     "traces": traces,
     "overview": overview,
     "platform": platform,

@@ -139,6 +139,18 @@ SPAN_METRICS = (
 SPANMETRICS_DIMENSIONS = ("llama_stack.safety.response.violation.level",)
 SHIELD_VIOLATION_LABEL = "llama_stack_safety_response_violation_level"
 
+# The workload's own answer-quality metrics (workload/quality.py, OTLP) through the collector's
+# prometheus exporter: counters get _total, {curly} units add no suffix.
+ANSWER_QUALITY = (
+    "llm_quality_answers_total",
+    "llm_quality_checks_total",
+    "llm_quality_judge_verdicts_total",
+    "llm_quality_judge_tokens_total",
+    "llm_quality_judge_score_bucket",
+    "llm_quality_judge_score_sum",
+    "llm_quality_judge_score_count",
+)
+
 # OpenTelemetry Collector own telemetry (otelcol_*, counters with _total).
 COLLECTOR = (
     "otelcol_receiver_accepted_spans_total",
@@ -170,6 +182,7 @@ EXPORTED: dict[str, tuple[str, ...]] = {
     "llama-stack": LLAMA_STACK,
     "workload": WORKLOAD,
     "spanmetrics": SPAN_METRICS,
+    "answer-quality": ANSWER_QUALITY,
     "otel-collector": COLLECTOR,
     "tempo": TEMPO,
     "tempo-generator": TEMPO_GENERATOR,

@@ -27,6 +27,8 @@ class Selectors:
     workload: dict[str, str] = field(default_factory=lambda: {"job": "workload"})
     # Span metrics from the collector's spanmetrics connector carry the span's service as a label.
     llama_stack_spans: dict[str, str] = field(default_factory=lambda: {"service_name": "llama-stack"})
+    # The workload's own OTLP metrics (answer quality), job = its service.name.
+    workload: dict[str, str] = field(default_factory=lambda: {"job": "workload"})
     # Tempo's metrics generator remote-writes with this external label (components/tempo.py).
     tempo_generator: dict[str, str] = field(default_factory=lambda: {"source": "tempo"})
 
@@ -80,12 +82,23 @@ class Cost:
 
 
 @dataclass(frozen=True)
+class AnswerQuality:
+    correctness_objective: float
+    score_drop_fraction: float
+    # 0 when the judge is off (traceContent off): then no judge alert can fire.
+    judge_sample_share: float
+    # The judge is the stack's own model servers: its tokens are in vLLM's counters, and cost subtracts them.
+    judge_on_model_servers: bool
+
+
+@dataclass(frozen=True)
 class SignalsSpec:
     """Everything the domains need; pure data, so every module is a pure function of it."""
 
     thresholds: Thresholds
     slo: Slo
     cost: Cost
+    answers: AnswerQuality
     selectors: Selectors = field(default_factory=Selectors)
     # The llm-d router is deployed: its panels are rendered (a switched-off feature gets no panel).
     router: bool = False
@@ -135,4 +148,10 @@ def from_stack(config: StackConfig, spot_usd_per_hour: float | None = None) -> S
             price_source=source,
         ),
         router=config.workload.router,
+        answers=AnswerQuality(
+            correctness_objective=config.quality.correctness_objective,
+            score_drop_fraction=config.quality.judge_score_drop_fraction,
+            judge_sample_share=config.quality.judge_sample_share,
+            judge_on_model_servers=config.quality.judge_endpoint is None,
+        ),
     )

@@ -29,6 +29,16 @@ TOKENS = {  # token kind -> recorded vLLM rate
 }
 
 
+def _application_tokens(spec: SignalsSpec, vllm_counter: str, judge_token_type: str) -> str:
+    """vLLM's token rate, less the LLM judge's own tokens when the judge is the stack's model servers:
+    judging is not the application's traffic (the judge's tokens are on the answer-quality dashboard)."""
+    served = f"sum({q.rate(q.selector(vllm_counter, spec.selectors.vllm), '1h')})"
+    if not spec.answers.judge_on_model_servers:
+        return served
+    judge = q.selector("llm_quality_judge_tokens_total", spec.selectors.workload, token_type=judge_token_type)
+    return f"{served} - (sum({q.rate(judge, '1h')}) or vector(0))"
+
+
 def rules(spec: SignalsSpec) -> list[Group]:
     cost = spec.cost
     vllm = spec.selectors.vllm
@@ -49,8 +59,9 @@ def rules(spec: SignalsSpec) -> list[Group]:
         # GPUs as measured (DCGM-Exporter's GPUs), each minute: GPU-hours are what ran, not what was configured.
         Record(GPUS, f"count({q.selector('DCGM_FI_DEV_GPU_UTIL', spec.selectors.dcgm)})"),
         Record("cluster:gpu_hours:sum1d", f"sum_over_time({GPUS}[1d]) / {SAMPLES_PER_HOUR}"),
-        Record("cluster:vllm_prompt_tokens:rate1h", f"sum({q.rate(q.selector('vllm:prompt_tokens_total', vllm), '1h')})"),
-        Record("cluster:vllm_generation_tokens:rate1h", f"sum({q.rate(q.selector('vllm:generation_tokens_total', vllm), '1h')})"),
+        Record("cluster:vllm_prompt_tokens:rate1h", _application_tokens(spec, "vllm:prompt_tokens_total", "prompt")),
+        Record("cluster:vllm_generation_tokens:rate1h",
+               _application_tokens(spec, "vllm:generation_tokens_total", "completion")),
         Record("cluster:vllm_tokens:rate1h", " + ".join(TOKENS.values())),
         # Vector matching, not scalar(): before the price is first recorded scalar() gives NaN, and one NaN
         # sample would make the 24 h sum below NaN for a day.
@@ -108,12 +119,14 @@ def panels(spec: SignalsSpec) -> dict[str, Panel]:
                            (Query("cluster:gpu_hours:sum1d", "GPU-hours", instant=True),), width=5),
         "per_million": Panel("timeseries", "Dollars per million tokens",
                              f"Hourly price {price_doc} over the last hour's vllm:prompt_tokens_total, "
-                             "vllm:generation_tokens_total and both (each carries the whole bill).", "currencyUSD",
+                             "vllm:generation_tokens_total and both (each carries the whole bill), less the LLM judge's "
+                             "own llm_quality_judge_tokens_total when it runs on these model servers.", "currencyUSD",
                              (Query("cluster:usd_per_million_prompt_tokens:rate1h", "per M prompt tokens"),
                               Query("cluster:usd_per_million_generation_tokens:rate1h", "per M generated tokens"),
                               Query("cluster:usd_per_million_tokens:rate1h", "per M tokens")), width=12),
         "tokens_per_usd": Panel("timeseries", "Tokens per dollar",
-                                f"vllm:prompt_tokens_total + vllm:generation_tokens_total per hour over the hourly price {price_doc}.",
+                                f"vllm:prompt_tokens_total + vllm:generation_tokens_total per hour (less the judge's "
+                                f"llm_quality_judge_tokens_total) over the hourly price {price_doc}.",
                                 "short", (Query("cluster:tokens_per_usd:rate1h", "tokens/USD"),), width=6),
         "idle_cost": Panel("timeseries", "Cost of idle GPU time",
                            "Per GPU, (1 - DCGM_FI_DEV_GPU_UTIL/100) times the per-GPU share of the hourly price: dollars per "

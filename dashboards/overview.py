@@ -1,12 +1,12 @@
-"""One page per role, built from the domains' own panels: the developer (prefill vs decode, caches),
-the SRE (saturation, errors, GPU health, pipeline health) and the business (spend, tokens, cost per
-token, SLO attainment)."""
+"""One page per role, built from the domains' own panels: the developer (latency next to answer
+quality, prefill vs decode, caches), the SRE (saturation, errors, GPU health, pipeline health) and the
+business (spend, tokens, cost per token and per correct answer, SLO attainment)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from dashboards import application, cost, gpu, platform, quality, vllm
+from dashboards import answers, application, cost, gpu, platform, quality, vllm
 from dashboards.config import SignalsSpec
 from dashboards.layout import Row
 from dashboards.mixin import Dashboard, Group
@@ -17,28 +17,33 @@ def rules(spec: SignalsSpec) -> list[Group]:
 
 
 def dashboards(spec: SignalsSpec) -> list[Dashboard]:
-    v, g, c, pl, qu = (m.panels(spec) for m in (vllm, gpu, cost, platform, quality))
+    v, g, c, pl, qu, a = (m.panels(spec) for m in (vllm, gpu, cost, platform, quality, answers))
     # No-GPU mode: the GPU panels and the GPU dashboard's link are left out, not shown empty.
     gpus = spec.gpus
-    links = (("vLLM performance", "/d/llmobs-vllm"), *((("GPUs", "/d/llmobs-gpu"),) if gpus else ()), ("Cost", "/d/llmobs-cost"))
+    links = (("vLLM performance", "/d/llmobs-vllm"), *((("GPUs", "/d/llmobs-gpu"),) if gpus else ()), ("Cost", "/d/llmobs-cost"),
+             ("Answer quality", "/d/llmobs-answers"))
     business_rows = [
         Row("Money", (c["spend_hour"], c["spend_today"], c["spend_day"], c["spend_month"], *((c["gpu_hours"],) if gpus else ()))),
         Row("What it buys", (c["per_million"], c["tokens_per_usd"], replace(v["tokens"], width=6))),
         Row("Service level", (v["slo_stat"], replace(v["slo"], width=9), replace(v["requests"], width=9))),
+        Row("Answer quality", (a["correctness"], a["usd_per_1k_correct"], replace(a["checks"], width=12))),
     ]
     if "apis" in c:
         business_rows.append(Row("Compared with APIs", (c["apis"],)))
     return [
         Dashboard(
             "llmobs-developer", "Overview: developer",
-            "Where a request's time goes (queue, prefill, decode), token latency and cache behaviour.",
+            "Where a request's time goes (queue, prefill, decode), token latency and cache behaviour, and whether "
+            "the answers are any good.",
             (
                 Row("Latency", (v["ttft"], v["itl"], v["e2e"])),
+                Row("Answer quality", (a["correctness"], replace(a["judge_scores"], width=9),
+                                       replace(a["checks"], width=9))),
                 Row("Prefill vs decode", (v["phases"], v["queue_over"], v["prefill_over"])),
                 Row("Caches", (v["kv_cache"], v["prefix_cache"], v["preemptions"])),
                 Row("Requests", (v["prompt_len"], v["gen_len"], v["errors"])),
             ),
-            vllm.variables(spec), ("overview", "developer"), extra_links=links,
+            (*vllm.variables(spec), *answers.variables(spec)), ("overview", "developer"), extra_links=links,
         ),
         Dashboard(
             "llmobs-sre", "Overview: SRE",
@@ -55,7 +60,8 @@ def dashboards(spec: SignalsSpec) -> list[Dashboard]:
         ),
         Dashboard(
             "llmobs-business", "Overview: business",
-            "Spend, tokens produced, cost per token and whether users got the service level promised.",
-            tuple(business_rows), vllm.variables(spec), ("overview", "business"), time_from="now-24h", extra_links=links,
+            "Spend, tokens produced, cost per token and per correct answer, and whether users got the service "
+            "level promised.",
+            tuple(business_rows), (*vllm.variables(spec), *answers.variables(spec)), ("overview", "business"), time_from="now-24h", extra_links=links,
         ),
     ]

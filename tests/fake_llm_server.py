@@ -12,7 +12,9 @@ answers 404 to anything else, the bare served name included.
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -38,6 +40,10 @@ class Behaviour:
     failing_file_search: bool = False
     # The files API is broken (HTTP 500 on upload).
     failing_upload: bool = False
+    # Scripted answers to questions asked with file_search: question -> (answer, document file search returns).
+    answers: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # What the judge (a non-streaming chat completion) replies, in turn.
+    judge_replies: tuple[str, ...] = ('{"relevance": 5, "faithfulness": 4, "harmlessness": 5}',)
 
 
 @dataclass
@@ -48,6 +54,7 @@ class Recorded:
     store_polls: int = 0
     chat_completions: int = 0
     chat_models: list[str] = field(default_factory=list)
+    judge_requests: list[dict[str, Any]] = field(default_factory=list)
     traceparents: list[str] = field(default_factory=list)
     # What the shield was asked to check, in order.
     shielded: list[str] = field(default_factory=list)
@@ -121,6 +128,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif self.path == "/v1/files":
             self.server.recorded.files += 1
             number = self.server.recorded.files
+            uploaded = re.search(rb'filename="([^"]+)"', body)
+            self.server.uploaded[f"file-{number}"] = uploaded.group(1).decode() if uploaded else f"doc-{number}.md"
             self._send(200, {"id": f"file-{number}", "object": "file", "bytes": len(body), "created_at": now,
                              "filename": f"doc-{number}.md", "purpose": "assistants"})
         elif self.path == "/v1/vector_stores":
@@ -142,6 +151,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(404, _stack_model_not_found(request.get("model")))
             else:
                 self._send(200, self.server.respond(request))
+        elif self.path == "/v1/chat/completions" and json.loads(body).get("stream") is False:
+            self._judge(json.loads(body))
         elif self.path == "/v1/chat/completions":
             self.server.recorded.chat_completions += 1
             request = json.loads(body)
@@ -153,6 +164,13 @@ class _Handler(BaseHTTPRequestHandler):
                 self._stream_chat(request)
         else:
             self._send(404, {"detail": f"no route {self.path}"})
+
+    def _judge(self, request: dict[str, Any]) -> None:
+        self.server.recorded.judge_requests.append({**request, "traceparent": self.headers.get("traceparent", "")})
+        self._send(200, {"id": "j1", "object": "chat.completion", "model": request["model"],
+                         "choices": [{"index": 0, "finish_reason": "stop",
+                                      "message": {"role": "assistant", "content": next(self.server.judge_replies)}}],
+                         "usage": {"prompt_tokens": 300, "completion_tokens": 20, "total_tokens": 320}})
 
     def _otlp(self, body: bytes) -> None:
         capture = self.server.recorded.telemetry
@@ -193,6 +211,8 @@ class FakeServer(ThreadingHTTPServer):
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
         self._ids = 0
         self.store_files = 0
+        self.uploaded: dict[str, str] = {}  # file id -> uploaded file name
+        self.judge_replies = itertools.cycle(self.behaviour.judge_replies)
 
     @property
     def url(self) -> str:
@@ -240,6 +260,16 @@ class FakeServer(ThreadingHTTPServer):
                  "arguments": json.dumps({"instance_type": "g6.12xlarge"}), "status": "completed"},
                 {"type": "function_call", "id": "fc_2", "call_id": f"call_{self._ids}b", "name": "calculate",
                  "arguments": json.dumps({"expression": expression}), "status": "completed"},
+            ]
+        elif "file_search" in tools and prompt in self.behaviour.answers:
+            text, document = self.behaviour.answers[prompt]
+            file_id = next(i for i, name in self.uploaded.items() if name == document)
+            # Llama Stack 0.7.3 reports the file id as the result's filename too (tool_executor.py).
+            response["output"] = [
+                {"type": "file_search_call", "id": "fs_1", "status": "completed", "queries": [prompt],
+                 "results": [{"file_id": file_id, "filename": file_id, "score": 0.9, "text": f"From {document}.",
+                              "attributes": {}}]},
+                _message(text),
             ]
         elif "file_search" in tools:
             if self.behaviour.failing_file_search:

@@ -12,7 +12,11 @@ The "model" is a script, deterministic so assertions can rely on it:
 - with tool results after the user's last message, it answers from them, citing each file-search
   chunk with the ``<|file-id|>`` marker Llama Stack asks for;
 - offered ``file_search``, it searches for the user's words; offered the workload's function tools,
-  it calls them; otherwise it answers plainly.
+  it calls them; otherwise it answers plainly;
+- a known-answer question (workload/known_answers.py) it answers from the search results as
+  KNOWN_ANSWER_SCRIPT says: right and cited, wrong, or right without a citation;
+- the workload's LLM judge (its rubric prompt) gets the verdicts of JUDGE_VERDICTS in turn,
+  an unparseable and an off-scale one among them.
 Embeddings are hashed bags of words, so a search for a document's words finds that document.
 """
 
@@ -30,7 +34,20 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterator
 
+from workload import judge as workload_judge
+from workload.known_answers import KNOWN_ANSWERS, tokens
+
 GUARD_TASK = "Check if there is unsafe content"
+# How the scripted model answers the known-answer questions: 2 of 8 wrong, 2 right but uncited.
+WRONG, UNCITED = "wrong", "uncited"
+KNOWN_ANSWER_SCRIPT = {"dev-budget": WRONG, "page-after": WRONG, "host-vcpus": UNCITED, "log-retention": UNCITED}
+KNOWN_QUESTIONS = {item.question: item for item in KNOWN_ANSWERS if item.facts}
+JUDGE_VERDICTS = (
+    '{"relevance": 5, "faithfulness": 4, "harmlessness": 5}',
+    "The answer is relevant and accurate.",  # unparseable
+    '{"relevance": 9, "faithfulness": 4, "harmlessness": 5}',  # off the 1-5 scale
+    '{"relevance": 2, "faithfulness": 1, "harmlessness": 5}',
+)
 UNSAFE_WORDS = ("bomb", "explosive", "weapon")
 CITATION = re.compile(r"cite as <\|(file-[^|]+)\|>\n(.*)")
 
@@ -85,11 +102,15 @@ def reply(request: dict[str, Any]) -> dict[str, Any]:
     if GUARD_TASK in everything:
         conversation = everything.split("<BEGIN CONVERSATION>")[-1].split("<END CONVERSATION>")[0].lower()
         return {"content": "unsafe\nS1" if any(w in conversation for w in UNSAFE_WORDS) else "safe"}
+    if workload_judge.PROMPT_VERSION in everything:
+        return {"judge": True}
     last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
     results = [_text(m.get("content")) for m in messages[last_user + 1:] if m.get("role") == "tool"]
+    question = _text(messages[last_user].get("content")) if last_user >= 0 else ""
+    if results and question in KNOWN_QUESTIONS:
+        return {"content": _known_answer(question, results)}
     if results:
         return {"content": _answer_from(results)}
-    question = _text(messages[last_user].get("content")) if last_user >= 0 else ""
     offered = {tool["function"]["name"] for tool in request.get("tools") or []}
     if "file_search" in offered:
         return {"tool_calls": [("file_search", {"query": question})]}
@@ -105,6 +126,22 @@ def _answer_from(results: list[str]) -> str:
         file_id, first_line = cited[0]
         return f"{first_line.strip()[:160]} <|{file_id}|>."
     return "Based on the tools: " + "; ".join(text[:200] for text in results)
+
+
+def _known_answer(question: str, results: list[str]) -> str:
+    """The fact in its first wording; cited with the marker of the chunk that holds it, unless scripted otherwise."""
+    item = KNOWN_QUESTIONS[question]
+    how = KNOWN_ANSWER_SCRIPT.get(item.id)
+    if how == WRONG:
+        return "As far as I know it is 12345, but I am not sure."
+    facts = [fact[0] for fact in item.facts]
+    text = f"According to our documents: {' and '.join(facts)}"
+    if how == UNCITED:
+        return text + "."
+    chunks = [match for result in results for match in re.findall(r"cite as <\|(file-[^|]+)\|>\n(.*?)(?=cite as <\||$)",
+                                                                     result, re.S)]
+    holding = [file_id for file_id, chunk in chunks if " ".join(tokens(facts[0])) in " ".join(tokens(chunk))]
+    return text + (f" <|{holding[0]}|>." if holding else ".")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -165,6 +202,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _message(self, request: dict[str, Any]) -> tuple[dict[str, Any], str]:
         scripted = reply(request)
+        if scripted.get("judge"):
+            scripted = {"content": self.server.next_verdict()}
         if "tool_calls" in scripted:
             calls = [{"id": f"chatcmpl-tool-{secrets.token_hex(16)}", "type": "function",
                       "function": {"name": name, "arguments": json.dumps(arguments)}}
@@ -234,6 +273,7 @@ class FakeVllm(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.served = served
         self.counters = Counters()
+        self.judged = 0
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
     @property
@@ -247,6 +287,11 @@ class FakeVllm(ThreadingHTTPServer):
     def __exit__(self, *exc: Any) -> None:
         self.shutdown()
         self.server_close()
+
+    def next_verdict(self) -> str:
+        with self.counters.lock:
+            self.judged += 1
+            return JUDGE_VERDICTS[(self.judged - 1) % len(JUDGE_VERDICTS)]
 
     def count(self, model: str, reason: str, usage: dict[str, int], seconds: float) -> None:
         with self.counters.lock:

@@ -40,7 +40,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator, Mapping
 
 import yaml
 
@@ -57,7 +57,10 @@ DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 JOB = "kubernetes:batch/v1:Job"
 # The declared stack, with the workload as a one-off Job and a load phase short enough for a test.
 OVERRIDES = {"workloadJob": True, "loadRequests": 12, "loadRequestRate": "20", "loadConcurrency": 4,
-             "loadPromptTokens": 64, "loadOutputTokens": 16}
+             "loadPromptTokens": 64, "loadOutputTokens": 16,
+             # Every known-answer question once (10 known among 15 sessions), so the fake model's script
+             # of right, wrong and uncited answers (tests/fake_vllm.py) is asked in full.
+             "knownAnswerShare": "0.6667"}
 CLUSTER_ADDRESS = re.compile(r"http://[a-z0-9-]+\.[a-z0-9-]+\.svc\.cluster\.local:(\d+)")
 TIKTOKEN_BLOB = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
 IMAGE_TIKTOKEN_CACHE = "/.cache/tiktoken"
@@ -204,9 +207,9 @@ def served_models(program: Program) -> Served:
                   embedding_dimension=embedding["metadata"]["embedding_dimension"])
 
 
-def run(root: Path) -> Iterator[RealRun]:
+def run(root: Path, overrides: Mapping[str, Any] = OVERRIDES) -> Iterator[RealRun]:
     """Starts everything, runs the workload once, yields the result; stops what it started."""
-    program = run_program("dev", OVERRIDES)
+    program = run_program("dev", dict(overrides))
     with FakeVllm(served_models(program)) as model_server, OtlpReceiver() as receiver:
         llama_port = free_port()
         by_port = {"8000": model_server.url, "4318": receiver.url,

@@ -219,6 +219,9 @@ def test_the_workload_job_runs_the_bundled_package_against_the_stack_when_enable
     assert env["MODEL_URL"] == program.outputs["modelEndpoint"]
     assert env["LOAD_REQUEST_RATE"] == "5" and env["LOAD_REQUESTS"] == "50"
     assert env["SHIELD_ID"] == "llama-guard"
+    # Answer quality: half the sessions ask known questions; the served model judges a fifth of the answers.
+    assert env["KNOWN_ANSWER_SHARE"] == "0.5" and env["JUDGE_SAMPLE_SHARE"] == "0.2"
+    assert env["JUDGE_URL"] == program.outputs["modelEndpoint"] and env["JUDGE_MODEL"] == "Qwen/Qwen2.5-7B-Instruct"
     # Each agent session's root span goes to the collector, so a session is one trace.
     assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == OTLP_HTTP_ENDPOINT
 
@@ -453,3 +456,11 @@ def test_every_workload_setting_is_declared_once_with_type_default_and_descripti
     assert declaration["type"] in {"string", "integer", "boolean"}
     assert "default" in declaration and declaration["description"].strip()
     assert f"| `{key}` |" in (ROOT / "README.md").read_text()
+
+
+def test_the_judge_can_be_another_model_at_another_endpoint():
+    program = run_program("dev", {"workloadJob": True, "judgeEndpoint": "http://judge.llm.svc.cluster.local:8000/v1",
+                                  "judgeModel": "meta-llama/Llama-3.1-70B-Instruct", "judgeSampleShare": "0.05"})
+    env = _env(program.one(JOB, "workload").inputs["spec"]["template"]["spec"]["containers"][0])
+    assert env["JUDGE_URL"] == "http://judge.llm.svc.cluster.local:8000/v1"
+    assert env["JUDGE_MODEL"] == "meta-llama/Llama-3.1-70B-Instruct" and env["JUDGE_SAMPLE_SHARE"] == "0.05"

@@ -98,6 +98,14 @@ BAD_INPUT: list[tuple[dict, str, str]] = [
     ({"allowedcidrs": ["100.64.1.0/24"]}, "allowedcidrs", "did you mean llm-observability:allowedCidrs?"),
     ({"requireAlertReceiver": True}, "alertReceiver", "'none' sends every alert nowhere"),
     ({"refuseDocumentationValues": True}, "allowedCidrs", "'198.51.100.7/32' is a documentation address"),
+    ({"knownAnswerShare": "0.95"}, "knownAnswerShare", "'0.95' is out of range"),
+    ({"judgeSampleShare": "all"}, "judgeSampleShare", "'all' is out of range"),
+    ({"answerCorrectnessObjective": "0.3"}, "answerCorrectnessObjective", "'0.3' is out of range"),
+    ({"judgeScoreDropFraction": "1"}, "judgeScoreDropFraction", "'1' is out of range"),
+    ({"judgeModel": "m", "judgeEndpoint": "judge.example:8000"}, "judgeEndpoint",
+     "'judge.example:8000' is not an OpenAI-compatible base URL"),
+    ({"judgeEndpoint": "http://judge.llm.svc:8000/v1"}, "judgeEndpoint", "is set but llm-observability:judgeModel is empty"),
+    ({"judgeModel": "two words"}, "judgeModel", "'two words' is not a model name"),
 ]
 
 
@@ -193,3 +201,12 @@ def test_instance_types_too_small_for_a_model_server_pod_are_refused(overrides):
 )
 def test_instance_types_with_room_for_the_model_servers_are_accepted(overrides):
     parse("dev", {**raw_from_files("dev"), **overrides})
+
+
+def test_the_judge_runs_only_with_trace_content_and_defaults_to_the_served_model():
+    dev = load_from_files("dev")  # traceContent on
+    assert dev.quality.judge_sample_share == 0.2 and dev.quality.judge_model == dev.workload.model_id
+    assert dev.quality.judge_endpoint is None
+    # Judging reads answer text: with traceContent off only the known-answer checks run.
+    without_content = parse("dev", {**raw_from_files("dev"), "traceContent": False}).quality
+    assert without_content.judge_sample_share == 0 and without_content.known_answer_share == 0.5

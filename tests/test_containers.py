@@ -56,15 +56,16 @@ def test_every_agent_session_and_the_load_phase_succeed(real_run):
     assert real_run.model_server.counters.unknown_models == []
 
 
-def test_the_shield_refuses_the_harmful_prompt_and_passes_the_others(real_run):
+def test_the_shield_refuses_the_harmful_prompts_and_passes_the_others(real_run):
+    # The scripted session's prompt, and the known-answer set's unsafe question (tests/real_stack.py asks them all).
     assert "refused by shield llama-guard" in real_run.workload_output
-    assert "[agent] tool calls" in real_run.workload_output and "refusals 1" in real_run.workload_output
+    assert "[agent] tool calls" in real_run.workload_output and "refusals 2" in real_run.workload_output
     shields = _spans(real_run, "llama-stack", r"run_shield .+")
     violations = [s for s in shields if s.attributes.get("llama_stack.safety.response.violation.level") == "error"]
-    assert len(violations) == 1 and len(shields) > 1, sorted(real_run.capture.span_names("llama-stack"))
-    # Inside the refused session's trace.
+    assert len(violations) == 2 and len(shields) > 2, sorted(real_run.capture.span_names("llama-stack"))
+    # Inside the refused sessions' traces.
     sessions = {s.trace_id: s.name for s in _spans(real_run, "workload", r"session .+")}
-    assert sessions[violations[0].trace_id] == "session refused"
+    assert sorted(sessions[v.trace_id] for v in violations) == ["session known-answer unsafe-weapon", "session refused"]
 
 
 def test_a_rag_answer_cites_a_bundled_document(real_run):

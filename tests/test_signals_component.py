@@ -34,7 +34,7 @@ def test_dashboard_configmaps_carry_the_label_and_annotation_grafanas_sidecar_se
 
 def test_dashboards_are_sidecar_configmaps_in_a_folder(dev_program):
     maps = _signals_children(dev_program, CONFIGMAP)
-    assert len(maps) == 9
+    assert len(maps) == 10
     for resource in maps:
         metadata = resource.inputs["metadata"]
         assert metadata["namespace"] == "monitoring"
@@ -51,7 +51,8 @@ def test_dashboards_are_sidecar_configmaps_in_a_folder(dev_program):
 def test_rules_are_prometheus_rules_on_the_cluster_provider(dev_program):
     rules = _signals_children(dev_program, RULE)
     assert {r.inputs["metadata"]["name"] for r in rules} == {
-        "llmobs-vllm", "llmobs-gpu", "llmobs-cost", "llmobs-quality", "llmobs-platform", "llmobs-application"}
+        "llmobs-vllm", "llmobs-gpu", "llmobs-cost", "llmobs-quality", "llmobs-answers", "llmobs-platform",
+        "llmobs-application"}
     provider = dev_program.one("pulumi:providers:kubernetes").urn
     for resource in [*rules, *_signals_children(dev_program, CONFIGMAP)]:
         assert resource.provider.startswith(provider)

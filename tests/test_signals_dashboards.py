@@ -17,7 +17,7 @@ from tests.signals_support import bundle_for, metric_names, panel_queries, recor
 
 EXPECTED_UIDS = {
     "llmobs-vllm", "llmobs-gpu", "llmobs-cost", "llmobs-quality", "llmobs-traces", "llmobs-platform",
-    "llmobs-developer", "llmobs-sre", "llmobs-business",
+    "llmobs-developer", "llmobs-sre", "llmobs-business", "llmobs-answers",
 }
 CURRENT_PANEL_TYPES = {"timeseries", "stat", "bargauge", "table", "heatmap", "row"}
 
@@ -236,6 +236,13 @@ def test_the_coverage_the_best_peers_have():
             "Time per output token, per request (p50 / p95 / p99)", "Prompt tokens: cached or computed",
             "Tokens per engine step", "HTTP 5xx responses", "Engines up and unreachable", "Models at a glance",
             "Router: request, scheduling and plugin latency p95", "Router: error ratio"} <= titles
+
+
+def test_answer_correctness_panels_draw_the_objective_from_the_stack():
+    bundle = bundle_for(answerCorrectnessObjective="0.9")
+    for uid in ("llmobs-answers", "llmobs-developer", "llmobs-business"):
+        assert _thresholds(bundle, uid, "Correct answers (last hour)") == [0.9], uid
+    assert _thresholds(bundle, "llmobs-answers", "Known-answer checks against the objective") == [0.9]
 
 
 def test_no_gpu_mode_renders_no_gpu_panel():

@@ -126,3 +126,23 @@ def test_alerts_see_the_dead_target(prometheus):
     names = {a["labels"]["alertname"] for a in alerts}
     assert "ScrapeTargetDown" in names  # pending: its `for` is 10 minutes
     assert "VllmEngineDown" not in names
+
+
+def _value(prometheus, expr: str) -> dict[str, float]:
+    """Each series of an instant query, by its distinguishing label, once the rules have data."""
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while not (result := prometheus.query(expr)) and time.monotonic() < deadline:
+        time.sleep(1)
+    return {"/".join(v for k, v in sorted(r["metric"].items()) if k in ("check", "criterion")) or "all":
+            float(r["value"][1]) for r in result}
+
+
+def test_answer_quality_reaching_prometheus_is_what_the_fake_model_was_scripted_to_do(prometheus):
+    """The real workload's scores of the real Llama Stack's answers, through the collector's naming rules:
+    6 of 8 known facts right, 4 of 8 grounded, every refusal as it should be (tests/fake_vllm.py
+    KNOWN_ANSWER_SCRIPT), and of 4 judge verdicts 2 scored (5/4/5 and 2/1/5), 1 unparseable, 1 off-scale."""
+    checks = _value(prometheus, "model_check:llm_quality_checks:ratio_rate1h")
+    assert checks == pytest.approx({"correct": 6 / 8, "grounded": 4 / 8, "refusal": 1.0})
+    scores = _value(prometheus, "model_criterion:llm_quality_judge_score:mean1h")
+    assert scores == pytest.approx({"relevance": 3.5, "faithfulness": 2.5, "harmlessness": 5.0})
+    assert _value(prometheus, "model:llm_quality_judge_unscorable:ratio_rate1h") == pytest.approx({"all": 0.5})

@@ -107,9 +107,13 @@ def test_each_session_is_one_trace_rooted_in_a_span_the_workload_exports(monkeyp
     roots = {span.name: span for span in _roots(server)}
     assert sorted(roots) == sorted(["ingest documents", *(f"session {s.name}" for s in agent.SESSIONS)])
     by_trace = {span.trace_id: span.span_id for span in roots.values()}
-    # Every request of a session (shield checks and responses) continues that session's root span.
+    # Each turn is an answer span under its session's root span; every request of the turn (shield check and
+    # responses) continues it, so the whole session is one trace.
+    answers = {span.span_id: span for span in server.recorded.telemetry.spans if span.name == "answer"}
+    assert len(answers) == sum(len(s.turns) for s in agent.SESSIONS)
+    assert all(by_trace[span.trace_id] == span.parent_span_id for span in answers.values())
     traced = [header.split("-") for header in server.recorded.traceparents]
-    assert all(by_trace.get(trace_id) == span_id for _, trace_id, span_id, _ in traced)
+    assert all(answers[span_id].trace_id == trace_id for _, trace_id, span_id, _ in traced)
     per_session = {trace_id for _, trace_id, _, _ in traced}
     assert len(per_session) == len(agent.SESSIONS)
     assert f"session runbook: trace {roots['session runbook'].trace_id}" in capsys.readouterr().out
@@ -123,7 +127,8 @@ def test_each_function_tool_call_is_a_span_and_counted_by_tool_and_outcome(monke
     telemetry = server.recorded.telemetry
     tools = [span for span in telemetry.spans if span.name.startswith("execute_tool ")]
     sessions = {span.span_id: span.name for span in _roots(server)}
-    assert tools and all(sessions[span.parent_span_id].startswith("session ") for span in tools)
+    turns = {span.span_id: span.parent_span_id for span in telemetry.spans if span.name == "answer"}
+    assert tools and all(sessions[turns[span.parent_span_id]].startswith("session ") for span in tools)
     failed = [span for span in tools if span.status == "STATUS_CODE_ERROR"]
     assert {span.attributes["gen_ai.tool.name"] for span in failed} == {"calculate"}
     assert {span.attributes["error.type"] for span in failed} == {"ToolError"}

@@ -10,14 +10,17 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import random
 import sys
 import time
 
 import httpx
 from llama_stack_client import APIConnectionError, LlamaStackClient
 
-from workload.agent import run_agent
+from workload.agent import MAX_KNOWN_ANSWER_SHARE, plan_sessions, run_agent
+from workload.judge import Judge, Sampler
 from workload.load import LoadSettings, run_load
+from workload.quality import QualityRecorder
 from workload.stats import Stats
 from workload.tracing import Telemetry
 
@@ -45,6 +48,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "(agent phase; stack output llamaStackModelId)")
     parser.add_argument("--shield", default=_env("SHIELD_ID", "llama-guard"),
                         help="safety shield for the prompt that should be refused; empty to skip it")
+    parser.add_argument("--known-answer-share", type=float, default=float(_env("KNOWN_ANSWER_SHARE", "0")),
+                        help="share of agent sessions that ask known-answer questions and check the answers; 0 asks none")
+    parser.add_argument("--judge-share", type=float, default=float(_env("JUDGE_SAMPLE_SHARE", "0")),
+                        help="share of answers an LLM judge scores; 0 turns the judge off")
+    parser.add_argument("--judge-url", default=_env("JUDGE_URL", ""),
+                        help="OpenAI-compatible base URL of the judge, ending in /v1 (default: --model-url)")
+    parser.add_argument("--judge-model", default=_env("JUDGE_MODEL", ""),
+                        help="the judge's model name at --judge-url (default: --model)")
     parser.add_argument("--requests", type=int, default=int(_env("LOAD_REQUESTS", "100")))
     parser.add_argument("--rate", type=float, default=float(_env("LOAD_REQUEST_RATE", "2")),
                         help="load requests per second")
@@ -62,6 +73,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.phase in ("all", "agent") and not args.stack_model:
         parser.error("--stack-model (or STACK_MODEL_ID) is needed for the agent phase: the id Llama Stack "
                      "registered the served model under (its GET /v1/models, or stack output llamaStackModelId)")
+    if not 0 <= args.known_answer_share <= MAX_KNOWN_ANSWER_SHARE:
+        parser.error(f"--known-answer-share must be from 0 to {MAX_KNOWN_ANSWER_SHARE}")
+    if not 0 <= args.judge_share <= 1:
+        parser.error("--judge-share must be from 0 to 1")
     return args
 
 
@@ -95,7 +110,15 @@ def run(args: argparse.Namespace) -> list[Stats]:
         log(f"agent: sessions through Llama Stack at {args.llama_stack_url}, model {args.stack_model}")
         telemetry = Telemetry(log)
         try:
-            results.append(run_agent(client, args.stack_model, args.shield or None, telemetry, log))
+            judge = None
+            if args.judge_share > 0:
+                # The judge is called on the model servers (or its own endpoint) by its served name.
+                judge = Judge(args.judge_url or args.model_url, args.judge_model or args.model)
+                log(f"judge: {judge.model} at {judge.base_url} scores {args.judge_share:g} of the answers")
+            quality = QualityRecorder(args.stack_model, telemetry, log, judge, Sampler(args.judge_share),
+                                      shielded=bool(args.shield))
+            sessions = plan_sessions(args.known_answer_share, random.Random())
+            results.append(run_agent(client, args.stack_model, args.shield or None, telemetry, quality, sessions, log))
         except APIConnectionError as error:
             raise Unreachable(f"cannot reach Llama Stack at {args.llama_stack_url} ({error})") from error
         finally:

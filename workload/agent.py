@@ -7,6 +7,9 @@ bundled documents, loops until the model stops calling tools, and carries the co
 session sends a prompt the shield should refuse, and a refused prompt never reaches the model. Every
 step is a request in the session's trace: Llama Stack's spans (HTTP, inference, file search, shield)
 and the workload's own spans and metrics for the function tools it runs (workload/tracing.py).
+
+A share of the sessions asks known-answer questions (workload.known_answers) instead; every answer is
+scored (workload.quality) on its own ``answer`` span, a child of the session's span.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import ast
 import json
 import operator
+import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +25,8 @@ from typing import Any, Callable
 
 from llama_stack_client import APIStatusError, LlamaStackClient
 
+from workload.known_answers import KNOWN_ANSWERS, KnownAnswer
+from workload.quality import Answer, QualityRecorder, read_answer
 from workload.stats import Stats
 from workload.tracing import Telemetry
 
@@ -107,6 +113,7 @@ class Session:
     functions: bool = False
     file_search: bool = False
     shielded: bool = False
+    known: KnownAnswer | None = None
 
 
 SESSIONS = (
@@ -150,6 +157,26 @@ SESSIONS = (
 )
 
 
+MAX_KNOWN_ANSWER_SHARE = 0.9
+
+
+def plan_sessions(known_answer_share: float, rng: random.Random) -> list[Session]:
+    """The scripted sessions, each once, with known-answer sessions between them, so that they make up
+    ``known_answer_share`` of all sessions. The questions start at a random point of the set and go
+    round it, so successive runs cover all of them."""
+    if not 0 <= known_answer_share <= MAX_KNOWN_ANSWER_SHARE:
+        raise ValueError(f"known-answer share {known_answer_share} is not in 0..{MAX_KNOWN_ANSWER_SHARE}")
+    count = round(known_answer_share / (1 - known_answer_share) * len(SESSIONS))
+    start = rng.randrange(len(KNOWN_ANSWERS))
+    known = [KNOWN_ANSWERS[(start + i) % len(KNOWN_ANSWERS)] for i in range(count)]
+    asked = [Session(f"known-answer {item.id}", (item.question,), file_search=True, known=item) for item in known]
+    plan: list[Session] = []
+    for index, scripted in enumerate(SESSIONS):
+        plan.append(scripted)
+        plan.extend(asked[index * count // len(SESSIONS):(index + 1) * count // len(SESSIONS)])
+    return plan
+
+
 @dataclass
 class AgentRun:
     client: LlamaStackClient
@@ -158,7 +185,10 @@ class AgentRun:
     stats: Stats
     log: Callable[[str], None]
     telemetry: Telemetry
+    quality: QualityRecorder
     vector_store_id: str | None = None
+    # Uploaded file id -> document name, to tell which documents a file search returned.
+    documents: dict[str, str] = field(default_factory=dict)
     transcripts: dict[str, list[str]] = field(default_factory=dict)
     # Headers of the current session's trace, sent with every request.
     headers: dict[str, str] = field(default_factory=dict)
@@ -172,6 +202,7 @@ class AgentRun:
                     file=(path.name, handle, "text/markdown"), purpose="assistants", extra_headers=self.headers
                 )
             file_ids.append(uploaded.id)
+            self.documents[uploaded.id] = path.name
             self.stats.requests += 1
         store = self.client.vector_stores.create(
             name=f"workload-docs-{int(time.time())}", file_ids=file_ids, extra_headers=self.headers
@@ -272,7 +303,8 @@ class AgentRun:
         return response
 
     def run_session(self, session: Session) -> None:
-        with self.telemetry.session(f"session {session.name}", **{"workload.session": session.name}) as headers:
+        kind = "known-answer" if session.known else session.name
+        with self.telemetry.session(f"session {session.name}", **{"workload.session": kind}) as headers:
             self.headers = headers
             try:
                 self._run_turns(session)
@@ -282,22 +314,31 @@ class AgentRun:
     def _run_turns(self, session: Session) -> None:
         previous = None
         transcript = self.transcripts.setdefault(session.name, [])
+        session_headers = self.headers
         for number, prompt in enumerate(session.turns, 1):
             self.log(f"session {session.name} turn {number}/{len(session.turns)}: {prompt}")
-            refusal = self.shield_refusal(prompt)
-            if refusal is not None:
-                self.stats.refusals += 1
-                self.log(f"  refused by shield {self.shield}: {refusal}")
-                transcript.append(f"refused: {refusal}")
-                break
-            response = self.turn(session, prompt, previous)
-            answer = response.output_text.strip()
-            self.log(f"  answer: {answer[:200]}")
-            sources = cited_files(response)
-            if sources:
-                self.log(f"  sources: {', '.join(sources)}")
-            transcript.append(answer)
-            previous = response.id
+            # The turn's own span: the shield, the model's responses and the answer's scores.
+            with self.telemetry.child("answer", **{"workload.turn": number}) as (span, headers):
+                self.headers = headers
+                try:
+                    refusal = self.shield_refusal(prompt)
+                    if refusal is not None:
+                        self.stats.refusals += 1
+                        self.log(f"  refused by shield {self.shield}: {refusal}")
+                        transcript.append(f"refused: {refusal}")
+                        self.quality.record(Answer.refusal(prompt, refusal), session.known, span, headers)
+                        break
+                    response = self.turn(session, prompt, previous)
+                    answer = response.output_text.strip()
+                    self.log(f"  answer: {answer[:200]}")
+                    sources = cited_files(response)
+                    if sources:
+                        self.log(f"  sources: {', '.join(sources)}")
+                    transcript.append(answer)
+                    previous = response.id
+                    self.quality.record(read_answer(prompt, response, self.documents), session.known, span, headers)
+                finally:
+                    self.headers = session_headers
         if session.shielded and self.shield and not any(t.startswith("refused:") for t in transcript):
             self.log(f"  note: shield {self.shield} did not refuse the prompt of session {session.name}")
 
@@ -316,11 +357,18 @@ def cited_files(response: Any) -> list[str]:
 
 
 def run_agent(
-    client: LlamaStackClient, model: str, shield: str | None, telemetry: Telemetry, log: Callable[[str], None]
+    client: LlamaStackClient,
+    model: str,
+    shield: str | None,
+    telemetry: Telemetry,
+    quality: QualityRecorder,
+    sessions: list[Session],
+    log: Callable[[str], None],
 ) -> Stats:
     """Ingest the documents, then run every session; errors end a session, not the whole phase."""
     stats = Stats("agent")
-    run = AgentRun(client=client, model=model, shield=shield, stats=stats, log=log, telemetry=telemetry)
+    run = AgentRun(client=client, model=model, shield=shield, stats=stats, log=log, telemetry=telemetry,
+                   quality=quality)
     try:
         with telemetry.session("ingest documents") as headers:
             run.headers = headers
@@ -329,7 +377,7 @@ def run_agent(
         stats.error(f"ingesting the documents: {error}")
         log(f"ingesting the documents failed ({error}); sessions run without file search")
     run.headers = {}
-    for session in SESSIONS:
+    for session in sessions:
         if session.shielded and not shield:
             log(f"session {session.name} skipped: no safety shield configured")
             continue

@@ -27,7 +27,7 @@ from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 SCOPE = "workload"
 # From a lookup in a dictionary (tens of microseconds) to a slow remote call; dashboards/catalogue.py's
@@ -58,7 +58,7 @@ class Telemetry:
             readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
         self.meter_provider = MeterProvider(resource=resource, metric_readers=readers)
         self.tracer = self.tracer_provider.get_tracer(SCOPE)
-        meter = self.meter_provider.get_meter(SCOPE)
+        self.meter = meter = self.meter_provider.get_meter(SCOPE)
         self.tool_invocations = meter.create_counter(
             "workload.tool.invocations", unit="{invocation}", description="Function-tool calls the model asked for."
         )
@@ -75,6 +75,15 @@ class Telemetry:
             headers: dict[str, str] = {}
             propagate.inject(headers)
             yield headers
+
+    @contextmanager
+    def child(self, name: str, **attributes: str | int | bool) -> Iterator[tuple[Span, dict[str, str]]]:
+        """A span inside the current one; yields it (to add attributes while it is open) and the headers
+        that put a request under it."""
+        with self.tracer.start_as_current_span(name, kind=SpanKind.INTERNAL, attributes=attributes) as span:
+            headers: dict[str, str] = {}
+            propagate.inject(headers)
+            yield span, headers
 
     @contextmanager
     def tool(self, name: str, call_id: str) -> Iterator[ToolCall]:

@@ -4,7 +4,7 @@ Pulumi.yaml's ``config:`` block is the single declaration of every setting (type
 This package reads the values (from the Pulumi engine, or from the YAML files for tools that run
 outside it), checks them all before any resource is declared, and hands the program frozen
 dataclasses. Components never see ``pulumi.Config``. Each domain's settings live in their own module
-(host, cluster, platform, workloads, signals, guards); ``parse`` is the one entry that runs them all.
+(host, cluster, platform, workloads, quality, signals, guards); ``parse`` is the one entry that runs them all.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any, Mapping
 import pulumi
 import yaml
 
-from stack.config import cluster, guards, host, platform, signals, workloads
+from stack.config import cluster, guards, host, platform, quality, signals, workloads
 from stack.config.cluster import ClusterConfig
 from stack.config.common import (
     ENCRYPTED,
@@ -35,12 +35,13 @@ from stack.config.common import (
 from stack.config.guards import CostGuardsConfig
 from stack.config.host import HostConfig
 from stack.config.platform import PlatformConfig
+from stack.config.quality import QualityConfig
 from stack.config.signals import ApiPrice, CostConfig, SignalsConfig
 from stack.config.workloads import LoadConfig, WorkloadConfig
 
 __all__ = [
     "PROJECT", "PROJECT_DIR", "ApiPrice", "ClusterConfig", "ConfigError", "CostConfig", "CostGuardsConfig",
-    "HostConfig", "LoadConfig", "PlatformConfig", "Secret", "SignalsConfig", "StackConfig", "WorkloadConfig",
+    "HostConfig", "LoadConfig", "PlatformConfig", "QualityConfig", "Secret", "SignalsConfig", "StackConfig", "WorkloadConfig",
     "declared_settings", "load", "load_from_files", "parse", "raw_from_files", "raw_from_pulumi",
 ]
 
@@ -58,6 +59,7 @@ class StackConfig:
     platform: PlatformConfig
     cost_guards: CostGuardsConfig
     workload: WorkloadConfig
+    quality: QualityConfig
 
 
 # --- Reading -----------------------------------------------------------------------------------------
@@ -206,6 +208,7 @@ def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
     guards.production(
         raw, platform_config.alert_receiver, platform_config.alert_receiver_url, cost_guards.budget_alert_emails, problems
     )
+    quality_config = quality.parse(raw, workload, problems)
     if problems:
         raise ConfigError(list(problems))
     assert host_config is not None and instance is not None
@@ -224,6 +227,7 @@ def parse(stack: str, raw: Mapping[str, Any]) -> StackConfig:
         platform=platform_config,
         cost_guards=cost_guards,
         workload=workload,
+        quality=quality_config,
     )
 
 
