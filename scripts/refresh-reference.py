@@ -27,6 +27,7 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,24 +155,17 @@ def _module_constants(trees: list[ast.Module]) -> dict[str, object]:
 def llama_stack_histograms(sources: list[str]) -> list[str]:
     """Every histogram Llama Stack creates (meter.create_histogram): OTel name, unit, and bucket bounds,
     either the explicit_bucket_boundaries_advisory it passes or sdk-default."""
-    trees = [ast.parse(source) for source in sources if "create_histogram" in source or "PREFIX" in source]
-    constants = _module_constants(trees)
     rows = []
-    for tree in trees:
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "create_histogram":
-                arguments = {keyword.arg: keyword.value for keyword in node.keywords}
-                name = arguments.get("name", node.args[0] if node.args else None)
-                resolved = constants.get(name.id) if isinstance(name, ast.Name) else getattr(name, "value", None)
-                unit = getattr(arguments.get("unit"), "value", "")
-                bounds = arguments.get("explicit_bucket_boundaries_advisory")
-                if isinstance(bounds, ast.Name):
-                    bounds = constants.get(bounds.id)
-                elif bounds is not None:
-                    bounds = [item.value for item in bounds.elts]
-                if resolved is None or (arguments.get("explicit_bucket_boundaries_advisory") and bounds is None):
-                    raise SystemExit(f"cannot resolve the histogram at line {node.lineno}: {ast.unparse(node)}")
-                rows.append(f"{resolved}\t{unit or '-'}\t{','.join(f'{b:g}' for b in bounds) if bounds else 'sdk-default'}")
+    for method, name, arguments, constants in _meter_calls(sources):
+        if method != "create_histogram":
+            continue
+        advisory = arguments.get("explicit_bucket_boundaries_advisory")
+        bounds = constants.get(advisory.id) if isinstance(advisory, ast.Name) else getattr(advisory, "elts", None)
+        if advisory is not None and bounds is None:
+            raise SystemExit(f"cannot resolve the bounds of histogram {name}: {ast.unparse(advisory)}")
+        bounds = [getattr(bound, "value", bound) for bound in bounds or ()]
+        unit = getattr(arguments.get("unit"), "value", "") or "-"
+        rows.append(f"{name}\t{unit}\t{','.join(f'{b:g}' for b in bounds) if bounds else 'sdk-default'}")
     return sorted(rows)
 
 
@@ -281,12 +275,11 @@ def otel_prometheus_name(name: str, unit: str, kind: str) -> str:
     return "_".join(tokens)
 
 
-def otel_instruments(sources: list[str]) -> dict[str, tuple[str, str]]:
-    """OTel name -> (kind, unit) for every meter.create_* call whose name is a literal or a module string
-    constant (f-strings of constants included) of the sources."""
+def _meter_calls(sources: list[str]) -> Iterator[tuple[str, str, dict[str, ast.AST], dict[str, object]]]:
+    """(method, OTel name, keyword arguments, module constants) for every meter.create_* call whose name is a
+    literal or a module string constant (f-strings of constants included) of the sources."""
     trees = [ast.parse(source) for source in sources]
     constants = _module_constants(trees)
-    instruments: dict[str, tuple[str, str]] = {}
     for tree in trees:
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _OTEL_INSTRUMENTS:
@@ -294,8 +287,14 @@ def otel_instruments(sources: list[str]) -> dict[str, tuple[str, str]]:
                 name = arguments.get("name", node.args[0] if node.args else None)
                 resolved = constants.get(name.id) if isinstance(name, ast.Name) else getattr(name, "value", None)
                 if isinstance(resolved, str):
-                    unit = getattr(arguments.get("unit"), "value", "")
-                    instruments.setdefault(resolved, (_OTEL_INSTRUMENTS[node.func.attr], unit))
+                    yield node.func.attr, resolved, arguments, constants
+
+
+def otel_instruments(sources: list[str]) -> dict[str, tuple[str, str]]:
+    """OTel name -> (kind, unit) for every meter.create_* call with a constant name."""
+    instruments: dict[str, tuple[str, str]] = {}
+    for method, name, arguments, _ in _meter_calls(sources):
+        instruments.setdefault(name, (_OTEL_INSTRUMENTS[method], getattr(arguments.get("unit"), "value", "")))
     return instruments
 
 

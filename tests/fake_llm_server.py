@@ -15,15 +15,15 @@ from __future__ import annotations
 import itertools
 import json
 import re
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from tests.loopback import LoopbackServer
 from tests.otlp_receiver import Capture
 
 SERVED_MODEL = "test-model"
@@ -201,30 +201,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(f"data: {json.dumps(usage)}\n\ndata: [DONE]\n\n".encode())
 
 
-class FakeServer(ThreadingHTTPServer):
-    daemon_threads = True
-
+class FakeServer(LoopbackServer):
     def __init__(self, behaviour: Behaviour | None = None):
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler)
         self.behaviour = behaviour or Behaviour()
         self.recorded = Recorded()
-        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
         self._ids = 0
         self.store_files = 0
         self.uploaded: dict[str, str] = {}  # file id -> uploaded file name
         self.judge_replies = itertools.cycle(self.behaviour.judge_replies)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def __enter__(self) -> "FakeServer":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.shutdown()
-        self.server_close()
 
     def vector_store(self, indexing: bool) -> dict[str, Any]:
         """Like Llama Stack: files are still being indexed when the create call returns."""

@@ -31,9 +31,10 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Iterator
 
+from tests.loopback import LoopbackServer
 from workload import judge as workload_judge
 from workload.known_answers import KNOWN_ANSWERS, tokens
 
@@ -49,7 +50,8 @@ JUDGE_VERDICTS = (
     '{"relevance": 2, "faithfulness": 1, "harmlessness": 5}',
 )
 UNSAFE_WORDS = ("bomb", "explosive", "weapon")
-CITATION = re.compile(r"cite as <\|(file-[^|]+)\|>\n(.*)")
+# One file_search chunk as Llama Stack 0.7.3 formats it (core/datatypes.py chunk_annotation_template).
+CHUNK = re.compile(r"\[\d+\] .*? cite as <\|(file-[^|]+)\|>\n(.*)", re.DOTALL)
 
 
 @dataclass
@@ -91,6 +93,13 @@ def _text(content: Any) -> str:
     return content or ""
 
 
+def _parts(content: Any) -> list[str]:
+    """A message's text parts: Llama Stack sends each file_search chunk as a part of its own."""
+    if isinstance(content, list):
+        return [part.get("text", "") for part in content if isinstance(part, dict)]
+    return [content or ""]
+
+
 def _tokens(text: str) -> int:
     return max(1, len(text.split()))
 
@@ -105,12 +114,12 @@ def reply(request: dict[str, Any]) -> dict[str, Any]:
     if workload_judge.PROMPT_VERSION in everything:
         return {"judge": True}
     last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
-    results = [_text(m.get("content")) for m in messages[last_user + 1:] if m.get("role") == "tool"]
     question = _text(messages[last_user].get("content")) if last_user >= 0 else ""
+    results = [part for m in messages[last_user + 1:] if m.get("role") == "tool" for part in _parts(m.get("content"))]
     if results and question in KNOWN_QUESTIONS:
         return {"content": _known_answer(question, results)}
     if results:
-        return {"content": _answer_from(results)}
+        return {"content": _answer_from(results, question)}
     offered = {tool["function"]["name"] for tool in request.get("tools") or []}
     if "file_search" in offered:
         return {"tool_calls": [("file_search", {"query": question})]}
@@ -120,11 +129,17 @@ def reply(request: dict[str, Any]) -> dict[str, Any]:
     return {"content": f"A short answer to: {question[:80]}"}
 
 
-def _answer_from(results: list[str]) -> str:
-    cited = [match for text in results for match in CITATION.findall(text)]
+def _words(text: str) -> set[str]:
+    return {word for word in re.findall(r"[a-z0-9]+", text.lower()) if len(word) > 3}
+
+
+def _answer_from(results: list[str], question: str) -> str:
+    """The chunk line sharing most words with the question, cited; or the function results."""
+    chunks = [match.groups() for match in map(CHUNK.match, results) if match]
+    cited = [(file_id, line) for file_id, chunk in chunks for line in chunk.splitlines() if line.strip()]
     if cited:
-        file_id, first_line = cited[0]
-        return f"{first_line.strip()[:160]} <|{file_id}|>."
+        file_id, line = max(cited, key=lambda item: len(_words(item[1]) & _words(question)))
+        return f"{line.strip().lstrip('#-* ')[:200]} <|{file_id}|>."
     return "Based on the tools: " + "; ".join(text[:200] for text in results)
 
 
@@ -265,28 +280,12 @@ class _Handler(BaseHTTPRequestHandler):
             yield {**base, "choices": [], "usage": usage}
 
 
-class FakeVllm(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
-
+class FakeVllm(LoopbackServer):
     def __init__(self, served: Served):
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler)
         self.served = served
         self.counters = Counters()
         self.judged = 0
-        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def __enter__(self) -> "FakeVllm":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.shutdown()
-        self.server_close()
 
     def next_verdict(self) -> str:
         with self.counters.lock:

@@ -14,7 +14,6 @@ directory here (in env values, args, and the mounted text files), because nothin
 from __future__ import annotations
 
 import base64
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -193,7 +192,3 @@ def build(
     argv = [translate(part, mounts) for part in [*command, *args]]
     return Process(argv=argv, env=env, mounts=mounts)
 
-
-def host_env(process: Process, path: list[Path], **overrides: str) -> dict[str, str]:
-    """The process's environment, with PATH pointing at the given directories (the image's binaries)."""
-    return {**process.env, "PATH": os.pathsep.join(str(p) for p in path), **overrides}

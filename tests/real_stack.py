@@ -150,8 +150,8 @@ def _stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
-def _start_llama_stack(program: Program, root: Path, by_port: dict[str, str], model_url: str,
-                       otlp_url: str) -> tuple[pods.Process, subprocess.Popen, Path, str]:
+def _start_llama_stack(program: Program, root: Path, by_port: dict[str, str],
+                       model_url: str) -> tuple[pods.Process, subprocess.Popen, Path]:
     deployment = pods.one_named(program, DEPLOYMENT, llama_stack_component.NAME)
     process = pods.build(program, deployment, root / "llama-stack", entrypoint=llama_stack_entrypoint)
     config_path = Path(process.env["RUN_CONFIG_PATH"])
@@ -176,7 +176,7 @@ def _start_llama_stack(program: Program, root: Path, by_port: dict[str, str], mo
     server = subprocess.Popen(process.argv, env=env, cwd=root, stdout=log.open("w"), stderr=subprocess.STDOUT)
     _wait_healthy(f"http://127.0.0.1:{port}/v1/health", server, log)
     process.env = env
-    return process, server, log, otlp_url
+    return process, server, log
 
 
 def _run_workload(program: Program, root: Path, by_port: dict[str, str]) -> tuple[pods.Process, int, str]:
@@ -214,7 +214,7 @@ def run(root: Path, overrides: Mapping[str, Any] = OVERRIDES) -> Iterator[RealRu
         llama_port = free_port()
         by_port = {"8000": model_server.url, "4318": receiver.url,
                    str(llama_stack_component.PORT): f"http://127.0.0.1:{llama_port}"}
-        process, server, log, _ = _start_llama_stack(program, root, by_port, f"{model_server.url}/v1", receiver.url)
+        process, server, log = _start_llama_stack(program, root, by_port, f"{model_server.url}/v1")
         try:
             started = time.monotonic()
             workload, exit_code, output = _run_workload(program, root, by_port)

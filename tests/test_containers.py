@@ -114,3 +114,10 @@ def test_the_quantiles_know_the_first_bucket_the_real_histograms_have(real_run):
                  "llama_stack_vector_io_retrieval_duration_seconds"):
         bounds = {float(labels["le"]) for metric, labels, _ in replay.samples if metric == f"{name}_bucket"}
         assert min(bounds) == catalogue.FIRST_BUCKET[name], name
+
+
+def test_the_model_server_stand_in_exports_only_the_catalogues_vllm_names(real_run):
+    exposition = real_run.model_server.exposition()
+    names = {line.split("{")[0] for line in exposition.splitlines() if line}
+    assert names and names <= set(catalogue.VLLM)
+    assert 'finished_reason="stop"' in exposition

@@ -31,6 +31,29 @@ environment_variables: dict = {
     assert refresh.vllm_env_names(envs_py) == ["DO_NOT_TRACK", "VLLM_DO_NOT_TRACK", "VLLM_HOST_IP", "VLLM_PORT"]
 
 
+def test_llama_stack_env_names_include_its_run_config_placeholders():
+    sources = ['import os\nport = int(os.getenv("LLAMA_STACK_PORT", 8321))\n',
+               'SAMPLE = {"url": "${env.VLLM_URL:=http://localhost:8000/v1}", "key": "${env.VLLM_API_TOKEN}"}\n']
+    assert refresh.package_env_names(sources) == ["LLAMA_STACK_PORT", "VLLM_API_TOKEN", "VLLM_URL"]
+
+
+def test_llama_stack_histograms_carry_the_bounds_they_are_created_with_or_the_sdk_defaults():
+    constants = 'prefix = "llama_stack"\nDURATION = f"{prefix}.inference.duration_seconds"\n'
+    metrics = '''
+_BUCKETS = [0.005, 0.5, 60.0]
+a = meter.create_histogram(name=DURATION, unit="s")
+b = meter.create_histogram(name="llama_stack.vector_io.retrieval_duration_seconds", unit="s",
+                           explicit_bucket_boundaries_advisory=_BUCKETS)
+c = meter.create_histogram("llama_stack.tokens", explicit_bucket_boundaries_advisory=[1, 10])
+d = meter.create_counter(name="llama_stack.requests_total", unit="1")
+'''
+    assert refresh.llama_stack_histograms([constants, metrics]) == [
+        "llama_stack.inference.duration_seconds\ts\tsdk-default",
+        "llama_stack.tokens\t-\t1,10",
+        "llama_stack.vector_io.retrieval_duration_seconds\ts\t0.005,0.5,60",
+    ]
+
+
 @pytest.mark.parametrize(
     ("otel", "unit", "kind", "prometheus"),
     [

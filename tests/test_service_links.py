@@ -22,6 +22,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import yaml
 
 from components import inference_router
 from stack.workloads import LLM_NAMESPACE
@@ -32,16 +33,22 @@ from tests.pods import service_link_env, services_in
 REFERENCE = ROOT / "tests" / "reference"
 SERVICE = "kubernetes:core/v1:Service"
 RELEASE = "kubernetes:helm.sh/v3:Release"
-# The Service llm-d-router-standalone creates (config/charts/routerlib/templates/_service.yaml at v0.10.0,
-# with the chart's default extraServicePorts): the program does not declare it, but it is in the namespace.
-ROUTER_CHART_SERVICE = SimpleNamespace(inputs={
-    "metadata": {"name": inference_router.SERVICE},
-    "spec": {"ports": [
-        {"name": "grpc-ext-proc", "protocol": "TCP", "port": 9002},
-        {"name": "http-metrics", "protocol": "TCP", "port": 9090},
-        {"name": "http", "protocol": "TCP", "port": inference_router.PROXY_PORT},
-    ]},
-})
+def router_chart_service(program: Program) -> SimpleNamespace:
+    """The Service llm-d-router-standalone creates: the program does not declare it, but it is in the namespace.
+
+    config/charts/routerlib/templates/_service.yaml at v0.10.0: ports grpc-ext-proc (router.epp.extProcPort,
+    default 9002) and http-metrics (router.metricsPort, default 9090), then router.extraServicePorts, from
+    the chart's values (tests/reference/charts/llm-d-router-standalone) under the program's.
+    """
+    chart = yaml.safe_load((REFERENCE / "charts" / "llm-d-router-standalone" / "values.yaml").read_text())["router"]
+    ours = program.one(RELEASE, "router").inputs["values"]["router"]
+    router, epp = {**chart, **ours}, {**chart.get("epp", {}), **ours.get("epp", {})}
+    ports = [
+        {"name": "grpc-ext-proc", "protocol": "TCP", "port": epp.get("extProcPort", 9002)},
+        {"name": "http-metrics", "protocol": "TCP", "port": router.get("metricsPort", 9090)},
+        *router["extraServicePorts"],
+    ]
+    return SimpleNamespace(inputs={"metadata": {"name": inference_router.SERVICE}, "spec": {"ports": ports}})
 # Every setting that changes the Services of namespace llm or the pods in it: the serving mode, the
 # router, the workload as a Job or a CronJob, one node or several (the prefetch Job).
 SETTINGS = {
@@ -68,7 +75,7 @@ def extracted_names(*packages: Path) -> set[str]:
 
 
 def services_in_llm(program: Program, settings: dict[str, Any]) -> list:
-    return services_in(program, LLM_NAMESPACE) + ([ROUTER_CHART_SERVICE] if settings.get("router") else [])
+    return services_in(program, LLM_NAMESPACE) + ([router_chart_service(program)] if settings.get("router") else [])
 
 
 def pod_templates(program: Program) -> dict[str, dict[str, Any]]:
@@ -104,7 +111,8 @@ def test_every_pod_template_in_namespace_llm_turns_service_links_off(setting):
 def test_no_app_reads_a_variable_any_service_of_the_namespace_would_inject(setting):
     settings, program = setting
     injected = set(service_link_env(services_in_llm(program, settings)))
-    assert injected
+    assert {"MODEL_SERVER_PORT", "LLAMASTACK_PORT"} <= injected
+    assert ("ROUTER_EPP_PORT_8081_TCP" in injected) == bool(settings.get("router"))
     client = Path(importlib.util.find_spec("llama_stack_client").origin).parent
     workload_env = {item["name"] for name, pod in pod_templates(program).items() if "workload" in name
                     for container in pod["containers"] for item in container["env"]}
