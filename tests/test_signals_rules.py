@@ -87,3 +87,14 @@ def test_recording_rules_follow_level_metric_operations():
             for rule in group["rules"]:
                 if "record" in rule:
                     assert re.fullmatch(r"[a-z_]+:[a-zA-Z0-9_]+:[a-z0-9_]+", rule["record"]), rule["record"]
+
+
+def test_a_judge_elsewhere_leaves_the_model_servers_tokens_whole():
+    """Only a judge on the stack's own model servers has its tokens in vLLM's counters to subtract."""
+    def expr(bundle):
+        return next(rule["expr"] for group in bundle.rules["cost"]["groups"] for rule in group["rules"]
+                    if rule.get("record") == "cluster:vllm_prompt_tokens:rate1h")
+
+    assert "llm_quality_judge_tokens_total" in expr(bundle_for())
+    elsewhere = bundle_for(judgeModel="m", judgeEndpoint="http://judge.llm.svc.cluster.local:8000/v1")
+    assert "llm_quality_judge_tokens_total" not in expr(elsewhere)
