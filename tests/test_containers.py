@@ -1,5 +1,6 @@
 """The fourth layer: containers run as Kubernetes would run them, from the declared resources, with the real
-packages at the pinned versions (tests/real_stack.py says what is real and what stands in).
+packages at the pinned versions (tests/real_stack.py says what is real and what stands in; the prefetch
+Job runs the real huggingface_hub against tests/fake_hf_hub.py).
 
 One session-wide run (the ``real_run`` fixture): Llama Stack 0.7.3 from its Deployment and mounted run
 config, the workload from its Job's command and mounted files, against a vLLM-like model server, with
@@ -9,6 +10,8 @@ every span and metric they send captured over OTLP.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -17,6 +20,7 @@ from components import llama_stack as llama_stack_component
 from dashboards import catalogue
 from tests import pods, real_stack
 from tests.collector_translation import replay_of
+from tests.fake_hf_hub import COMMIT, FakeHfHub
 from tests.signals_support import bundle_for, metric_names, panel_queries, rule_exprs, substitute
 
 DOCUMENTS = {path.name for path in (Path(__file__).resolve().parent.parent / "workload" / "documents").glob("*.md")}
@@ -121,3 +125,29 @@ def test_the_model_server_stand_in_exports_only_the_catalogues_vllm_names(real_r
     names = {line.split("{")[0] for line in exposition.splitlines() if line}
     assert names and names <= set(catalogue.VLLM)
     assert 'finished_reason="stop"' in exposition
+
+
+def test_the_prefetch_job_fills_the_cache_where_the_model_servers_read_it(dev_program, tmp_path):
+    """The declared prefetch Job's own command, with the real huggingface_hub, against a loopback Hub; the
+    files must land in the claim under the path the model servers' pvc+hf:// URI names."""
+    job = pods.one_named(dev_program, "kubernetes:batch/v1:Job", labels={"app.kubernetes.io/name": "model-prefetch"})
+    process = pods.build(dev_program, job, tmp_path / "prefetch")
+    claim_volume = next(v for v in pods.pod_spec(job)["volumes"] if "persistentVolumeClaim" in v)
+    release = next(r for r in dev_program.of_type("kubernetes:helm.sh/v3:Release")
+                   if r.inputs.get("chart", "").endswith("llm-d-modelservice"))
+    artifacts = release.inputs["values"]["modelArtifacts"]
+    claim, in_claim, model = re.fullmatch(r"pvc\+hf://([^/]+)/([^/]+)/(.+)", artifacts["uri"]).groups()
+    assert claim == claim_volume["persistentVolumeClaim"]["claimName"] and model == artifacts["name"]
+    # Distinct contents: the cache stores one blob per ETag. README.md is outside the Job's allow_patterns.
+    files = {"config.json": b'{"model_type": "qwen2"}', "model.safetensors": b"\0" * 64,
+             "tokenizer.json": b'{"version": "1.0"}', "README.md": b"# card"}
+    with FakeHfHub(files) as hub:
+        # CI-only substitution: the Hub's address (HF_ENDPOINT) on loopback.
+        env = {**process.env, "HF_ENDPOINT": hub.url, "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"}
+        completed = subprocess.run(process.argv, env=env, capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert hub.requested == [model] and sorted(hub.downloaded) == ["config.json", "model.safetensors", "tokenizer.json"]
+    mount = next(m["mountPath"] for m in pods.pod_spec(job)["containers"][0]["volumeMounts"] if m["name"] == claim_volume["name"])
+    snapshot = process.host_path(mount) / in_claim / f"models--{model.replace('/', '--')}" / "snapshots" / COMMIT
+    assert sorted(p.name for p in snapshot.iterdir()) == ["config.json", "model.safetensors", "tokenizer.json"]
+    assert f"weights cached in {snapshot}" in completed.stdout
