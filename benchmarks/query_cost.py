@@ -10,7 +10,8 @@
    pass per dependency level, since a pass only sees series already in the TSDB).
 3. Starts Prometheus (Debian's 2.42) on that data and runs every Prometheus panel query of our
    dashboards and of the peer dashboards in ../shared/reference/anchor-dashboards/ as a 24 h range
-   query with a 60 s step, variables resolved to the first value their label_values() query finds
+   query with a 60 s step (longer where a query or panel sets a longer "Min interval", as Grafana
+   does), variables resolved to the first value their label_values() query finds
    ($__rate_interval = 2m: four 30 s scrapes). Reports per-panel and per-dashboard times (best of
    --repeat runs), the ratios, and how many panels find data.
 4. The cost of the recording rules and alerts themselves: on the same day of data, and on a day for 32
@@ -184,19 +185,27 @@ def prometheus_targets(dashboard: dict):
     for index, panel in enumerate(walk(dashboard.get("panels", []))):
         for target in panel.get("targets", []):
             if target.get("expr") and not target.get("hide"):
-                yield index, panel.get("title", "?"), target["expr"]
+                yield index, panel.get("title", "?"), target["expr"], target.get("interval") or panel.get("interval")
+
+
+def step_seconds(min_interval: str | None) -> int:
+    """Grafana's step: the default, or the query's (else the panel's) "Min interval" when longer."""
+    match = re.fullmatch(r"(\d+)([smhd])", min_interval or "")
+    if not match:
+        return STEP
+    return max(STEP, int(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)])
 
 
 def measure(prometheus, name: str, dashboard: dict, start: int, end: int, repeat: int) -> list[Timing]:
     values = resolve(prometheus, dashboard, start, end)
     timings = []
-    for index, title, expr in prometheus_targets(dashboard):
+    for index, title, expr, min_interval in prometheus_targets(dashboard):
         query = _substitute(expr, values)
         best, result = float("inf"), []
         for _ in range(repeat):
             began = time.perf_counter()
             try:
-                result = prometheus.query_range(query, start, end, STEP)
+                result = prometheus.query_range(query, start, end, step_seconds(min_interval))
             except RuntimeError:
                 result = []
             best = min(best, time.perf_counter() - began)

@@ -322,6 +322,17 @@ def metrics_stack_values(args: MetricsStackArgs) -> dict[str, Any]:
     return values
 
 
+def _url_secret(name: str, secret: str, url: pulumi.Input[str], namespace: str, opts: pulumi.ResourceOptions) -> k8s.core.v1.Secret:
+    """A URL Alertmanager reads from a file (alertmanagerSpec.secrets mounts it), never from its config."""
+    return k8s.core.v1.Secret(
+        name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=secret, namespace=namespace),
+        type="Opaque",
+        string_data={"url": pulumi.Output.secret(url)},
+        opts=opts,
+    )
+
+
 class MetricsStack(pulumi.ComponentResource):
     """The kube-prometheus-stack release, its Grafana admin Secret and its alert receiver Secret."""
 
@@ -348,25 +359,10 @@ class MetricsStack(pulumi.ComponentResource):
         if args.alert_receiver != "none":
             if args.alert_receiver_url is None:
                 raise ValueError("alert_receiver_url is required unless alert_receiver is none")
-            prerequisites.append(
-                k8s.core.v1.Secret(
-                    f"{name}-alert-receiver",
-                    metadata=k8s.meta.v1.ObjectMetaArgs(name=ALERT_RECEIVER_SECRET, namespace=args.namespace),
-                    type="Opaque",
-                    string_data={"url": pulumi.Output.secret(args.alert_receiver_url)},
-                    opts=child,
-                )
-            )
+            prerequisites.append(_url_secret(f"{name}-alert-receiver", ALERT_RECEIVER_SECRET, args.alert_receiver_url,
+                                             args.namespace, child))
         if args.watchdog_url is not None:
-            prerequisites.append(
-                k8s.core.v1.Secret(
-                    f"{name}-watchdog",
-                    metadata=k8s.meta.v1.ObjectMetaArgs(name=WATCHDOG_SECRET, namespace=args.namespace),
-                    type="Opaque",
-                    string_data={"url": pulumi.Output.secret(args.watchdog_url)},
-                    opts=child,
-                )
-            )
+            prerequisites.append(_url_secret(f"{name}-watchdog", WATCHDOG_SECRET, args.watchdog_url, args.namespace, child))
         self.release = release(
             f"{name}-release",
             args.chart,

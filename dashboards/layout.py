@@ -30,6 +30,7 @@ class Query:
     legend: str = ""
     exemplars: bool = False
     instant: bool = False
+    min_interval: str | None = None  # Grafana's "Min interval": no step shorter than this
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,8 @@ def _prometheus_target(query: Query, ref: str, kind: str) -> prometheus.Dataquer
         target = target.range()
     if query.exemplars:
         target = target.exemplar(True)
+    if query.min_interval:
+        target = target.interval(query.min_interval)
     return target
 
 

@@ -226,9 +226,12 @@ def _latency_panel(name: str, title: str, target: float) -> Panel:
 
 
 def _heatmap(name: str, title: str) -> Panel:
+    # A cell per rate window: the recorded 5-minute rates hold nothing finer, and a day of cells per bucket
+    # at the default step costs five times the queries for the same picture.
     return Panel("heatmap", f"{title} distribution",
-                 f"Requests per second in each bucket of vllm:{name} (recorded {bucket_rates(name)}).", "s",
-                 (Query(q.sum_by(["le"], q.selector(bucket_rates(name), M)), "{{le}}"),), width=8)
+                 f"Requests per second in each bucket of vllm:{name} (recorded {bucket_rates(name)}), one cell per "
+                 f"{RATE_WINDOW}.", "s",
+                 (Query(q.sum_by(["le"], q.selector(bucket_rates(name), M)), "{{le}}", min_interval=RATE_WINDOW),), width=8)
 
 
 def _stat(title: str, description: str, unit: str, expr: str, thresholds=(), base: str = "green", width: int = 3) -> Panel:
@@ -362,10 +365,12 @@ def panels(spec: SignalsSpec) -> dict[str, Panel]:
                         (Query(q.selector("model:vllm_request_errors:ratio_rate5m", M), LEG),), width=8, min=0),
         "prompt_len": Panel("heatmap", "Prompt length distribution",
                             "Buckets of vllm:request_prompt_tokens (recorded model_le:vllm_request_prompt_tokens_bucket:rate5m).",
-                            "short", (Query(q.sum_by(["le"], q.selector(bucket_rates("request_prompt_tokens"), M)), "{{le}}"),), width=8),
+                            "short", (Query(q.sum_by(["le"], q.selector(bucket_rates("request_prompt_tokens"), M)), "{{le}}",
+                                            min_interval=RATE_WINDOW),), width=8),
         "gen_len": Panel("heatmap", "Generation length distribution",
                          "Buckets of vllm:request_generation_tokens (recorded model_le:vllm_request_generation_tokens_bucket:rate5m).",
-                         "short", (Query(q.sum_by(["le"], q.selector(bucket_rates("request_generation_tokens"), M)), "{{le}}"),), width=8),
+                         "short", (Query(q.sum_by(["le"], q.selector(bucket_rates("request_generation_tokens"), M)), "{{le}}",
+                                            min_interval=RATE_WINDOW),), width=8),
         "slo": Panel("timeseries", "SLO attainment (1 h)",
                      f"Share of requests meeting TTFT <= {slo.ttft_seconds}s, ITL <= {slo.itl_seconds}s and end-to-end <= "
                      f"{slo.e2e_seconds}s, from the le buckets of vllm:time_to_first_token_seconds, "
