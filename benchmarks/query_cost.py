@@ -39,13 +39,14 @@ sys.path.insert(0, str(ROOT))
 from dashboards import to_yaml  # noqa: E402
 from tests import prometheus_server, real_stack, synthetic  # noqa: E402
 from tests.collector_translation import replay_of  # noqa: E402
-from tests.platform_support import shared_dir  # noqa: E402
 from tests.signals_support import bundle_for, metric_names, substitute  # noqa: E402
 
 DAY = 24 * 3600
 RESOLUTION = 30
 STEP = 60
-PEERS = shared_dir() / "reference" / "anchor-dashboards"
+# The peers' dashboards are reference material beside the repository (../shared, or beside a worktrees'
+# folder), not part of it: --peers points elsewhere.
+PEER_CANDIDATES = [base / "shared" / "reference" / "anchor-dashboards" for base in (ROOT.parent, ROOT.parent.parent)]
 # The prometheus-operator's evaluation interval when a group sets none (kube-prometheus-stack keeps it).
 DEFAULT_EVALUATION_SECONDS = 30
 RULE_COST_ENGINES = (4, 32)
@@ -306,7 +307,11 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--reuse", action="store_true", help="reuse the data already backfilled in --workdir")
     parser.add_argument("--json", type=Path, help="also write every per-query timing here")
+    parser.add_argument("--peers", type=Path, default=next((c for c in PEER_CANDIDATES if c.is_dir()), PEER_CANDIDATES[0]),
+                        help="folder of the peer dashboards' JSON (default ../shared/reference/anchor-dashboards)")
     args = parser.parse_args()
+    if not sorted(args.peers.glob("*.json")):
+        parser.error(f"--peers {args.peers}: no peer dashboards (*.json) there")
     bundle = bundle_for(monthlyBudgetUsd="1500")
     rule_costs: dict[int, tuple[float, int]] = {}
     collector_exporter = None
@@ -324,7 +329,7 @@ def main() -> int:
                 continue
             for uid, dashboard in bundle.dashboards.items():
                 ours += measure(server, uid, dashboard, start, end, args.repeat)
-            for path in sorted(PEERS.glob("*.json")):
+            for path in sorted(args.peers.glob("*.json")):
                 peers += measure(server, path.stem, json.loads(path.read_text()), start, end, args.repeat)
         finally:
             server.stop()
