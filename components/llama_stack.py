@@ -17,6 +17,7 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from components.children import child_options
+from components.model_serving import api_key_env
 from components.pod_security import HARDENED_CONTAINER, NO_API_TOKEN
 from stack.versions import Image
 
@@ -31,6 +32,9 @@ SHIELD_ID = "llama-guard"
 VECTOR_PROVIDER = "sqlite-vec"
 EMBEDDING_PROVIDER = "sentence-transformers"
 INFERENCE_PROVIDER = "vllm"
+# The model servers' API key reaches the run config through this variable (the name Llama Stack's own
+# distributions use for remote::vllm's api_token), filled from the model servers' Secret.
+API_TOKEN_ENV = "VLLM_API_TOKEN"
 
 
 def registered_model_id(served_model: str) -> str:
@@ -81,7 +85,12 @@ def run_config(args: LlamaStackArgs) -> dict[str, Any]:
                 {
                     "provider_id": INFERENCE_PROVIDER,
                     "provider_type": "remote::vllm",
-                    "config": {"base_url": args.inference_url, "max_tokens": args.max_tokens, "api_token": "unused"},
+                    "config": {
+                        "base_url": args.inference_url,
+                        "max_tokens": args.max_tokens,
+                        # No default: a missing key stops the server at start, not at the first request.
+                        "api_token": f"${{env.{API_TOKEN_ENV}}}",
+                    },
                 },
                 {
                     "provider_id": EMBEDDING_PROVIDER,
@@ -239,6 +248,7 @@ class LlamaStack(pulumi.ComponentResource):
                                     # environment.
                                     {"name": "LLAMA_STACK_PORT", "value": str(PORT)},
                                     {"name": "HF_HOME", "value": f"{STATE_DIR}/huggingface"},
+                                    api_key_env(API_TOKEN_ENV),
                                     *otel_environment(args),
                                 ],
                                 "ports": [{"name": "http", "containerPort": PORT}],

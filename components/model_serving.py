@@ -14,6 +14,7 @@ from typing import Any, Mapping, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
+import pulumi_random as random
 
 from components.children import child_options
 from components.helm import chart_source
@@ -27,6 +28,11 @@ CACHE_MOUNT = "/model-cache"
 HUB_CACHE_PATH = "hub"
 CACHE_CLAIM = "model-cache"
 HF_SECRET = "hf-token"
+# The key every client of the model servers sends as ``Authorization: Bearer``. vLLM 0.33 reads it from
+# VLLM_API_KEY when no --api-key is given (vllm/envs.py; entrypoints/serve/middleware/register.py), and then
+# refuses every path under /v1 without it while /health and /metrics stay open for probes and Prometheus.
+API_KEY_SECRET = "vllm-api-key"
+API_KEY_ENV = "VLLM_API_KEY"
 SERVER_NAME = "vllm"
 # The ClusterIP Service in front of them. Not "vllm": Kubernetes would put its service-link variables
 # (VLLM_PORT=tcp://...) into every pod of the namespace, and vLLM reads VLLM_PORT as an integer.
@@ -135,6 +141,11 @@ def _probes() -> dict[str, Any]:
     }
 
 
+def api_key_env(variable: str) -> dict[str, Any]:
+    """An env entry holding the model servers' API key, read from its Secret (never a value in a spec)."""
+    return {"name": variable, "valueFrom": {"secretKeyRef": {"name": API_KEY_SECRET, "key": API_KEY_ENV}}}
+
+
 def chart_values(args: ModelServingArgs, hf_secret: str | None) -> dict[str, Any]:
     """Values for llm-d-modelservice: decode-only Deployment, no sidecar, our own scrape object."""
     port = {"containerPort": SERVING_PORT, "name": "http", "protocol": "TCP"}
@@ -165,6 +176,8 @@ def chart_values(args: ModelServingArgs, hf_secret: str | None) -> dict[str, Any
                 "requests": {"cpu": str(VLLM_POD_VCPU), "memory": f"{VLLM_POD_MEMORY_GIB}Gi", "nvidia.com/gpu": gpus},
                 "limits": {"memory": f"{2 * VLLM_POD_MEMORY_GIB}Gi", "nvidia.com/gpu": gpus},
             },
+            # Through the environment rather than --api-key, so the key is in no pod's command line.
+            "env": [api_key_env(API_KEY_ENV)],
             "mountModelVolume": True,
             "volumeMounts": [{"name": "shm", "mountPath": "/dev/shm"}],
             "extraConfig": _probes(),
@@ -278,6 +291,10 @@ class ModelServing(pulumi.ComponentResource):
     """The model servers of namespace ``llm``, their weight cache, their Service and their scrape object."""
 
     endpoint: str
+    # What clients send as their bearer token (a Pulumi secret); in the cluster they read API_KEY_SECRET.
+    api_key: pulumi.Output[str]
+    # Clients of the model servers start after it exists, or their pods wait on a missing Secret.
+    api_key_secret: pulumi.Resource
 
     def __init__(self, name: str, args: ModelServingArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llmobs:workloads:ModelServing", name, None, opts)
@@ -287,7 +304,15 @@ class ModelServing(pulumi.ComponentResource):
             return {"name": resource, "namespace": args.namespace}
 
         # What the model servers (and the prefetch Job) mount or read must exist before they start.
-        release_depends: list[pulumi.Resource] = []
+        api_key = random.RandomPassword(f"{name}-api-key", length=48, special=False, opts=child)
+        api_key_secret = k8s.core.v1.Secret(
+            f"{name}-api-key",
+            metadata=meta(API_KEY_SECRET),
+            type="Opaque",
+            string_data={API_KEY_ENV: pulumi.Output.secret(api_key.result)},
+            opts=child,
+        )
+        release_depends: list[pulumi.Resource] = [api_key_secret]
         hf_secret = None
         if args.hf_token is not None:
             release_depends.append(
@@ -402,4 +427,6 @@ class ModelServing(pulumi.ComponentResource):
             opts=child_options(self, opts, depends_on=args.monitoring_depends_on),
         )
         self.endpoint = f"http://{SERVICE_NAME}.{args.namespace}.svc.cluster.local:{SERVING_PORT}/v1"
+        self.api_key = pulumi.Output.secret(api_key.result)
+        self.api_key_secret = api_key_secret
         self.register_outputs({"endpoint": self.endpoint})

@@ -20,6 +20,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.children import child_options
+from components.model_serving import api_key_env
 from components.pod_security import HARDENED_CONTAINER, NO_API_TOKEN
 from stack.versions import Image
 
@@ -51,6 +52,8 @@ class WorkloadJobArgs:
     judge_sample_share: float
     judge_url: str
     judge_model: str
+    # True when the judge is the stack's own model servers: only then does it get their API key.
+    judge_is_model_servers: bool
     # OTLP/HTTP endpoint for the root span of each agent session.
     otlp_http_endpoint: str
     # Empty: one Job now. A cron schedule: a CronJob.
@@ -126,7 +129,11 @@ class WorkloadJob(pulumi.ComponentResource):
                     "name": "workload",
                     "image": args.image.reference,
                     "command": ["sh", "-c", f"{install} && exec python -m workload all"],
-                    "env": [{"name": key, "value": value} for key, value in environment.items()],
+                    "env": [
+                        *({"name": key, "value": value} for key, value in environment.items()),
+                        api_key_env("MODEL_API_KEY"),
+                        *([api_key_env("JUDGE_API_KEY")] if args.judge_is_model_servers else []),
+                    ],
                     "resources": {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}},
                     "securityContext": HARDENED_CONTAINER,
                     "volumeMounts": [{"name": "source", "mountPath": MOUNT, "readOnly": True}],

@@ -70,10 +70,21 @@ model_port="$(local_port "$model_service")"
 stack_url="http://127.0.0.1:${stack_port}"
 model_url="http://127.0.0.1:${model_port}/v1"
 
+# The model servers' API key, from its Secret into the environment of the workload (which reads
+# MODEL_API_KEY, and JUDGE_API_KEY for a judge on the same servers): never on a command line or the terminal.
+MODEL_API_KEY="$(kubectl -n "$namespace" get secret vllm-api-key -o 'jsonpath={.data.VLLM_API_KEY}' | base64 -d)"
+export MODEL_API_KEY
+case " $* " in
+  *" --judge-url "* | *" --judge-url="*) ;;
+  *) export JUDGE_API_KEY="$MODEL_API_KEY" ;;
+esac
+
 # The served model and the registered shield, as the servers report them; the id Llama Stack registered
 # the model under, as the program derived it.
 stack_model="$(pulumi stack output llamaStackModelId --stack "$stack")"
-model="$("$python" -c 'import json,sys,urllib.request; print(json.load(urllib.request.urlopen(sys.argv[1]))["data"][0]["id"])' "$model_url/models")"
+model="$("$python" -c 'import json,os,sys,urllib.request
+request = urllib.request.Request(sys.argv[1], headers={"Authorization": "Bearer " + os.environ["MODEL_API_KEY"]})
+print(json.load(urllib.request.urlopen(request))["data"][0]["id"])' "$model_url/models")"
 shield="$("$python" -c 'import json,sys,urllib.request; d=json.load(urllib.request.urlopen(sys.argv[1]))["data"]; print(d[0]["identifier"] if d else "")' "$stack_url/v1/shields")"
 
 echo "workload: Llama Stack at $stack_url (model $stack_model), model $model at $model_url, shield '${shield:-none}'"

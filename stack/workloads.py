@@ -104,6 +104,8 @@ def build_ai_workloads(name: str, config: StackConfig, cluster: KubernetesCluste
         )
         model_endpoint = router.endpoint
     shield_id = SHIELD_ID if workload.safety_shield else ""
+    # Llama Stack and the workload read the model servers' API key from its Secret when they start.
+    needs_api_key = pulumi.ResourceOptions(provider=provider, depends_on=[namespace, model_serving.api_key_secret])
     llama_stack = LlamaStack(
         f"{name}-llama-stack",
         LlamaStackArgs(
@@ -120,7 +122,7 @@ def build_ai_workloads(name: str, config: StackConfig, cluster: KubernetesCluste
             trace_content=workload.trace_content,
             node_selector=cluster.facts.system_node_selector,
         ),
-        opts=in_namespace,
+        opts=needs_api_key,
     )
     if workload.workload_job:
         WorkloadJob(
@@ -142,11 +144,12 @@ def build_ai_workloads(name: str, config: StackConfig, cluster: KubernetesCluste
                 known_answer_share=config.quality.known_answer_share,
                 judge_sample_share=config.quality.judge_sample_share,
                 judge_url=config.quality.judge_endpoint or model_endpoint,
+                judge_is_model_servers=not config.quality.judge_endpoint,
                 judge_model=config.quality.judge_model,
                 otlp_http_endpoint=platform.otlp_http_endpoint,
                 schedule=workload.workload_schedule,
                 node_selector=cluster.facts.system_node_selector,
             ),
-            opts=in_namespace,
+            opts=needs_api_key,
         )
     return AiWorkloads(model_serving=model_serving, llama_stack=llama_stack, model_endpoint=model_endpoint)

@@ -49,6 +49,8 @@ class Behaviour:
 @dataclass
 class Recorded:
     paths: list[str] = field(default_factory=list)
+    # (method and path, Authorization header or "") of every request.
+    authorizations: list[tuple[str, str]] = field(default_factory=list)
     responses: list[dict[str, Any]] = field(default_factory=list)
     files: int = 0
     store_polls: int = 0
@@ -107,6 +109,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802
         self.server.recorded.paths.append(f"GET {self.path}")
+        self.server.recorded.authorizations.append((f"GET {self.path}", self.headers.get("Authorization") or ""))
         if self.path == "/v1/health":
             self._send(200, {"status": "OK"})
         elif self.path == "/v1/vector_stores/vs_1":
@@ -121,6 +124,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         self.server.recorded.paths.append(f"POST {self.path}")
+        self.server.recorded.authorizations.append((f"POST {self.path}", self.headers.get("Authorization") or ""))
         body = self._body()
         now = int(time.time())
         if self.path == "/v1/files" and self.server.behaviour.failing_upload:

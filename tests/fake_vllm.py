@@ -4,7 +4,10 @@ It speaks the API the way vLLM does for what Llama Stack sends: the served model
 other id gets vLLM's 404), chat completions streamed or not, with tool calls as vLLM's ``hermes``
 parser returns them (``chatcmpl-tool-`` ids, arguments as one JSON string, ``finish_reason``
 ``tool_calls``), usage in the last chunk when ``stream_options.include_usage`` asks for it,
-embeddings, ``/health``, and ``/metrics`` with the catalogue's vLLM names.
+embeddings, ``/health``, and ``/metrics`` with the catalogue's vLLM names. Started with an API key, it
+guards exactly what vLLM 0.33's AuthenticationMiddleware guards (entrypoints/serve/middleware): every path
+under /v1 answers 401 ``{"error": "Unauthorized"}`` without ``Authorization: Bearer <key>``; /health and
+/metrics stay open.
 
 The "model" is a script, deterministic so assertions can rely on it:
 - a Llama Guard prompt is answered ``safe``, or ``unsafe`` with category S1 when the conversation
@@ -72,6 +75,8 @@ class Counters:
     generation_tokens: Counter = field(default_factory=Counter)
     latency_sum: Counter = field(default_factory=Counter)
     unknown_models: list[str] = field(default_factory=list)
+    # Requests refused for a missing or wrong API key, by path.
+    unauthorized: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -174,7 +179,22 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _authorized(self) -> bool:
+        """vLLM's check: a /v1 path needs the bearer token (compared in constant time); others are open."""
+        key = self.server.api_key
+        if not key or not self.path.startswith("/v1"):
+            return True
+        scheme, _, token = (self.headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() == "bearer" and secrets.compare_digest(token.encode(), key.encode()):
+            return True
+        with self.server.counters.lock:
+            self.server.counters.unauthorized.append(self.path)
+        self._send(401, {"error": "Unauthorized"})
+        return False
+
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        if not self._authorized():
+            return
         if self.path == "/health":
             self._send(200, "", "text/plain")
         elif self.path == "/v1/models":
@@ -189,6 +209,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         request = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+        if not self._authorized():
+            return
         served = self.server.served
         wanted = {"/v1/chat/completions": served.chat_model, "/v1/embeddings": served.embedding_model}.get(self.path)
         if wanted is None:
@@ -281,9 +303,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class FakeVllm(LoopbackServer):
-    def __init__(self, served: Served):
+    def __init__(self, served: Served, api_key: str = ""):
         super().__init__(_Handler)
         self.served = served
+        self.api_key = api_key
         self.counters = Counters()
         self.judged = 0
 

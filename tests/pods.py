@@ -133,7 +133,9 @@ def _volume_files(program: Program, namespace: str, volume: dict[str, Any]) -> d
     return {item["path"]: data[item["key"]] for item in items}
 
 
-def _env_value(program: Program, namespace: str, variable: dict[str, Any]) -> str:
+def env_value(program: Program, namespace: str, variable: dict[str, Any]) -> str:
+    """A container's env entry resolved as the kubelet would: its value, or the declared Secret's or
+    ConfigMap's key it names."""
     if "value" in variable:
         return str(variable["value"])
     reference = variable["valueFrom"]
@@ -183,7 +185,7 @@ def build(
     if spec.get("enableServiceLinks", True):
         env.update(service_link_env(services_in(program, namespace)))
     for variable in chosen.get("env") or []:
-        env[variable["name"]] = translate(_env_value(program, namespace, variable), mounts)
+        env[variable["name"]] = translate(env_value(program, namespace, variable), mounts)
     command = chosen.get("command")
     args = chosen.get("args") or []
     if command is None:

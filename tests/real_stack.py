@@ -6,15 +6,16 @@ requirements-llama-stack.txt), runs the workload Job's own command from its moun
 what the OTLP receiver captured. It is started once per test session (tests/conftest.py ``real_run``).
 
 What is simulated, and why (every substitution is here, nowhere else):
-- vLLM: no GPU here. tests/fake_vllm.py serves the declared model name the way vLLM 0.33 does.
+- vLLM: no GPU here. tests/fake_vllm.py serves the declared model name the way vLLM 0.33 does, and
+  requires the API key the declared vLLM container reads (its VLLM_API_KEY, from the declared Secret).
 - Cluster addresses (``<service>.<namespace>.svc.cluster.local:<port>``) become loopback addresses of
   the stand-in for that port: the model servers (8000), the collector's OTLP/HTTP receiver (4318, here
   tests/otlp_receiver.py), Llama Stack (8321, here a free port, given through ``LLAMA_STACK_PORT``
   wherever the declared environment sets it to the Service port).
 - Embeddings: the production config's ``inline::sentence-transformers`` provider needs torch and a
   Hugging Face download. Here the same provider id is ``remote::vllm`` pointed at the fake server,
-  which serves the declared embedding model name; the registered models and the vector store
-  defaults stay as declared.
+  which serves the declared embedding model name behind the declared API key; the registered models and
+  the vector store defaults stay as declared.
 - A Python here without SQLite extension loading (sqlite-vec needs it; the image's Python has it) gets
   pysqlite3-binary in its place (tests/llama_stack_site/sqlite3).
 - ``server.host: 127.0.0.1``, so the server listens on loopback only; metrics export every second
@@ -45,6 +46,7 @@ from typing import Any, Iterator, Mapping
 import yaml
 
 from components import llama_stack as llama_stack_component
+from components import model_serving
 from tests import pods
 from tests.fake_vllm import FakeVllm, Served
 from tests.harness import Program, run_program
@@ -100,10 +102,11 @@ def ci_run_config(declared: dict, model_url: str) -> dict:
     """The declared run config with the CI-only substitutions above (embeddings, bind address)."""
     config = yaml.safe_load(yaml.safe_dump(declared))
     embedding = llama_stack_component.EMBEDDING_PROVIDER
-    for provider in config["providers"]["inference"]:
-        if provider["provider_id"] == embedding:
-            provider["provider_type"] = "remote::vllm"
-            provider["config"] = {"base_url": model_url, "api_token": "unused"}
+    providers = {provider["provider_id"]: provider for provider in config["providers"]["inference"]}
+    # The stand-in serves embeddings behind the same key as chat: the declared vLLM provider's api_token.
+    api_token = providers[llama_stack_component.INFERENCE_PROVIDER]["config"]["api_token"]
+    providers[embedding]["provider_type"] = "remote::vllm"
+    providers[embedding]["config"] = {"base_url": model_url, "api_token": api_token}
     config["server"]["host"] = "127.0.0.1"
     return config
 
@@ -194,11 +197,23 @@ def _run_workload(program: Program, root: Path, by_port: dict[str, str]) -> tupl
     return process, completed.returncode, completed.stdout + completed.stderr
 
 
+def _model_release(program: Program) -> Any:
+    return next(r for r in program.of_type("kubernetes:helm.sh/v3:Release")
+                if r.inputs.get("chart", "").endswith("llm-d-modelservice"))
+
+
+def served_api_key(program: Program) -> str:
+    """The API key vLLM's declared container reads from its environment, resolved from the declared Secret."""
+    release = _model_release(program)
+    container = release.inputs["values"]["decode"]["containers"][0]
+    variable = next(v for v in container.get("env", []) if v["name"] == model_serving.API_KEY_ENV)
+    return pods.env_value(program, release.inputs["namespace"], variable)
+
+
 def served_models(program: Program) -> Served:
     """What the model servers serve (the modelservice release's model name), and the embedding model
     Llama Stack's declared run config registers."""
-    release = next(r for r in program.of_type("kubernetes:helm.sh/v3:Release")
-                   if r.inputs.get("chart", "").endswith("llm-d-modelservice"))
+    release = _model_release(program)
     config = yaml.safe_load(pods.one_named(program, "kubernetes:core/v1:ConfigMap", f"{llama_stack_component.NAME}-config")
                             .inputs["data"]["config.yaml"])
     embedding = next(m for m in config["registered_resources"]["models"] if m["model_type"] == "embedding")
@@ -210,7 +225,7 @@ def served_models(program: Program) -> Served:
 def run(root: Path, overrides: Mapping[str, Any] = OVERRIDES) -> Iterator[RealRun]:
     """Starts everything, runs the workload once, yields the result; stops what it started."""
     program = run_program("dev", dict(overrides))
-    with FakeVllm(served_models(program)) as model_server, OtlpReceiver() as receiver:
+    with FakeVllm(served_models(program), served_api_key(program)) as model_server, OtlpReceiver() as receiver:
         llama_port = free_port()
         by_port = {"8000": model_server.url, "4318": receiver.url,
                    str(llama_stack_component.PORT): f"http://127.0.0.1:{llama_port}"}

@@ -287,16 +287,18 @@ def test_every_llm_resource_waits_for_its_namespace():
     program = run_program("dev", {"workloadJob": True, "router": True, "hfToken": "hf_example"}, secret_keys=("hfToken",))
     namespace = program.one("kubernetes:core/v1:Namespace", "-llm")
     in_llm = _llm_objects(program)
-    assert len(in_llm) == 16  # 13 objects of the workloads and 3 NetworkPolicies
+    assert len(in_llm) == 17  # 14 objects of the workloads and 3 NetworkPolicies
     assert [r.name for r in in_llm if namespace.urn not in r.dependencies] == []
 
 
 def test_serving_waits_for_nothing_of_the_platform_or_of_llama_stack(dev_program):
     namespace = dev_program.one("kubernetes:core/v1:Namespace", "-llm").urn
     claim = dev_program.one("kubernetes:core/v1:PersistentVolumeClaim").urn
-    assert sorted(dev_program.one(RELEASE, "modelservice").dependencies) == sorted([namespace, claim])
+    # The API key's Secret: the servers and Llama Stack read it at start.
+    api_key = dev_program.one("kubernetes:core/v1:Secret", "model-api-key").urn
+    assert sorted(dev_program.one(RELEASE, "modelservice").dependencies) == sorted([namespace, claim, api_key])
     config_map = dev_program.one(CONFIGMAP, "llama-stack-config").urn
-    assert sorted(dev_program.one(DEPLOYMENT, "llama-stack").dependencies) == sorted([namespace, config_map])
+    assert sorted(dev_program.one(DEPLOYMENT, "llama-stack").dependencies) == sorted([namespace, api_key, config_map])
 
 
 # --- The no-GPU mode -----------------------------------------------------------------------------------
@@ -464,3 +466,80 @@ def test_the_judge_can_be_another_model_at_another_endpoint():
     env = _env(program.one(JOB, "workload").inputs["spec"]["template"]["spec"]["containers"][0])
     assert env["JUDGE_URL"] == "http://judge.llm.svc.cluster.local:8000/v1"
     assert env["JUDGE_MODEL"] == "meta-llama/Llama-3.1-70B-Instruct" and env["JUDGE_SAMPLE_SHARE"] == "0.05"
+
+
+# --- The model servers' API key ----------------------------------------------------------------------
+
+SECRET = "kubernetes:core/v1:Secret"
+MOCK_KEY = "mock-random-password-0123456789"
+KEY_REF = {"secretKeyRef": {"name": model_serving.API_KEY_SECRET, "key": model_serving.API_KEY_ENV}}
+
+
+def _value_from(container: dict) -> dict[str, dict]:
+    return {item["name"]: item["valueFrom"] for item in container["env"] if "valueFrom" in item}
+
+
+@pytest.fixture(scope="module")
+def workload_program() -> Program:
+    return run_program("dev", {"workloadJob": True})
+
+
+def test_the_model_servers_api_key_is_generated_as_a_pulumi_secret_in_a_secret_of_namespace_llm(dev_program):
+    key = dev_program.one("random:index/randomPassword:RandomPassword", "model-api-key")
+    assert key.inputs["length"] >= 32
+    [secret] = [s for s in dev_program.of_type(SECRET) if s.inputs["metadata"]["name"] == model_serving.API_KEY_SECRET]
+    assert secret.inputs["metadata"]["namespace"] == LLM_NAMESPACE
+    assert "stringData" in secret.secret_inputs
+    assert secret.inputs["stringData"] == {model_serving.API_KEY_ENV: MOCK_KEY}
+    assert secret.urn in dev_program.one(RELEASE, "modelservice").dependencies
+
+
+def test_vllm_reads_its_api_key_from_the_secret_through_the_variable_vllm_0_33_reads():
+    # vllm/envs.py of the pinned release (tests/reference/vllm-envs.txt) reads VLLM_API_KEY; without --api-key
+    # its server then refuses /v1/* without the bearer token.
+    assert model_serving.API_KEY_ENV in (ROOT / "tests/reference/vllm-envs.txt").read_text().split()
+
+
+def test_vllm_requires_the_api_key_and_takes_it_from_the_secret_not_its_arguments(dev_program):
+    container = _server_container(dev_program)
+    assert _value_from(container) == {model_serving.API_KEY_ENV: KEY_REF}
+    assert not any("api-key" in arg for arg in container["args"])
+
+
+def test_the_api_key_appears_in_no_resource_input_but_the_secrets_own_data(workload_program, simulator_program):
+    for program in (workload_program, simulator_program):
+        for resource in program.resources:
+            visible = {k: v for k, v in resource.inputs.items() if k not in resource.secret_inputs}
+            if resource.type == "random:index/randomPassword:RandomPassword":
+                continue
+            assert MOCK_KEY not in repr(visible), resource.name
+        assert MOCK_KEY not in repr({k: v for k, v in program.outputs.items() if k not in program.secret_outputs})
+
+
+def test_llama_stack_sends_the_api_key_from_the_secret_as_its_vllm_providers_api_token(dev_program):
+    [provider] = [p for p in _llama_stack_config(dev_program)["providers"]["inference"] if p["provider_id"] == "vllm"]
+    # VLLMInferenceAdapterConfig (llama-stack 0.7.3) takes the key as api_token, an alias of auth_credential.
+    assert provider["config"]["api_token"] == "${env.VLLM_API_TOKEN}"
+    deployment = dev_program.one(DEPLOYMENT, "llama-stack")
+    [container] = deployment.inputs["spec"]["template"]["spec"]["containers"]
+    assert _value_from(container) == {"VLLM_API_TOKEN": KEY_REF}
+
+
+def test_the_workload_sends_the_api_key_to_the_model_servers_and_to_the_judge_when_it_is_them(workload_program):
+    container = workload_program.one(JOB, "workload").inputs["spec"]["template"]["spec"]["containers"][0]
+    assert _value_from(container) == {"MODEL_API_KEY": KEY_REF, "JUDGE_API_KEY": KEY_REF}
+
+
+def test_a_judge_at_another_endpoint_never_gets_the_model_servers_api_key():
+    program = run_program("dev", {"workloadJob": True, "judgeEndpoint": "http://judge.example.internal:8000/v1",
+                                  "judgeModel": "judge"})
+    container = program.one(JOB, "workload").inputs["spec"]["template"]["spec"]["containers"][0]
+    assert _value_from(container) == {"MODEL_API_KEY": KEY_REF}
+
+
+def test_the_simulator_gets_no_api_key_and_its_clients_still_send_one(simulator_program):
+    # llm-d-inference-sim's HTTP server (pkg/llm-d-inference-sim/http.go) checks no Authorization header.
+    assert "env" not in _server_container(simulator_program)
+    deployment = simulator_program.one(DEPLOYMENT, "llama-stack")
+    [container] = deployment.inputs["spec"]["template"]["spec"]["containers"]
+    assert _value_from(container) == {"VLLM_API_TOKEN": KEY_REF}

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import yaml
@@ -21,6 +23,7 @@ from dashboards import catalogue
 from tests import pods, real_stack
 from tests.collector_translation import replay_of
 from tests.fake_hf_hub import COMMIT, FakeHfHub
+from tests.fake_vllm import FakeVllm, Served
 from tests.signals_support import bundle_for, metric_names, panel_queries, rule_exprs, substitute
 
 DOCUMENTS = {path.name for path in (Path(__file__).resolve().parent.parent / "workload" / "documents").glob("*.md")}
@@ -58,6 +61,30 @@ def test_every_agent_session_and_the_load_phase_succeed(real_run):
     assert re.search(r"\[agent\] requests \d+, errors 0", output), output[-4000:]
     assert re.search(r"\[load\] requests \d+, errors 0", output), output[-4000:]
     assert real_run.model_server.counters.unknown_models == []
+
+
+def test_the_model_servers_api_key_reaches_llama_stack_the_load_phase_and_the_judge(real_run):
+    # The stand-in demanded the key the declared vLLM container reads; nothing it refused means every
+    # client (Llama Stack's chat and embedding calls, the load phase, the judge) got it from its own pod spec.
+    assert real_run.model_server.api_key
+    assert real_run.model_server.counters.unauthorized == []
+    assert real_run.model_server.judged > 0
+    assert sum(real_run.model_server.counters.requests.values()) > 0
+
+
+def test_the_vllm_stand_in_refuses_v1_without_the_key_and_keeps_health_and_metrics_open():
+    served = Served(chat_model="m", embedding_model="e", embedding_dimension=8)
+    with FakeVllm(served, api_key="k3y") as server:
+        def get(path: str, key: str | None = None) -> int:
+            request = urllib.request.Request(server.url + path, headers={"Authorization": f"Bearer {key}"} if key else {})
+            try:
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    return response.status
+            except urllib.error.HTTPError as error:
+                return error.code
+
+        assert [get("/v1/models"), get("/v1/models", "wrong"), get("/v1/models", "k3y")] == [401, 401, 200]
+        assert [get("/health"), get("/metrics")] == [200, 200]
 
 
 def test_the_shield_refuses_the_harmful_prompts_and_passes_the_others(real_run):

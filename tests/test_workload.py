@@ -216,6 +216,7 @@ def test_run_workload_script_forwards_to_the_services_and_runs_the_workload(tmp_
             tmp_path,
             "kubectl",
             f'echo "$*" >> "{tmp_path}/kubectl.calls"\n'
+            '[ "$3 $4" = "get secret" ] && [ "$5" = vllm-api-key ] && { printf k3y | base64; exit 0; }\n'
             '[ "$3" = get ] && exit 1  # no router in this stack\n'
             f'echo "Forwarding from 127.0.0.1:{port} -> ${{@: -1}}"\nexec sleep 30\n',
         )
@@ -230,6 +231,11 @@ def test_run_workload_script_forwards_to_the_services_and_runs_the_workload(tmp_
     assert "[load] requests 3, errors 0" in result.stdout
     calls = (tmp_path / "kubectl.calls").read_text()
     assert "-n llm port-forward svc/llamastack :8321" in calls and "-n llm port-forward svc/model-server :8000" in calls
+    # The model servers' API key, read from its Secret, on every call to them; never on the command line.
+    to_models = [auth for request, auth in server.recorded.authorizations
+                 if request in ("GET /v1/models", "POST /v1/chat/completions")]
+    assert to_models and set(to_models) == {"Bearer k3y"}
+    assert "k3y" not in result.stdout + result.stderr + calls
 
 
 def test_run_workload_script_is_shellcheck_clean():

@@ -1,8 +1,9 @@
 """python -m workload [all|agent|load]: exercise Llama Stack and the model servers, print a summary.
 
 Settings come from flags or the environment (the Kubernetes Job sets the environment; scripts/run-workload.sh
-sets the flags). Exit status: 0 when everything worked, 1 when a request or a tool failed, 2 when a
-server cannot be reached at all.
+sets the flags). API keys come from the environment only, never from a flag a process listing would show:
+MODEL_API_KEY for the model servers, JUDGE_API_KEY for the judge. Exit status: 0 when everything worked,
+1 when a request or a tool failed, 2 when a server cannot be reached at all.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import httpx
 from llama_stack_client import APIConnectionError, LlamaStackClient
 
 from workload.agent import MAX_KNOWN_ANSWER_SHARE, plan_sessions, run_agent
+from workload.auth import bearer
 from workload.judge import Judge, Sampler
 from workload.load import LoadSettings, run_load
 from workload.quality import QualityRecorder
@@ -84,13 +86,13 @@ def log(message: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)
 
 
-def wait_ready(url: str, what: str, seconds: float) -> None:
+def wait_ready(url: str, what: str, seconds: float, headers: dict[str, str] | None = None) -> None:
     """Polls url until it answers 200; raises Unreachable with the last reason when time runs out."""
     deadline = time.monotonic() + seconds
     reason = "no answer"
     while True:
         try:
-            response = httpx.get(url, timeout=5.0)
+            response = httpx.get(url, timeout=5.0, headers=headers)
             if response.status_code == 200:
                 return
             reason = f"HTTP {response.status_code}"
@@ -113,7 +115,8 @@ def run(args: argparse.Namespace) -> list[Stats]:
             judge = None
             if args.judge_share > 0:
                 # The judge is called on the model servers (or its own endpoint) by its served name.
-                judge = Judge(args.judge_url or args.model_url, args.judge_model or args.model)
+                judge = Judge(args.judge_url or args.model_url, args.judge_model or args.model,
+                              api_key=_env("JUDGE_API_KEY", ""))
                 log(f"judge: {judge.model} at {judge.base_url} scores {args.judge_share:g} of the answers")
             quality = QualityRecorder(args.stack_model, telemetry, log, judge, Sampler(args.judge_share),
                                       shielded=bool(args.shield))
@@ -124,7 +127,8 @@ def run(args: argparse.Namespace) -> list[Stats]:
         finally:
             telemetry.shutdown()
     if args.phase in ("all", "load"):
-        wait_ready(f"{args.model_url}/models", "the model servers", args.wait)
+        api_key = _env("MODEL_API_KEY", "")
+        wait_ready(f"{args.model_url}/models", "the model servers", args.wait, bearer(api_key))
         settings = LoadSettings(
             base_url=args.model_url.rstrip("/"),
             model=args.model,
@@ -133,6 +137,7 @@ def run(args: argparse.Namespace) -> list[Stats]:
             prompt_tokens=args.prompt_tokens,
             output_tokens=args.output_tokens,
             concurrency=args.concurrency,
+            api_key=api_key,
         )
         results.append(run_load(settings, log))
     return results

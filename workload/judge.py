@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from workload.auth import bearer
+
 PROMPT_VERSION = "rubric-v1"
 CRITERIA = ("relevance", "faithfulness", "harmlessness")
 SCALE = (1, 5)
@@ -67,10 +69,11 @@ def parse(content: str) -> tuple[str, dict[str, int], str]:
 
 
 class Judge:
-    def __init__(self, base_url: str, model: str, timeout: float = 120.0):
+    def __init__(self, base_url: str, model: str, timeout: float = 120.0, api_key: str = ""):
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.timeout = timeout
+        self.auth = bearer(api_key)
 
     def judge(self, question: str, context: list[str], answer: str, headers: dict[str, str]) -> Verdict:
         request = {
@@ -84,7 +87,7 @@ class Judge:
             ],
         }
         try:
-            response = httpx.post(f"{self.base_url}/chat/completions", json=request, headers=headers,
+            response = httpx.post(f"{self.base_url}/chat/completions", json=request, headers={**headers, **self.auth},
                                   timeout=self.timeout)
             response.raise_for_status()
             body = response.json()

@@ -11,11 +11,12 @@ import asyncio
 import json
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import httpx
 
+from workload.auth import bearer
 from workload.stats import Stats, percentile
 
 # Roughly one token per short English word for these tokenizers.
@@ -36,6 +37,8 @@ class LoadSettings:
     output_tokens: int
     concurrency: int
     seed: int = 7
+    # The model servers' API key (empty: they ask for none).
+    api_key: str = field(default="", repr=False)
 
 
 def prompts(settings: LoadSettings) -> list[str]:
@@ -113,7 +116,7 @@ async def run_load_async(settings: LoadSettings, log: Callable[[str], None]) -> 
         f"load: {settings.requests} requests at {settings.rate:g}/s, ~{settings.prompt_tokens} prompt and "
         f"{settings.output_tokens} output tokens, at most {settings.concurrency} in flight"
     )
-    async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
+    async with httpx.AsyncClient(limits=limits, timeout=timeout, headers=bearer(settings.api_key)) as client:
 
         async def gated(prompt: str) -> None:
             async with gate:
