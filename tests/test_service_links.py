@@ -127,7 +127,7 @@ def test_no_app_reads_a_variable_any_service_of_the_namespace_would_inject(setti
 def test_llama_stack_is_told_its_port_rather_than_left_to_its_environment(dev_program):
     [container] = dev_program.one("kubernetes:apps/v1:Deployment", "llama-stack").inputs["spec"]["template"]["spec"][
         "containers"]
-    env = {item["name"]: item["value"] for item in container["env"]}
+    env = {item["name"]: item.get("value") for item in container["env"]}
     assert env["LLAMA_STACK_PORT"] == "8321" and container["ports"][0]["containerPort"] == 8321
 
 
