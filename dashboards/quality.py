@@ -138,7 +138,10 @@ def panels(spec: SignalsSpec) -> dict[str, Panel]:
                               "exemplar dots open the trace in Tempo, and the panel links to a search for that span.", "s",
                               (Query(q.quantile(0.95, q.rate(q.selector("traces_span_metrics_duration_seconds_bucket", S), "5m"),
                                                FIRST_BUCKET["traces_span_metrics_duration_seconds"],
-                                               by=["service_name", "span_name"]), "{{span_name}}", exemplars=True),),
+                                               by=["service_name", "span_name"]), "{{span_name}}", exemplars=True,
+                                    # It must read raw buckets (recorded series carry no exemplars): one point per
+                                    # rate window, which holds nothing finer, keeps a day of it cheap.
+                                    min_interval="5m"),),
                               links=(("Traces of this span in Tempo", slow),), width=12),
         "span_errors": Panel("timeseries", "Span error rate by name",
                              "Share of traces_span_metrics_calls_total with status_code STATUS_CODE_ERROR per span name "
