@@ -18,7 +18,14 @@ import yaml
 
 from components.children import child_options
 from components.model_serving import api_key_env
-from components.pod_security import HARDENED_CONTAINER, NO_API_TOKEN
+from components.pod_security import (
+    LLAMA_STACK_USER,
+    NO_API_TOKEN,
+    READ_ONLY_CONTAINER,
+    SCRATCH_MOUNT,
+    SCRATCH_PATH,
+    scratch_volume,
+)
 from stack.versions import Image
 
 NAME = "llama-stack"
@@ -237,17 +244,21 @@ class LlamaStack(pulumi.ComponentResource):
                         # No other Service's variables in its environment (see SERVICE_NAME).
                         "enableServiceLinks": False,
                         **NO_API_TOKEN,
+                        "securityContext": LLAMA_STACK_USER.pod_security_context(),
                         "containers": [
                             {
                                 "name": NAME,
                                 "image": args.image.reference,
-                                "securityContext": HARDENED_CONTAINER,
+                                # Writes only to its volumes (tests/test_containers.py runs it so).
+                                "securityContext": READ_ONLY_CONTAINER,
                                 "env": [
                                     {"name": "RUN_CONFIG_PATH", "value": f"{CONFIG_DIR}/config.yaml"},
                                     # What `llama stack run` listens on, said here rather than left to the
                                     # environment.
                                     {"name": "LLAMA_STACK_PORT", "value": str(PORT)},
                                     {"name": "HF_HOME", "value": f"{STATE_DIR}/huggingface"},
+                                    # ~/.llama and other caches; uid 1001 has no home in the image.
+                                    {"name": "HOME", "value": SCRATCH_PATH},
                                     api_key_env(API_TOKEN_ENV),
                                     *otel_environment(args),
                                 ],
@@ -261,6 +272,7 @@ class LlamaStack(pulumi.ComponentResource):
                                 "volumeMounts": [
                                     {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
                                     {"name": "state", "mountPath": STATE_DIR},
+                                    SCRATCH_MOUNT,
                                 ],
                             }
                         ],
@@ -268,6 +280,7 @@ class LlamaStack(pulumi.ComponentResource):
                             {"name": "config", "configMap": {"name": f"{NAME}-config"}},
                             # Vector store, files and conversations are demo state the workload recreates.
                             {"name": "state", "emptyDir": {"sizeLimit": "10Gi"}},
+                            scratch_volume("2Gi"),
                         ],
                     },
                 },

@@ -296,7 +296,9 @@ def metrics_stack_values(args: MetricsStackArgs) -> dict[str, Any]:
                 **({"storageClassName": args.storage_class} if args.storage_class else {}),
             },
             "resources": resources("100m", "256Mi", "1", "1Gi"),
-            "initChownData": {"resources": resources("10m", "16Mi", "100m", "64Mi")},
+            # Its default init container chowns the volume as root with CHOWN; the chart's fsGroup (472)
+            # already owns it (EBS), and MiniKube's hostpath volumes are created 0777.
+            "initChownData": {"enabled": False},
             "testFramework": {"enabled": False},
             "service": {"type": "ClusterIP"},
             **placement(args.node_selector),

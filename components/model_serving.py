@@ -18,7 +18,13 @@ import pulumi_random as random
 
 from components.children import child_options
 from components.helm import chart_source
-from components.pod_security import HARDENED_CONTAINER, NO_API_TOKEN
+from components.pod_security import (
+    HARDENED_CONTAINER,
+    INFERENCE_SIM_USER,
+    NO_API_TOKEN,
+    VLLM_HOME,
+    VLLM_USER,
+)
 from stack.versions import HelmChart, Image
 
 # The model servers listen here (no routing sidecar: no prefill/decode split on one node).
@@ -161,9 +167,10 @@ def chart_values(args: ModelServingArgs, hf_secret: str | None) -> dict[str, Any
                 "limits": {"memory": "1Gi"},
             },
             "mountModelVolume": False,
-            "extraConfig": _probes(),
+            "extraConfig": {**_probes(), "securityContext": HARDENED_CONTAINER},
         }
         volumes: list[dict[str, Any]] = []
+        user = INFERENCE_SIM_USER
     else:
         gpus = str(args.tensor_parallel_size)
         container = {
@@ -177,11 +184,12 @@ def chart_values(args: ModelServingArgs, hf_secret: str | None) -> dict[str, Any
                 "limits": {"memory": f"{2 * VLLM_POD_MEMORY_GIB}Gi", "nvidia.com/gpu": gpus},
             },
             # Through the environment rather than --api-key, so the key is in no pod's command line.
-            "env": [api_key_env(API_KEY_ENV)],
+            "env": [api_key_env(API_KEY_ENV), {"name": "HOME", "value": VLLM_HOME}],
             "mountModelVolume": True,
             "volumeMounts": [{"name": "shm", "mountPath": "/dev/shm"}],
-            "extraConfig": _probes(),
+            "extraConfig": {**_probes(), "securityContext": HARDENED_CONTAINER},
         }
+        user = VLLM_USER
         # Tensor parallel workers talk through shared memory.
         volumes = [{"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "8Gi"}}]
     values: dict[str, Any] = {
@@ -219,6 +227,9 @@ def chart_values(args: ModelServingArgs, hf_secret: str | None) -> dict[str, Any
             "parallelism": {"tensor": args.tensor_parallel_size},
             # vLLM reads VLLM_* variables; no Service's variables belong in its environment.
             "enableServiceLinks": False,
+            # The pod spec's own fields: templates/_helpers.tpl "llm-d-modelservice.modelPod" renders
+            # decode.extraConfig into it (v0.4.12; decode.podSecurityContext is its deprecated spelling).
+            "extraConfig": {"securityContext": user.pod_security_context()},
             "containers": [container],
             "volumes": volumes,
             # Our PodMonitor (below) sets job="vllm"; the chart's would wait on nothing and label nothing.
@@ -358,6 +369,8 @@ class ModelServing(pulumi.ComponentResource):
                             # The vLLM image reads VLLM_* variables; keep other Services' out.
                             "enableServiceLinks": False,
                             **NO_API_TOKEN,
+                            # vLLM's own non-root user, as the model servers: either may write the cache.
+                            "securityContext": VLLM_USER.pod_security_context(),
                             # On the model servers' node: the image pull lands where they start, and a
                             # zonal volume (EBS) is bound in the zone of the node that can use it.
                             **placement(args),
@@ -369,6 +382,7 @@ class ModelServing(pulumi.ComponentResource):
                                     "command": ["python3", "-c", prefetch_script(args.model_id)],
                                     "env": [
                                         {"name": "HF_HUB_CACHE", "value": f"{CACHE_MOUNT}/{HUB_CACHE_PATH}"},
+                                        {"name": "HOME", "value": VLLM_HOME},
                                         *secret_env,
                                     ],
                                     "resources": {"requests": {"cpu": "1", "memory": "2Gi"}},

@@ -16,6 +16,7 @@ from typing import Any, Mapping, Sequence
 import pulumi
 
 from components.helm import placement, release, resources
+from components.pod_security import HARDENED_CONTAINER, OTEL_COLLECTOR_USER
 from stack.versions import HelmChart, Image
 
 RELEASE_NAME = "otel-collector"
@@ -152,6 +153,9 @@ def collector_values(args: OtelCollectorArgs) -> dict[str, Any]:
         "clusterRole": {"create": True, "rules": [dict(rule) for rule in K8S_ATTRIBUTES_RULES]},
         "ports": ports,
         "resources": resources("200m", "256Mi", "1", "512Mi"),
+        # The chart sets neither by default; the image's own user, said so the kubelet checks it.
+        "podSecurityContext": OTEL_COLLECTOR_USER.pod_security_context(),
+        "securityContext": HARDENED_CONTAINER,
         **placement(args.node_selector),
         "service": {"type": "ClusterIP"},
         "serviceMonitor": {

@@ -21,7 +21,14 @@ import pulumi_kubernetes as k8s
 
 from components.children import child_options
 from components.model_serving import api_key_env
-from components.pod_security import HARDENED_CONTAINER, NO_API_TOKEN
+from components.pod_security import (
+    NO_API_TOKEN,
+    READ_ONLY_CONTAINER,
+    SCRATCH_MOUNT,
+    SCRATCH_PATH,
+    WORKLOAD_USER,
+    scratch_volume,
+)
 from stack.versions import Image
 
 PACKAGE = Path(__file__).resolve().parent.parent / "workload"
@@ -110,19 +117,20 @@ class WorkloadJob(pulumi.ComponentResource):
             "WAIT_READY_SECONDS": str(WAIT_READY_SECONDS),
             "OTEL_EXPORTER_OTLP_ENDPOINT": args.otlp_http_endpoint,
             "OTEL_SERVICE_NAME": "workload",
-            "PYTHONPATH": f"/tmp/deps:{MOUNT}",
-            "HOME": "/tmp",
+            "PYTHONPATH": f"{SCRATCH_PATH}/deps:{MOUNT}",
+            "HOME": SCRATCH_PATH,
             "PYTHONUNBUFFERED": "1",
         }
-        install = "pip install --quiet --no-cache-dir --disable-pip-version-check --target /tmp/deps " + " ".join(
-            args.requirements
+        install = " ".join(
+            ["pip install --quiet --no-cache-dir --disable-pip-version-check --target", f"{SCRATCH_PATH}/deps",
+             *args.requirements]
         )
         pod_spec = {
             "restartPolicy": "Never",
             "nodeSelector": dict(args.node_selector),
             # Its settings are the variables above; no Service's variables are mixed in.
             "enableServiceLinks": False,
-            "securityContext": {"runAsNonRoot": True, "runAsUser": 65534, "runAsGroup": 65534},
+            "securityContext": WORKLOAD_USER.pod_security_context(),
             **NO_API_TOKEN,
             "containers": [
                 {
@@ -135,8 +143,9 @@ class WorkloadJob(pulumi.ComponentResource):
                         *([api_key_env("JUDGE_API_KEY")] if args.judge_is_model_servers else []),
                     ],
                     "resources": {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}},
-                    "securityContext": HARDENED_CONTAINER,
-                    "volumeMounts": [{"name": "source", "mountPath": MOUNT, "readOnly": True}],
+                    # Writes only to /tmp (tests/test_containers.py runs it so).
+                    "securityContext": READ_ONLY_CONTAINER,
+                    "volumeMounts": [{"name": "source", "mountPath": MOUNT, "readOnly": True}, SCRATCH_MOUNT],
                 }
             ],
             "volumes": [
@@ -146,7 +155,9 @@ class WorkloadJob(pulumi.ComponentResource):
                         "name": SOURCE_CONFIG_MAP,
                         "items": [{"key": config_map_key(path), "path": path} for path in files],
                     },
-                }
+                },
+                # The pinned client and its dependencies, installed at start.
+                scratch_volume("1Gi"),
             ],
         }
         job_spec = {

@@ -139,7 +139,6 @@ CHART_DEFAULT_IMAGES = (
     Image("registry.k8s.io", "kube-state-metrics/kube-state-metrics", "v2.20.0"),
     Image("quay.io", "prometheus/node-exporter", "v1.12.1"),
     Image("quay.io", "kiwigrid/k8s-sidecar", "2.10.1"),
-    Image("docker.io", "library/busybox", "1.38.0"),
 )
 
 PLATFORM_CHARTS = (

@@ -21,7 +21,7 @@ def dev_program() -> Program:
 
 
 @pytest.fixture(scope="session")
-def real_run(tmp_path_factory):
+def real_run():
     """The real Llama Stack server and the real workload, run once from the declared resources
     (tests/real_stack.py); returns what they did and the telemetry they sent."""
     from tests import real_stack
@@ -31,7 +31,11 @@ def real_run(tmp_path_factory):
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
-    yield from real_stack.run(tmp_path_factory.mktemp("real-stack"))
+    from tests import pods
+
+    # Not tmp_path: the servers' own users must reach their volumes, and pytest's base is root's alone.
+    with pods.node_directory("real-stack-") as root:
+        yield from real_stack.run(root)
 
 
 def require_tool(name: str) -> str:

@@ -24,7 +24,6 @@ CONTAINERS: tuple[tuple[str, str, int, str], ...] = (
     ("kube-prometheus-stack", "prometheus-node-exporter.resources", 1, "node-exporter (one node)"),
     ("kube-prometheus-stack", "grafana.resources", 1, "grafana"),
     ("kube-prometheus-stack", "grafana.sidecar.resources", 2, "grafana dashboards + datasources sidecars"),
-    ("kube-prometheus-stack", "grafana.initChownData.resources", 1, "grafana init-chown-data"),
     ("tempo", "tempo.resources", 1, "tempo"),
     ("opentelemetry-collector", "resources", 1, "otel-collector"),
     ("dcgm-exporter", "resources", 1, "dcgm-exporter (one GPU node)"),

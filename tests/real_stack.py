@@ -21,6 +21,9 @@ What is simulated, and why (every substitution is here, nowhere else):
 - ``server.host: 127.0.0.1``, so the server listens on loopback only; metrics export every second
   (``OTEL_METRIC_EXPORT_INTERVAL``) instead of every 15 s and span batches every half second
   (``OTEL_BSP_SCHEDULE_DELAY``), so the run is short; the server is stopped once nothing more arrives.
+- The user: each process runs as its pod's declared uid, gid and fsGroup (tests/pods.py ``run_as``), in
+  a directory tree where only its declared volumes are writable to it; ``TMPDIR`` points at the pod's own
+  /tmp volume, because this machine's /tmp is open to every user (in the pod, /tmp is that volume).
 - The image: the official image's entrypoint (containers/Containerfile at 0.7.x) runs
   ``opentelemetry-instrument llama stack run $RUN_CONFIG_PATH`` when an OTEL_* variable is set and
   disables the asyncpg and sqlite3 instrumentations; its build pre-caches tiktoken's cl100k_base in
@@ -86,6 +89,8 @@ class RealRun:
     server_log: str
     capture: Capture
     model_server: FakeVllm
+    # The real uid and gid of the running server process (/proc/<pid>/status), read once it was healthy.
+    server_ids: tuple[int, int]
 
 
 def llama_stack_entrypoint(env: dict[str, str]) -> list[str]:
@@ -169,30 +174,38 @@ def _start_llama_stack(program: Program, root: Path, by_port: dict[str, str],
     if env.get("LLAMA_STACK_PORT", str(llama_stack_component.PORT)) == str(llama_stack_component.PORT):
         env["LLAMA_STACK_PORT"] = port
     env |= {"OTEL_METRIC_EXPORT_INTERVAL": "1000", "OTEL_BSP_SCHEDULE_DELAY": "500",
-            "TIKTOKEN_CACHE_DIR": str(cache), "HOME": str(root)}
+            "TIKTOKEN_CACHE_DIR": str(cache), "TMPDIR": str(process.host_path("/tmp"))}
     if "opentelemetry-instrument" in process.argv:
         env["OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"] = "asyncpg,sqlite3"
     env["PATH"] = os.pathsep.join(str(p) for p in [LLAMA_STACK_VENV / "bin", *SYSTEM_PATH])
     if not _loads_sqlite_extensions():
         env["PYTHONPATH"] = str(Path(__file__).parent / "llama_stack_site")
     log = root / "llama-stack.log"
-    server = subprocess.Popen(process.argv, env=env, cwd=root, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    argv = pods.run_as(process, reads=[LLAMA_STACK_VENV / "bin" / "python"])
+    # The image's WORKDIR (/app) is not writable to the server's user; neither is this.
+    server = subprocess.Popen(argv, env=env, cwd=root, stdout=log.open("w"), stderr=subprocess.STDOUT)
     _wait_healthy(f"http://127.0.0.1:{port}/v1/health", server, log)
     process.env = env
     return process, server, log
+
+
+def process_ids(pid: int) -> tuple[int, int]:
+    """The real uid and gid of a running process."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return tuple(int(re.search(rf"^{field}:\s+(\d+)", status, re.M).group(1)) for field in ("Uid", "Gid"))
 
 
 def _run_workload(program: Program, root: Path, by_port: dict[str, str]) -> tuple[pods.Process, int, str]:
     job = pods.one_named(program, JOB, "", labels={"app.kubernetes.io/name": "workload"})
     image = root / "workload" / "image"
     subprocess.run([sys.executable, "-m", "venv", str(image)], check=True)
-    container_tmp = root / "workload" / "tmp"
-    container_tmp.mkdir(parents=True)
-    process = pods.build(program, job, root / "workload", writable={"/tmp": container_tmp})
+    process = pods.build(program, job, root / "workload")
     env = {name: _loopback(value, by_port) for name, value in process.env.items()}
     env["PATH"] = os.pathsep.join(str(p) for p in [image / "bin", *SYSTEM_PATH])
-    completed = subprocess.run(process.argv, env=env, cwd=container_tmp, capture_output=True, text=True,
-                               timeout=WORKLOAD_SECONDS)
+    env["TMPDIR"] = str(process.host_path("/tmp"))
+    # The image's WORKDIR is /, which its user cannot write.
+    completed = subprocess.run(pods.run_as(process, reads=[image / "bin" / "python"]), env=env, cwd=root / "workload",
+                               capture_output=True, text=True, timeout=WORKLOAD_SECONDS)
     process.env = env
     return process, completed.returncode, completed.stdout + completed.stderr
 
@@ -230,6 +243,7 @@ def run(root: Path, overrides: Mapping[str, Any] = OVERRIDES) -> Iterator[RealRu
         by_port = {"8000": model_server.url, "4318": receiver.url,
                    str(llama_stack_component.PORT): f"http://127.0.0.1:{llama_port}"}
         process, server, log = _start_llama_stack(program, root, by_port, f"{model_server.url}/v1")
+        server_ids = process_ids(server.pid)
         try:
             started = time.monotonic()
             workload, exit_code, output = _run_workload(program, root, by_port)
@@ -239,4 +253,4 @@ def run(root: Path, overrides: Mapping[str, Any] = OVERRIDES) -> Iterator[RealRu
             _stop(server)
         yield RealRun(program=program, llama_stack=process, workload=workload, workload_exit=exit_code,
                       workload_output=output, workload_seconds=seconds, server_log=log.read_text(), capture=receiver.capture,
-                      model_server=model_server)
+                      model_server=model_server, server_ids=server_ids)

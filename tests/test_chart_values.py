@@ -16,12 +16,14 @@ from tests.harness import Program, run_program
 from tests.platform_support import REFERENCE_CHARTS
 
 CHART = REFERENCE_CHARTS / "llm-d-modelservice"
-# Keys the chart's templates read that values.yaml does not spell out: extraConfig is rendered into the
-# container spec (templates/_helpers.tpl, "llm-d-modelservice.container"), and decode-deployment.yaml
+# Keys the chart's templates read that values.yaml does not spell out: a container's extraConfig is rendered
+# into the container spec (templates/_helpers.tpl, "llm-d-modelservice.container"), decode.extraConfig into
+# the pod spec ("llm-d-modelservice.modelPod"), and decode-deployment.yaml
 # renders decode.tolerations and, when the key is present, decode.enableServiceLinks (values.yaml has it
 # only in a comment) into the pod spec.
 TEMPLATE_ONLY_KEYS = {
-    ("decode", "containers", "*", "extraConfig"), ("decode", "tolerations"), ("decode", "enableServiceLinks"),
+    ("decode", "containers", "*", "extraConfig"), ("decode", "extraConfig"), ("decode", "tolerations"),
+    ("decode", "enableServiceLinks"),
 }
 
 

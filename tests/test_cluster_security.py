@@ -167,6 +167,86 @@ def test_the_programs_own_pods_get_no_api_token_and_no_privileges(overrides):
             assert context["seccompProfile"] == {"type": "RuntimeDefault"}, name
 
 
+@pytest.mark.parametrize(
+    "overrides",
+    [{"workloadJob": True}, {"workloadJob": True, "workloadSchedule": "0 * * * *"},
+     {"servingMode": "simulator", "instanceType": "m7i.xlarge"}, {"clusterBackend": "eks", "gpuNodes": 2}],
+    ids=str,
+)
+def test_every_pod_the_program_declares_runs_as_a_fixed_non_root_user(overrides):
+    """runAsNonRoot with numeric ids (what Pod Security's restricted level asks), and the group owning the
+    volumes; the ids are the image's own user where it has one (components/pod_security.py)."""
+    program = run_program("dev", overrides)
+    pods = dict(_pod_specs(program))
+    assert pods
+    for name, spec in pods.items():
+        context = spec["securityContext"]
+        assert context["runAsNonRoot"] is True, name
+        assert context["runAsUser"] > 0 and context["runAsGroup"] > 0 and context["fsGroup"] == context["runAsGroup"], name
+        assert context["seccompProfile"] == {"type": "RuntimeDefault"}, name
+
+
+# Where each chart puts a pod's securityContext (value path), read from its templates at the pinned
+# version; the value is ours where we set it, else the chart's default (tests/reference/charts).
+CHART_POD_CONTEXTS = {
+    "kube-prometheus-stack": [
+        ("prometheus", "prometheusSpec", "securityContext"),
+        ("alertmanager", "alertmanagerSpec", "securityContext"),
+        ("prometheusOperator", "securityContext"),
+        ("prometheusOperator", "admissionWebhooks", "patch", "securityContext"),
+    ],
+    # templates/statefulset.yaml: .Values.securityContext is the pod's.
+    "tempo": [("securityContext",)],
+    # templates/_pod.tpl: podSecurityContext.
+    "opentelemetry-collector": [("podSecurityContext",)],
+    # templates/_helpers.tpl "llm-d-modelservice.modelPod" (v0.4.12) renders decode.extraConfig into the pod.
+    "llm-d-modelservice": [("decode", "extraConfig", "securityContext")],
+}
+# Subcharts of kube-prometheus-stack 88.5.3 whose values are not in tests/reference: their default pod
+# securityContext, from charts/<name>/values.yaml at tags kube-state-metrics-8.4.0 and
+# prometheus-node-exporter-4.56.1 of prometheus-community/helm-charts (we set none).
+SUBCHART_POD_CONTEXTS = {
+    "kube-state-metrics": {"runAsNonRoot": True, "runAsUser": 65534, "runAsGroup": 65534},
+    "prometheus-node-exporter": {"runAsNonRoot": True, "runAsUser": 65534, "runAsGroup": 65534},
+}
+
+
+def _value(tree, path):
+    for key in path:
+        if not isinstance(tree, dict) or key not in tree:
+            return None
+        tree = tree[key]
+    return tree
+
+
+@pytest.mark.parametrize("overrides", [{}, {"servingMode": "simulator", "instanceType": "m7i.xlarge"}], ids=str)
+def test_every_chart_pod_runs_as_non_root_except_the_gpu_exporter(overrides):
+    from tests.platform_support import chart_reference
+
+    program = run_program("dev", overrides)
+    values = {r.inputs["chart"]: r.inputs.get("values") or {} for r in program.of_type(RELEASE)}
+    for chart, paths in CHART_POD_CONTEXTS.items():
+        ours, defaults = values[chart], chart_reference(chart)
+        for path in paths:
+            context = _value(ours, path) or _value(defaults, path)
+            assert context and context.get("runAsNonRoot") is True and context.get("runAsUser", 1) > 0, (chart, path)
+    kps = values["kube-prometheus-stack"]
+    grafana = {**chart_reference("grafana")["securityContext"], **(kps["grafana"].get("securityContext") or {})}
+    assert grafana["runAsNonRoot"] is True and grafana["runAsUser"] == 472
+    # Its only root container, the volume chown, is off: fsGroup 472 owns the volume.
+    assert kps["grafana"]["initChownData"] == {"enabled": False}
+    for subchart, context in SUBCHART_POD_CONTEXTS.items():
+        assert "securityContext" not in kps[subchart] and context["runAsNonRoot"] is True
+    # The exception: DCGM reads the GPUs as root with SYS_ADMIN, alone in the exporters' namespace.
+    dcgm = chart_reference("dcgm-exporter")["securityContext"]
+    assert dcgm["runAsUser"] == 0 and "securityContext" not in values.get("dcgm-exporter", {})
+    assert releases_in(program, EXPORTERS) <= {"dcgm-exporter"}
+
+
+def releases_in(program, namespace: str) -> set[str]:
+    return {r.inputs["chart"] for r in program.of_type(RELEASE) if r.inputs["namespace"] == namespace}
+
+
 def test_every_test_the_readmes_security_section_cites_exists():
     """The Security section backs each claim with a test by name: each name must be a test here."""
     from tests.conftest import ROOT

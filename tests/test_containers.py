@@ -9,6 +9,7 @@ every span and metric they send captured over OTLP.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -44,6 +45,39 @@ def test_llama_stack_runs_the_images_entrypoint_on_the_mounted_run_config(real_r
     assert running["registered_resources"] == expected["registered_resources"]
     assert running["providers"].keys() == expected["providers"].keys()
     assert "Uvicorn running" in real_run.server_log or "Listening on" in real_run.server_log
+
+
+def _running_ids(process: pods.Process) -> tuple[int, int]:
+    """Who the process must be: its declared user, or, when the tests cannot switch users (not root),
+    the non-root user running them."""
+    return (process.uid, process.gid) if os.geteuid() == 0 else (os.getuid(), os.getgid())
+
+
+def _shared_scratch_owned_by(uid: int) -> list[Path]:
+    """What a user left in this machine's world-writable directories (the pod has none of them)."""
+    return [path for top in ("/tmp", "/var/tmp", "/dev/shm") if Path(top).is_dir()
+            for path in Path(top).iterdir() if path.lstat().st_uid == uid]
+
+
+def test_llama_stack_serves_as_its_declared_non_root_user_and_writes_only_its_volumes(real_run):
+    process = real_run.llama_stack
+    assert process.uid != 0 and process.read_only_root
+    assert real_run.server_ids == _running_ids(process)
+    state = process.host_path(llama_stack_component.STATE_DIR)
+    written = [path for path in state.rglob("*") if path.is_file()]
+    assert any(path.suffix == ".db" for path in written), written
+    assert {path.stat().st_uid for path in written} == {_running_ids(process)[0]}
+    if os.geteuid() == 0:
+        assert _shared_scratch_owned_by(process.uid) == []
+
+
+def test_the_workload_installs_its_client_and_runs_as_its_declared_non_root_user(real_run):
+    process = real_run.workload
+    assert process.uid != 0 and process.read_only_root
+    installed = [path for path in (process.host_path("/tmp") / "deps").rglob("*")]
+    assert installed and {path.lstat().st_uid for path in installed} == {_running_ids(process)[0]}
+    if os.geteuid() == 0:
+        assert _shared_scratch_owned_by(process.uid) == []
 
 
 def test_the_workload_runs_from_its_mounted_files_with_the_jobs_own_command(real_run):
@@ -154,11 +188,15 @@ def test_the_model_server_stand_in_exports_only_the_catalogues_vllm_names(real_r
     assert 'finished_reason="stop"' in exposition
 
 
-def test_the_prefetch_job_fills_the_cache_where_the_model_servers_read_it(dev_program, tmp_path):
+def test_the_prefetch_job_fills_the_cache_where_the_model_servers_read_it(dev_program):
     """The declared prefetch Job's own command, with the real huggingface_hub, against a loopback Hub; the
     files must land in the claim under the path the model servers' pvc+hf:// URI names."""
     job = pods.one_named(dev_program, "kubernetes:batch/v1:Job", labels={"app.kubernetes.io/name": "model-prefetch"})
-    process = pods.build(dev_program, job, tmp_path / "prefetch")
+    with pods.node_directory("prefetch-") as root:
+        _prefetch_fills_the_claim(dev_program, job, pods.build(dev_program, job, root))
+
+
+def _prefetch_fills_the_claim(dev_program, job, process: pods.Process) -> None:
     claim_volume = next(v for v in pods.pod_spec(job)["volumes"] if "persistentVolumeClaim" in v)
     release = next(r for r in dev_program.of_type("kubernetes:helm.sh/v3:Release")
                    if r.inputs.get("chart", "").endswith("llm-d-modelservice"))
@@ -171,10 +209,13 @@ def test_the_prefetch_job_fills_the_cache_where_the_model_servers_read_it(dev_pr
     with FakeHfHub(files) as hub:
         # CI-only substitution: the Hub's address (HF_ENDPOINT) on loopback.
         env = {**process.env, "HF_ENDPOINT": hub.url, "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"}
-        completed = subprocess.run(process.argv, env=env, capture_output=True, text=True, timeout=120)
+        # As the Job's declared user, on a claim as MiniKube's provisioner creates it.
+        completed = subprocess.run(pods.run_as(process, reads=[Path(sys.executable)]), env=env, capture_output=True,
+                                   text=True, timeout=120, cwd="/")
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert hub.requested == [model] and sorted(hub.downloaded) == ["config.json", "model.safetensors", "tokenizer.json"]
     mount = next(m["mountPath"] for m in pods.pod_spec(job)["containers"][0]["volumeMounts"] if m["name"] == claim_volume["name"])
     snapshot = process.host_path(mount) / in_claim / f"models--{model.replace('/', '--')}" / "snapshots" / COMMIT
     assert sorted(p.name for p in snapshot.iterdir()) == ["config.json", "model.safetensors", "tokenizer.json"]
     assert f"weights cached in {snapshot}" in completed.stdout
+    assert {path.lstat().st_uid for path in snapshot.parent.parent.rglob("*")} == {_running_ids(process)[0]}

@@ -20,6 +20,9 @@ Path_ = tuple[str, ...]
 Checker = Callable[[Any, Path_], list[str]]
 
 RESOURCE_KEYS = {"requests": {"cpu", "memory", "ephemeral-storage"}, "limits": {"cpu", "memory", "ephemeral-storage"}}
+POD_SECURITY_KEYS = {"runAsNonRoot", "runAsUser", "runAsGroup", "fsGroup", "seccompProfile", "supplementalGroups"}
+CONTAINER_SECURITY_KEYS = {"allowPrivilegeEscalation", "capabilities", "seccompProfile", "readOnlyRootFilesystem",
+                           "runAsNonRoot", "runAsUser", "runAsGroup", "privileged"}
 PVC_SPEC_KEYS = {"accessModes", "resources", "storageClassName", "selector", "volumeMode"}
 
 
@@ -93,6 +96,9 @@ FREE_FORM: dict[str, dict[Path_, Checker]] = {
         # The collector's own configuration: checked as a pipeline by test_otel_collector_config.py.
         ("alternateConfig",): _any,
         # A port of our own (the prometheus exporter's); ports is a map of name -> port in the schema.
+        # Kubernetes' PodSecurityContext and SecurityContext, which the chart copies into the pod as given.
+        ("podSecurityContext",): _keys_within(POD_SECURITY_KEYS),
+        ("securityContext",): _keys_within(CONTAINER_SECURITY_KEYS),
         ("ports", "app-metrics"): _keys_within(
             {"enabled", "containerPort", "servicePort", "hostPort", "nodePort", "protocol", "appProtocol"}
         ),

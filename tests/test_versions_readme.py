@@ -89,7 +89,6 @@ def test_chart_default_images_are_what_the_reference_charts_ship():
     shipped = {
         "jkroepke/kube-webhook-certgen": kps["prometheusOperator"]["admissionWebhooks"]["patch"]["image"]["tag"],
         "kiwigrid/k8s-sidecar": grafana["sidecar"]["image"]["tag"],
-        "library/busybox": grafana["initChownData"]["image"]["tag"],
     }
     pinned = {i.repository: i.tag for i in versions.CHART_DEFAULT_IMAGES}
     for repository, tag in shipped.items():
