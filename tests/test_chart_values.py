@@ -112,3 +112,27 @@ def test_every_router_value_key_exists_in_the_standalone_chart_or_its_router_lib
         and path[:3] != ("router", "modelServers", "matchLabels")
     ]
     assert unknown == []
+
+
+def rendered_security_contexts(values: dict) -> tuple[list[dict], list[list[dict]]]:
+    """The securityContext entries llm-d-modelservice v0.4.12 writes into the decode pod and each of its
+    containers (templates/_helpers.tpl): "llm-d-modelservice.modelPod" renders decode.extraConfig into the
+    pod spec, then the deprecated decode.podSecurityContext as a securityContext key of its own;
+    "llm-d-modelservice.container" renders a container's extraConfig, then its deprecated securityContext.
+    Two entries for one object would be a duplicate key in the rendered manifest."""
+    decode = values["decode"]
+
+    def entries(spec: dict, deprecated: str) -> list[dict]:
+        return [c for c in [(spec.get("extraConfig") or {}).get("securityContext"), spec.get(deprecated)] if c is not None]
+
+    return entries(decode, "podSecurityContext"), [entries(c, "securityContext") for c in decode["containers"]]
+
+
+def test_the_model_servers_run_as_a_non_root_user_through_the_keys_the_chart_renders(values):
+    from components.pod_security import HARDENED_CONTAINER, INFERENCE_SIM_USER, VLLM_USER
+
+    [pod], containers = rendered_security_contexts(values)
+    image = values["decode"]["containers"][0]["image"]
+    user = INFERENCE_SIM_USER if "inference-sim" in image else VLLM_USER
+    assert pod == user.pod_security_context() and pod["runAsNonRoot"] is True and pod["runAsUser"] > 0
+    assert containers == [[HARDENED_CONTAINER]]
