@@ -359,6 +359,30 @@ def no_privileged_pods(args: ResourceValidationArgs, report_violation: ReportVio
                 )
 
 
+def pods_run_as_non_root(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    """Outside the exporters' namespace every container starts as a non-root user the kubelet checks
+    (runAsNonRoot, from its own securityContext or its pod's); Helm values never ask for root."""
+    if _namespace_of(args) == PRIVILEGED_NAMESPACE:
+        return
+    if args.resource_type in POD_SPEC_PATHS:
+        pod_spec = _get(args.props, *POD_SPEC_PATHS[args.resource_type]) or {}
+        pod = pod_spec.get("securityContext") or {}
+        for list_name in CONTAINER_LISTS:
+            for container in pod_spec.get(list_name) or []:
+                own = container.get("securityContext") or {}
+                if own.get("runAsNonRoot", pod.get("runAsNonRoot")) is not True or own.get("runAsUser", pod.get("runAsUser")) == 0:
+                    report_violation(
+                        f"container {container.get('name')!r} may run as root; set runAsNonRoot: true and a "
+                        f"non-zero runAsUser (root only in {PRIVILEGED_NAMESPACE})",
+                        None,
+                    )
+    elif args.resource_type in HELM_TYPES:
+        for path, value in _walk(args.props.get("values") or {}):
+            key = path[-1] if path else ""
+            if (key == "runAsUser" and value == 0) or (key == "runAsNonRoot" and value is False):
+                report_violation(f"Helm value {_dotted(path)} = {value} runs a pod as root outside {PRIVILEGED_NAMESPACE}", None)
+
+
 def _statements(document: Any) -> list[Mapping[str, Any]]:
     if isinstance(document, str):
         try:
@@ -437,6 +461,10 @@ VALIDATIONS: dict[str, tuple[str, Validation]] = {
     "no-privileged-pods": (
         "Privileged containers, host namespaces and hostPath only in the exporters' namespace (manifests and Helm values).",
         no_privileged_pods,
+    ),
+    "pods-run-as-non-root": (
+        "Every pod outside the exporters' namespace runs as a non-root user (runAsNonRoot); no Helm value asks for root.",
+        pods_run_as_non_root,
     ),
     "least-privilege-iam": (
         "No wildcard IAM actions and no broad AWS managed policies on the stack's roles.",

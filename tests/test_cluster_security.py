@@ -186,6 +186,16 @@ def test_every_pod_the_program_declares_runs_as_a_fixed_non_root_user(overrides)
         assert context["seccompProfile"] == {"type": "RuntimeDefault"}, name
 
 
+def test_each_images_user_was_read_from_its_build_file_at_the_pinned_version():
+    """A version bump fails here until the image's build file is read again (components/pod_security.py)."""
+    from components import pod_security
+    from stack import versions
+
+    pinned = {f"{image.repository}:{image.tag}" for image in versions.IMAGES}
+    users = [value for value in vars(pod_security).values() if isinstance(value, pod_security.ImageUser)]
+    assert len(users) == 5 and {user.read_at for user in users} <= pinned
+
+
 # Where each chart puts a pod's securityContext (value path), read from its templates at the pinned
 # version; the value is ours where we set it, else the chart's default (tests/reference/charts).
 CHART_POD_CONTEXTS = {

@@ -92,6 +92,19 @@ CASES = [
         {"namespace": "llm", "values": {"decode": {"containers": [{"securityContext": {"privileged": True}}]}}},
     ),
     (
+        "pods-run-as-non-root",
+        "kubernetes:apps/v1:Deployment",
+        {"metadata": {"namespace": "llm"}, "spec": {"template": {"spec": {
+            "securityContext": {"runAsNonRoot": True, "runAsUser": 1001}, "containers": [{"name": "a"}]}}}},
+        {"metadata": {"namespace": "llm"}, "spec": {"template": {"spec": {"containers": [{"name": "a"}]}}}},
+    ),
+    (
+        "pods-run-as-non-root",
+        guardrails.HELM_RELEASE,
+        {"namespace": "monitoring-exporters", "values": {"securityContext": {"runAsNonRoot": False, "runAsUser": 0}}},
+        {"namespace": "monitoring", "values": {"grafana": {"initChownData": {"securityContext": {"runAsUser": 0}}}}},
+    ),
+    (
         "least-privilege-iam",
         guardrails.IAM_ROLE_POLICY,
         {"policy": '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*"}]}'},
@@ -382,6 +395,8 @@ PLANTED = [
      _set(("metadata", "labels", "pod-security.kubernetes.io/enforce"), "privileged")),
     ("no-privileged-pods", {"workloadJob": True}, "kubernetes:batch/v1:Job", "workload",
      _set(("spec", "template", "spec", "hostNetwork"), True)),
+    ("pods-run-as-non-root", {}, "kubernetes:apps/v1:Deployment", "llama-stack",
+     _set(("spec", "template", "spec", "securityContext", "runAsNonRoot"), False)),
     ("least-privilege-iam", {}, guardrails.IAM_ROLE_POLICY, "", _set(("policy",), json.dumps(
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "cloudwatch:*", "Resource": "*"}]}))),
     ("eks-secrets-encrypted", {"clusterBackend": "eks", "gpuNodes": 1}, guardrails.EKS_COMPONENT, "",
