@@ -579,23 +579,12 @@ STACK_VALIDATIONS: dict[str, tuple[str, StackValidation]] = {
 
 
 def policies() -> list[ResourceValidationPolicy | StackValidationPolicy]:
+    kinds: list[tuple[Any, Mapping[str, tuple[str, Any]]]] = [
+        (ResourceValidationPolicy, VALIDATIONS),
+        (StackValidationPolicy, STACK_VALIDATIONS),
+    ]
     return [
-        *(
-            ResourceValidationPolicy(
-                name=name,
-                description=description,
-                validate=validate,
-                enforcement_level=EnforcementLevel.MANDATORY,
-            )
-            for name, (description, validate) in VALIDATIONS.items()
-        ),
-        *(
-            StackValidationPolicy(
-                name=name,
-                description=description,
-                validate=validate,
-                enforcement_level=EnforcementLevel.MANDATORY,
-            )
-            for name, (description, validate) in STACK_VALIDATIONS.items()
-        ),
+        kind(name=name, description=description, validate=validate, enforcement_level=EnforcementLevel.MANDATORY)
+        for kind, validations in kinds
+        for name, (description, validate) in validations.items()
     ]
