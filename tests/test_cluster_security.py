@@ -275,12 +275,15 @@ def test_only_the_routers_epp_reaches_the_api_server(apps_programs, where):
     assert reaching == {"epp"}
 
 
-def test_the_minikube_node_has_the_address_the_policies_name(dev_program):
-    script = next(r for r in dev_program.of_type("command:remote:Command") if r.name.endswith("-start"))
+def test_the_minikube_node_has_the_address_the_policies_name(apps_programs):
+    program = apps_programs["minikube"]
+    script = next(r for r in program.of_type("command:remote:Command") if r.name.endswith("-start"))
     [command] = [line for line in script.inputs["stdin"].splitlines() if line.startswith("ExecStart=")]
     assert "--static-ip=${node_ip}" in command.split()
-    assert shlex.split(script.inputs["create"])[-2] == "192.168.49.2"
-    assert API_SERVER["minikube"][0].ip == "192.168.49.2"
+    node_ip = shlex.split(script.inputs["create"])[-2]  # start-minikube.sh's NODE_IP
+    [rule] = _policies(program)[("llm", "allow-api-server")]["egress"]
+    assert rule["to"] == [{"ipBlock": {"cidr": f"{node_ip}/32"}}]
+    assert node_ip == API_SERVER["minikube"][0].ip
 
 
 def test_the_exporters_reach_nothing(dev_program):
