@@ -188,6 +188,8 @@ def _egress(policies, namespace: str, pod: dict[str, str], to: Destination, port
     return False
 
 
+# The EPP pod's labels as llm-d-router v0.10.0 renders them in standalone mode (routerlib's
+# templates/_deployment.yaml: selectorLabels and modeLabels from templates/_helpers.tpl; release "router").
 EPP = {"llm-d-router-standalone": "router-epp", "llm-d.ai/igw-mode": "llm-d-router-standalone"}
 MODEL_SERVER = {NAME: "vllm", "llm-d.ai/inference-serving": "true", "llm-d.ai/role": "decode"}
 PREFETCH, STACK, JOB = {NAME: "model-prefetch"}, {NAME: "llama-stack"}, {NAME: "workload"}
