@@ -17,7 +17,7 @@ import pytest
 
 from stack import versions
 from tests.harness import Program, run_program
-from tests.platform_support import chart_reference
+from tests.platform_support import REFERENCE, chart_reference
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 POD_SPEC_PATHS = {
@@ -199,3 +199,14 @@ def test_a_malformed_digest_is_refused_where_it_is_written():
         versions.Image("docker.io", "library/busybox", "1.38.0", "sha256:abc")
     with pytest.raises(ValueError, match="sha256:<64 hex digits>"):
         versions.Image("docker.io", "library/busybox", "1.38.0", "f" * 64)
+
+
+def test_every_digest_has_its_sources_recorded():
+    """tests/reference/image-digests.txt says where each digest was read: one row per pinned image, the
+    same digest, at least two sources."""
+    rows = [line.split("\t") for line in (REFERENCE / "image-digests.txt").read_text().splitlines()
+            if line and not line.startswith("#")]
+    recorded = {image: digest for image, digest, _, _ in rows}
+    pinned = {i.tagged: i.digest for i in (*versions.IMAGES, *versions.CHART_DEFAULT_IMAGES) if i.digest}
+    assert recorded == pinned
+    assert all(len(sources.split("; ")) >= 2 for _, _, sources, _ in rows)
