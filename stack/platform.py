@@ -76,7 +76,7 @@ def build_platform(name: str, config: StackConfig, cluster: KubernetesCluster, a
         f"{name}-monitoring-policies",
         NetworkPoliciesArgs(
             namespace=namespace.name,
-            policies=network_policies.monitoring_policies(namespace.name, apps_namespace),
+            policies=network_policies.monitoring_policies(namespace.name, apps_namespace, facts),
             depends_on=[namespace.resource],
         ),
         opts=on_cluster,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import pulumi
 
@@ -26,6 +27,12 @@ class AiWorkloads:
     llama_stack: LlamaStack
     # The OpenAI-compatible endpoint clients use: the router's when it is on.
     model_endpoint: str
+
+
+def url_port(url: str) -> int:
+    """The TCP port an http(s) URL reaches (stack/config/quality.py has checked its form)."""
+    parts = urlsplit(url)
+    return parts.port or (443 if parts.scheme == "https" else 80)
 
 
 def workload_outputs(stack: str, workloads: AiWorkloads) -> dict[str, pulumi.Input]:
@@ -55,7 +62,13 @@ def build_ai_workloads(name: str, config: StackConfig, cluster: KubernetesCluste
         f"{name}-llm-policies",
         NetworkPoliciesArgs(
             namespace=LLM_NAMESPACE,
-            policies=apps_policies(LLM_NAMESPACE, platform.namespace),
+            policies=apps_policies(
+                LLM_NAMESPACE,
+                platform.namespace,
+                cluster.facts,
+                router=workload.router,
+                judge_port=url_port(config.quality.judge_endpoint) if config.quality.judge_endpoint else None,
+            ),
             depends_on=[namespace],
         ),
         opts=opts,
