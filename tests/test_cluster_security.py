@@ -471,13 +471,8 @@ CHART_POD_CONTEXTS = {
     # templates/_helpers.tpl "llm-d-modelservice.modelPod" (v0.4.12) renders decode.extraConfig into the pod.
     "llm-d-modelservice": [("decode", "extraConfig", "securityContext")],
 }
-# Subcharts of kube-prometheus-stack 88.5.3 whose values are not in tests/reference: their default pod
-# securityContext, from charts/<name>/values.yaml at tags kube-state-metrics-8.4.0 and
-# prometheus-node-exporter-4.56.1 of prometheus-community/helm-charts (we set none).
-SUBCHART_POD_CONTEXTS = {
-    "kube-state-metrics": {"runAsNonRoot": True, "runAsUser": 65534, "runAsGroup": 65534},
-    "prometheus-node-exporter": {"runAsNonRoot": True, "runAsUser": 65534, "runAsGroup": 65534},
-}
+# Subcharts of kube-prometheus-stack 88.5.3 (tests/reference/charts): their pod's securityContext.
+SUBCHARTS = ("kube-state-metrics", "prometheus-node-exporter")
 
 
 def _value(tree, path):
@@ -504,8 +499,9 @@ def test_every_chart_pod_runs_as_non_root_except_the_gpu_exporter(overrides):
     assert grafana["runAsNonRoot"] is True and grafana["runAsUser"] == 472
     # Its only root container, the volume chown, is off: fsGroup 472 owns the volume.
     assert kps["grafana"]["initChownData"] == {"enabled": False}
-    for subchart, context in SUBCHART_POD_CONTEXTS.items():
-        assert "securityContext" not in kps[subchart] and context["runAsNonRoot"] is True
+    for subchart in SUBCHARTS:
+        context = {**chart_reference(subchart)["securityContext"], **(kps[subchart].get("securityContext") or {})}
+        assert context["runAsNonRoot"] is True and context["runAsUser"] > 0, subchart
     # The exception: DCGM reads the GPUs as root with SYS_ADMIN, alone in the exporters' namespace.
     dcgm = chart_reference("dcgm-exporter")["securityContext"]
     assert dcgm["runAsUser"] == 0 and "securityContext" not in values.get("dcgm-exporter", {})
