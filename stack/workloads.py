@@ -8,6 +8,7 @@ import pulumi
 
 from components.cluster import KubernetesCluster
 from components.inference_router import InferenceRouter, InferenceRouterArgs
+from components.judge_sampler import JudgeSampler, JudgeSamplerArgs
 from components.llama_stack import SHIELD_ID, LlamaStack, LlamaStackArgs
 from components.model_serving import POD_LABELS, SERVING_PORT, ModelServing, ModelServingArgs
 from components.namespace import Namespace, NamespaceArgs
@@ -148,6 +149,23 @@ def build_ai_workloads(name: str, config: StackConfig, cluster: KubernetesCluste
                 judge_model=config.quality.judge_model,
                 otlp_http_endpoint=platform.otlp_http_endpoint,
                 schedule=workload.workload_schedule,
+                node_selector=cluster.facts.system_node_selector,
+            ),
+            opts=needs_api_key,
+        )
+    if config.quality.judging:
+        # Other apps' answers, from their traces (only with traceContent on: quality.judging says so).
+        JudgeSampler(
+            f"{name}-judge-sampler",
+            JudgeSamplerArgs(
+                namespace=LLM_NAMESPACE,
+                image=versions.WORKLOAD_PYTHON_IMAGE,
+                requirements=tuple(package.requirement for package in versions.WORKLOAD_PACKAGES),
+                judge_sample_share=config.quality.judge_sample_share,
+                judge_url=config.quality.judge_endpoint or model_endpoint,
+                judge_is_model_servers=not config.quality.judge_endpoint,
+                judge_model=config.quality.judge_model,
+                otlp_http_endpoint=platform.otlp_http_endpoint,
                 node_selector=cluster.facts.system_node_selector,
             ),
             opts=needs_api_key,

@@ -20,7 +20,7 @@ from opentelemetry.trace import Span
 
 from workload import judge as judging
 from workload.known_answers import KnownAnswer, KnownAnswerScore, score
-from workload.tracing import Telemetry
+from workload.tracing import JUDGE_CALL, Telemetry
 
 CHECKS = ("correct", "grounded", "refusal")
 SOURCES = ("known_answer", "session")
@@ -122,7 +122,7 @@ class QualityRecorder:
     def _judge(self, answer: Answer, span: Span) -> None:
         assert self.judge is not None
         # The judge's call is its own tagged span, so nothing scores it again or counts it as the app's traffic.
-        with self.telemetry.child("judge", **{"llm.quality.judge.call": True,
+        with self.telemetry.child("judge", **{JUDGE_CALL: True,
                                               "llm.quality.judge.prompt": judging.PROMPT_VERSION}) as (call, headers):
             verdict = self.judge.judge(answer.question, list(answer.context), answer.text, headers)
             call.set_attribute("llm.quality.judge.outcome", verdict.outcome)
