@@ -18,7 +18,14 @@ import pulumi_kubernetes as k8s
 from components.children import child_options
 from components.model_serving import api_key_env
 from components.pod_security import HARDENED_CONTAINER, NO_API_TOKEN
-from components.workload_job import MOUNT, config_map_key, package_files
+from components.workload_job import (
+    MOUNT,
+    RUNTIME_ENV,
+    config_map_key,
+    install_and_run,
+    package_files,
+    source_volume,
+)
 from stack.versions import Image
 
 NAME = "judge-sampler"
@@ -71,13 +78,8 @@ class JudgeSampler(pulumi.ComponentResource):
             "OTEL_EXPORTER_OTLP_ENDPOINT": args.otlp_http_endpoint,
             "OTEL_SERVICE_NAME": NAME,
             "OTEL_METRIC_EXPORT_INTERVAL": "15000",
-            "PYTHONPATH": f"/tmp/deps:{MOUNT}",
-            "HOME": "/tmp",
-            "PYTHONUNBUFFERED": "1",
+            **RUNTIME_ENV,
         }
-        install = "pip install --quiet --no-cache-dir --disable-pip-version-check --target /tmp/deps " + " ".join(
-            args.requirements
-        )
         health = {"httpGet": {"path": "/health", "port": "otlp-http"}}
         k8s.apps.v1.Deployment(
             f"{name}-deployment",
@@ -97,7 +99,7 @@ class JudgeSampler(pulumi.ComponentResource):
                             {
                                 "name": NAME,
                                 "image": args.image.reference,
-                                "command": ["sh", "-c", f"{install} && exec python -m workload.sampler"],
+                                "command": install_and_run(args.requirements, "workload.sampler"),
                                 "env": [
                                     *({"name": key, "value": value} for key, value in environment.items()),
                                     *([api_key_env("JUDGE_API_KEY")] if args.judge_is_model_servers else []),
@@ -112,15 +114,7 @@ class JudgeSampler(pulumi.ComponentResource):
                                 "volumeMounts": [{"name": "source", "mountPath": MOUNT, "readOnly": True}],
                             }
                         ],
-                        "volumes": [
-                            {
-                                "name": "source",
-                                "configMap": {
-                                    "name": SOURCE_CONFIG_MAP,
-                                    "items": [{"key": config_map_key(path), "path": path} for path in files],
-                                },
-                            }
-                        ],
+                        "volumes": [source_volume(SOURCE_CONFIG_MAP, files)],
                     },
                 },
             },

@@ -104,6 +104,11 @@ def apps_policies(apps: str, monitoring: str) -> dict[str, Spec]:
     }
 
 
+def judge_sampler_policies(monitoring: str, sampler: Mapping[str, str], port: int) -> dict[str, Spec]:
+    """The collector sends the judge sampler the spans its filter passes (components/otel_collector.py)."""
+    return {"allow-judge-sampler-from-the-collector": _allow(sampler, [_pods(COLLECTOR, monitoring)], [port])}
+
+
 @dataclass(frozen=True)
 class NetworkPoliciesArgs:
     namespace: str

@@ -69,6 +69,26 @@ def package_files() -> dict[str, str]:
     return {path.as_posix(): (PACKAGE.parent / path).read_text() for path in shipped}
 
 
+# What a pod running the mounted package on the stock image needs besides its own settings.
+RUNTIME_ENV = {"PYTHONPATH": f"/tmp/deps:{MOUNT}", "HOME": "/tmp", "PYTHONUNBUFFERED": "1"}
+
+
+def install_and_run(requirements: tuple[str, ...], arguments: str) -> list[str]:
+    """The container command: the pinned packages installed into /tmp/deps, then ``python -m <arguments>``."""
+    install = "pip install --quiet --no-cache-dir --disable-pip-version-check --target /tmp/deps " + " ".join(
+        requirements
+    )
+    return ["sh", "-c", f"{install} && exec python -m {arguments}"]
+
+
+def source_volume(config_map: str, files: dict[str, str]) -> dict:
+    """The volume that puts each file of the package at its path under MOUNT."""
+    return {
+        "name": "source",
+        "configMap": {"name": config_map, "items": [{"key": config_map_key(path), "path": path} for path in files]},
+    }
+
+
 def config_map_key(path: str) -> str:
     """A ConfigMap key for a file path. Keys hold only [-._a-zA-Z0-9]: '/' and every other character
     outside [-.a-zA-Z0-9] become '_' and the hex of their UTF-8 bytes ('_' itself too), so two paths never
@@ -110,13 +130,8 @@ class WorkloadJob(pulumi.ComponentResource):
             "WAIT_READY_SECONDS": str(WAIT_READY_SECONDS),
             "OTEL_EXPORTER_OTLP_ENDPOINT": args.otlp_http_endpoint,
             "OTEL_SERVICE_NAME": "workload",
-            "PYTHONPATH": f"/tmp/deps:{MOUNT}",
-            "HOME": "/tmp",
-            "PYTHONUNBUFFERED": "1",
+            **RUNTIME_ENV,
         }
-        install = "pip install --quiet --no-cache-dir --disable-pip-version-check --target /tmp/deps " + " ".join(
-            args.requirements
-        )
         pod_spec = {
             "restartPolicy": "Never",
             "nodeSelector": dict(args.node_selector),
@@ -128,7 +143,7 @@ class WorkloadJob(pulumi.ComponentResource):
                 {
                     "name": "workload",
                     "image": args.image.reference,
-                    "command": ["sh", "-c", f"{install} && exec python -m workload all"],
+                    "command": install_and_run(args.requirements, "workload all"),
                     "env": [
                         *({"name": key, "value": value} for key, value in environment.items()),
                         api_key_env("MODEL_API_KEY"),
@@ -139,15 +154,7 @@ class WorkloadJob(pulumi.ComponentResource):
                     "volumeMounts": [{"name": "source", "mountPath": MOUNT, "readOnly": True}],
                 }
             ],
-            "volumes": [
-                {
-                    "name": "source",
-                    "configMap": {
-                        "name": SOURCE_CONFIG_MAP,
-                        "items": [{"key": config_map_key(path), "path": path} for path in files],
-                    },
-                }
-            ],
+            "volumes": [source_volume(SOURCE_CONFIG_MAP, files)],
         }
         job_spec = {
             # A failed run is a finding to read, not something to repeat under load.

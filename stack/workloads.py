@@ -6,13 +6,14 @@ from dataclasses import dataclass
 
 import pulumi
 
+from components import judge_sampler
 from components.cluster import KubernetesCluster
 from components.inference_router import InferenceRouter, InferenceRouterArgs
 from components.judge_sampler import JudgeSampler, JudgeSamplerArgs
 from components.llama_stack import SHIELD_ID, LlamaStack, LlamaStackArgs
 from components.model_serving import POD_LABELS, SERVING_PORT, ModelServing, ModelServingArgs
 from components.namespace import Namespace, NamespaceArgs
-from components.network_policies import NetworkPolicies, NetworkPoliciesArgs, apps_policies
+from components.network_policies import NetworkPolicies, NetworkPoliciesArgs, apps_policies, judge_sampler_policies
 from components.workload_job import WorkloadJob, WorkloadJobArgs
 from stack import versions
 from stack.config import StackConfig
@@ -56,7 +57,11 @@ def build_ai_workloads(name: str, config: StackConfig, cluster: KubernetesCluste
         f"{name}-llm-policies",
         NetworkPoliciesArgs(
             namespace=LLM_NAMESPACE,
-            policies=apps_policies(LLM_NAMESPACE, platform.namespace),
+            policies={
+                **apps_policies(LLM_NAMESPACE, platform.namespace),
+                **(judge_sampler_policies(platform.namespace, judge_sampler.LABELS, judge_sampler.PORT)
+                   if config.quality.judging else {}),
+            },
             depends_on=[namespace],
         ),
         opts=opts,

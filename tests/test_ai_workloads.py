@@ -287,7 +287,7 @@ def test_every_llm_resource_waits_for_its_namespace():
     program = run_program("dev", {"workloadJob": True, "router": True, "hfToken": "hf_example"}, secret_keys=("hfToken",))
     namespace = program.one("kubernetes:core/v1:Namespace", "-llm")
     in_llm = _llm_objects(program)
-    assert len(in_llm) == 17  # 14 objects of the workloads and 3 NetworkPolicies
+    assert len(in_llm) == 21  # 17 objects of the workloads (3 of the judge sampler) and 4 NetworkPolicies
     assert [r.name for r in in_llm if namespace.urn not in r.dependencies] == []
 
 

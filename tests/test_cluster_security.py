@@ -83,6 +83,7 @@ NAME = "app.kubernetes.io/name"
 PROM, GRAFANA, TEMPO = {NAME: "prometheus"}, {NAME: "grafana"}, {NAME: "tempo"}
 ALERTMANAGER, COLLECTOR = {NAME: "alertmanager"}, {NAME: "opentelemetry-collector"}
 VLLM, LLAMA_STACK, WORKLOAD = {"app": "vllm"}, {"app": "llama-stack"}, {"job-name": "workload"}
+SAMPLER = {NAME: "judge-sampler"}
 
 
 @pytest.mark.parametrize(
@@ -102,7 +103,11 @@ VLLM, LLAMA_STACK, WORKLOAD = {"app": "vllm"}, {"app": "llama-stack"}, {"job-nam
         ("llm", LLAMA_STACK, "llm", WORKLOAD, 8321, True),
         ("llm", VLLM, "monitoring", PROM, 8000, True),
         ("monitoring-exporters", {"app": "dcgm-exporter"}, "monitoring", PROM, 9400, True),
+        ("llm", SAMPLER, "monitoring", COLLECTOR, 4318, True),
+        ("llm", SAMPLER, "llm", WORKLOAD, 4318, True),
         # What nobody needs is refused.
+        ("llm", SAMPLER, "monitoring", GRAFANA, 4318, False),
+        ("llm", SAMPLER, "monitoring", COLLECTOR, 8080, False),
         ("monitoring", ALERTMANAGER, "monitoring", COLLECTOR, 9093, False),
         ("monitoring", ALERTMANAGER, "llm", VLLM, 9093, False),
         ("monitoring", PROM, "llm", VLLM, 9090, False),

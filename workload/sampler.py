@@ -44,6 +44,7 @@ from opentelemetry.trace import Link, SpanContext, SpanKind, TraceFlags
 
 from workload import judge as judging
 from workload import trace_tags
+from workload.quality import JudgeSignals
 from workload.tracing import Telemetry
 
 SERVICE = "judge-sampler"
@@ -137,28 +138,19 @@ class AnswerJudge:
         self.judge = judge
         self.telemetry = telemetry
         self.log = log
-        meter = telemetry.meter
-        self.verdicts = meter.create_counter("llm.quality.judge.verdicts", "{verdict}", "LLM judge verdicts by outcome.")
-        self.scores = meter.create_histogram(
-            "llm.quality.judge.score", "{score}", "LLM judge scores per criterion, 1-5.",
-            explicit_bucket_boundaries_advisory=[float(v) for v in range(judging.SCALE[0], judging.SCALE[1] + 1)])
-        self.judge_tokens = meter.create_counter("llm.quality.judge.tokens", "{token}", "Tokens the LLM judge used.")
+        self.signals = JudgeSignals(telemetry.meter, judge.model)
         self.seen: set[tuple[str, str]] = set()
-        for token_type in ("prompt", "completion"):
-            self.judge_tokens.add(0, {"judge": judge.model, "token_type": token_type})
         self.telemetry.meter_provider.force_flush()
 
     def _labels(self, answer: TracedAnswer) -> dict[str, str]:
-        labels = {"app": answer.app, "model": answer.model, "judge": self.judge.model}
+        labels = {"app": answer.app, "model": answer.model}
         if (answer.app, answer.model) not in self.seen:
-            # Counters start at zero, so the first verdicts of an app are counted by Prometheus' increase().
             self.seen.add((answer.app, answer.model))
-            for outcome in judging.OUTCOMES:
-                self.verdicts.add(0, {**labels, "outcome": outcome})
+            self.signals.start(labels)
         return labels
 
     def count_unjudged(self, answer: TracedAnswer, why: str) -> None:
-        self.verdicts.add(1, {**self._labels(answer), "outcome": "error"})
+        self.signals.verdicts.add(1, {**self._labels(answer), "judge": self.judge.model, "outcome": "error"})
         self.log(f"{answer.app}: answer in trace {answer.trace_id.hex()} not judged ({why})")
 
     def score(self, answer: TracedAnswer) -> None:
@@ -174,16 +166,7 @@ class AnswerJudge:
             headers: dict[str, str] = {}
             propagate.inject(headers)
             verdict = self.judge.judge(answer.question, list(answer.context), answer.answer, headers)
-            span.set_attribute("llm.quality.judge.outcome", verdict.outcome)
-            span.set_attribute("llm.quality.judge.model", self.judge.model)
-            for criterion, value in verdict.scores.items():
-                self.scores.record(value, {**labels, "criterion": criterion})
-                span.set_attribute(f"llm.quality.judge.{criterion}", value)
-            if verdict.scores:
-                span.set_attribute("llm.quality.judge.min_score", min(verdict.scores.values()))
-        self.verdicts.add(1, {**labels, "outcome": verdict.outcome})
-        self.judge_tokens.add(verdict.prompt_tokens, {"judge": self.judge.model, "token_type": "prompt"})
-        self.judge_tokens.add(verdict.completion_tokens, {"judge": self.judge.model, "token_type": "completion"})
+            self.signals.record(verdict, labels, span)
         self.log(f"{answer.app}: trace {answer.trace_id.hex()} {verdict.outcome} {verdict.scores or verdict.detail}")
 
 
