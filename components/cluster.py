@@ -34,6 +34,13 @@ class ClusterFacts:
     gpu_node_selector: Mapping[str, str] = field(default_factory=dict)
     gpu_tolerations: tuple[Mapping[str, str], ...] = ()
     system_node_selector: Mapping[str, str] = field(default_factory=dict)
+    # Where a pod's packets to the API server (Service kubernetes.default) are headed when the cluster's
+    # network-policy engine judges them, and on which ports: before or after kube-proxy's DNAT depends on
+    # the engine. Empty: unknown (an existing cluster), and components/network_policies.py falls back.
+    api_server_cidrs: tuple[str, ...] = ()
+    api_server_ports: tuple[int, ...] = ()
+    # The nodes' own addresses (kubelets, host-network exporters, control-plane endpoints); empty: unknown.
+    node_cidrs: tuple[str, ...] = ()
 
     @property
     def gpu_count(self) -> int:

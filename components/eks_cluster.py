@@ -33,6 +33,8 @@ EKS_UNSUPPORTED_ZONE_IDS = frozenset({"use1-az3", "usw1-az2", "cac1-az3"})
 # The control plane's logs (api, audit, authenticator) in a log group of the stack's own.
 CONTROL_PLANE_LOG_RETENTION_DAYS = 30
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+HTTPS_PORT = 443
+EKS_API_SERVER_CLUSTER_IPS = ("10.100.0.1/32", "172.20.0.1/32")
 
 
 @dataclass(frozen=True)
@@ -132,10 +134,8 @@ class EksCluster(pulumi.ComponentResource):
                 ],
                 opts=lookup,
             ).ids
-        candidates = [
-            Subnet(subnet_id, aws.ec2.get_subnet(id=subnet_id, opts=lookup).availability_zone_id)
-            for subnet_id in candidate_ids
-        ]
+        found = {subnet_id: aws.ec2.get_subnet(id=subnet_id, opts=lookup) for subnet_id in candidate_ids}
+        candidates = [Subnet(subnet_id, subnet.availability_zone_id) for subnet_id, subnet in found.items()]
         gpu_zone_ids = set(
             aws.ec2.get_instance_type_offerings(
                 location_type="availability-zone-id",
@@ -326,5 +326,16 @@ class EksCluster(pulumi.ComponentResource):
             gpu_node_selector=GPU_NODE_LABELS,
             gpu_tolerations=GPU_TOLERATIONS,
             system_node_selector=SYSTEM_NODE_LABELS,
+            # The VPC CNI's policy agent judges a pod's packets on the pod's veth, before kube-proxy's DNAT
+            # (aws/amazon-network-policy-controller-k8s, pkg/resolvers/endpoints.go,
+            # getMatchingServiceClusterIPs): the API server is Service kubernetes.default's ClusterIP on
+            # 443, the first address of the service range, which EKS takes from 10.100.0.0/16 or
+            # 172.20.0.0/16 when none is given (EKS API, KubernetesNetworkConfigRequest.serviceIpv4Cidr).
+            api_server_cidrs=EKS_API_SERVER_CLUSTER_IPS,
+            api_server_ports=(HTTPS_PORT,),
+            # The nodes, and the control plane's network interfaces, live in these subnets.
+            node_cidrs=tuple(
+                sorted({found[subnet_id].cidr_block for subnet_id in (*subnets.cluster, *subnets.gpu_nodes)})
+            ),
         )
         self.register_outputs({"kubeconfig": self.kubeconfig, "cluster_name": self.cluster_name})

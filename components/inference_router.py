@@ -28,6 +28,10 @@ SERVICE = f"{RELEASE}-epp"
 PROXY_PORT = 8081
 METRICS_PORT_NAME = "http-metrics"
 SCRAPE_JOB = "llm-d-epp"
+# The labels of the EPP's pods (the Envoy sidecar's too) in standalone mode (inferencePool.create false):
+# routerlib's llm-d-router.selectorLabels and modeLabels (config/charts/routerlib/templates/_helpers.tpl
+# and _deployment.yaml, llm-d-router v0.10.0), with llm-d-router.name "<release>-epp".
+EPP_POD_LABELS = {"llm-d-router-standalone": SERVICE, "llm-d.ai/igw-mode": "llm-d-router-standalone"}
 
 
 @dataclass(frozen=True)

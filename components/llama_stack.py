@@ -26,6 +26,7 @@ NAME = "llama-stack"
 # which `llama stack run` parses as the port number.
 SERVICE_NAME = "llamastack"
 PORT = 8321
+POD_LABELS = {"app.kubernetes.io/name": NAME}
 CONFIG_DIR = "/etc/llama-stack"
 STATE_DIR = "/var/lib/llama-stack"
 SHIELD_ID = "llama-guard"
@@ -208,7 +209,7 @@ class LlamaStack(pulumi.ComponentResource):
     def __init__(self, name: str, args: LlamaStackArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llmobs:workloads:LlamaStack", name, None, opts)
         child = child_options(self, opts)
-        labels = {"app.kubernetes.io/name": NAME}
+        labels = dict(POD_LABELS)
         config_text = yaml.safe_dump(run_config(args), sort_keys=False)
         config_map = k8s.core.v1.ConfigMap(
             f"{name}-config",

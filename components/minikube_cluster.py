@@ -17,6 +17,12 @@ SCRIPTS = Path(__file__).parent / "scripts"
 # Left to the host itself: sshd, Docker, cloud-init and the page cache of model weights.
 HOST_RESERVED_VCPU = 2
 HOST_RESERVED_MEMORY_GIB = 8
+# The node's address on the host's Docker network, fixed (--static-ip) so NetworkPolicies can name it:
+# MiniKube's own first choice (192.168.49.0/24, the node at .2), so an existing node keeps its address.
+NODE_IP = "192.168.49.2"
+# Where the API server listens inside the node (MiniKube's default); the host publishes it as api_port.
+# Service kubernetes.default leads here, and Calico judges a pod's packets after kube-proxy's DNAT.
+NODE_API_PORT = 8443
 
 
 @dataclass(frozen=True)
@@ -126,6 +132,7 @@ class MinikubeCluster(pulumi.ComponentResource):
                     args.kubernetes_version,
                     args.host_ip,
                     args.api_port,
+                    NODE_IP,
                     args.gpu_count,
                 ),
             ),
@@ -170,6 +177,12 @@ class MinikubeCluster(pulumi.ComponentResource):
         )
         # One node holds every GPU and everything else: no selectors, no tolerations needed.
         self.facts = ClusterFacts(
-            backend="minikube", gpu_nodes=1, gpus_per_node=args.gpu_count, storage_class=args.storage_class
+            backend="minikube",
+            gpu_nodes=1,
+            gpus_per_node=args.gpu_count,
+            storage_class=args.storage_class,
+            api_server_cidrs=(f"{NODE_IP}/32",),
+            api_server_ports=(NODE_API_PORT,),
+            node_cidrs=(f"{NODE_IP}/32",),
         )
         self.register_outputs({"kubeconfig": self.kubeconfig})

@@ -41,6 +41,8 @@ SERVICE_NAME = "model-server"
 # selector of the Service and the PodMonitor.
 POD_LABELS = {"app.kubernetes.io/name": SERVER_NAME, "llm-d.ai/inference-serving": "true"}
 SCRAPE_JOB = "vllm"
+# The Job that fills the weight cache ahead of the model servers.
+PREFETCH_LABELS = {"app.kubernetes.io/name": "model-prefetch"}
 # What each vLLM pod requests beside its GPUs (weights are staged through host memory while loading);
 # stack/config/workloads.py refuses instance types whose nodes cannot hold the pods.
 VLLM_POD_VCPU = 4
@@ -348,11 +350,11 @@ class ModelServing(pulumi.ComponentResource):
             # huggingface_hub's file locks, so the work is never done twice.
             k8s.batch.v1.Job(
                 f"{name}-prefetch",
-                metadata={"namespace": args.namespace, "labels": {"app.kubernetes.io/name": "model-prefetch"}},
+                metadata={"namespace": args.namespace, "labels": dict(PREFETCH_LABELS)},
                 spec={
                     "backoffLimit": 4,
                     "template": {
-                        "metadata": {"labels": {"app.kubernetes.io/name": "model-prefetch"}},
+                        "metadata": {"labels": dict(PREFETCH_LABELS)},
                         "spec": {
                             "restartPolicy": "OnFailure",
                             # The vLLM image reads VLLM_* variables; keep other Services' out.

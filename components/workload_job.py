@@ -29,6 +29,7 @@ MOUNT = "/opt/workload-src"
 # How long the pod waits for the servers (a first start pulls images and downloads weights).
 WAIT_READY_SECONDS = 1800
 SOURCE_CONFIG_MAP = "workload-source"
+POD_LABELS = {"app.kubernetes.io/name": "workload"}
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ class WorkloadJob(pulumi.ComponentResource):
     def __init__(self, name: str, args: WorkloadJobArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llmobs:workloads:WorkloadJob", name, None, opts)
         child = child_options(self, opts)
-        labels = {"app.kubernetes.io/name": "workload"}
+        labels = dict(POD_LABELS)
         files = package_files()
         source = k8s.core.v1.ConfigMap(
             f"{name}-source",

@@ -13,7 +13,14 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
+from pulumi_policy import (
+    EnforcementLevel,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
 from pulumi_policy.proxy import UnknownValueError
 
 # Ingress may cover at most a /8 of IPv4 or a /32 of IPv6 in all: judged by the address space the
@@ -36,6 +43,7 @@ HELM_CHART_V4 = "kubernetes:helm.sh/v4:Chart"
 HELM_TYPES = frozenset({HELM_RELEASE, HELM_CHART_V4})
 SERVICE = "kubernetes:core/v1:Service"
 NAMESPACE = "kubernetes:core/v1:Namespace"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 IAM_ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 IAM_POLICY = "aws:iam/policy:Policy"
 IAM_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
@@ -52,6 +60,20 @@ BROAD_MANAGED_POLICIES = frozenset(
     for name in ("AdministratorAccess", "PowerUserAccess", "IAMFullAccess", "AmazonS3FullAccess",
                  "AmazonEC2FullAccess", "AmazonSSMFullAccess", "AmazonSSMManagedInstanceCore")
 )
+# Egress never reaches link-local addresses: the instance metadata service (169.254.169.254, and
+# fd00:ec2::254 over IPv6) hands out the node's IAM credentials, the EKS Pod Identity agent (169.254.170.23,
+# fd00:ec2::23) a pod role's.
+METADATA_NETWORKS = tuple(ipaddress.ip_network(n) for n in ("169.254.0.0/16", "fe80::/10", "fd00:ec2::/32"))
+# Where the nodes, pods, services and the VPC live: RFC 1918, RFC 6598 shared space, "this network",
+# loopback, IPv6 unique-local and loopback. An egress ipBlock reaches them only address by address (a
+# /32: the API server, say), or with the NetworkPolicy's annotation saying why.
+CLUSTER_NETWORKS = tuple(
+    ipaddress.ip_network(n)
+    for n in ("0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+              "fc00::/7", "::1/128")
+)
+PRIVATE_EGRESS_ANNOTATION = "llm-observability/private-egress"
+
 # Pod fields that reach the host, and Helm value keys that set them.
 HOST_ACCESS_FIELDS = ("hostNetwork", "hostPID", "hostIPC")
 HOST_ACCESS_VALUE_KEYS = frozenset({"privileged", "hostnetwork", "hostpid", "hostipc"})
@@ -399,6 +421,96 @@ def _stack_of(urn: str) -> str:
     return urn.split("::", 1)[0].rsplit(":", 1)[-1] if urn.startswith("urn:pulumi:") else ""
 
 
+def _allowed_networks(block: Mapping[str, Any]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """The networks an ipBlock lets through: its cidr less every except."""
+    remaining = [ipaddress.ip_network(str(block.get("cidr")), strict=False)]
+    for excepted in block.get("except") or []:
+        cut = ipaddress.ip_network(str(excepted), strict=False)
+        kept: list[Any] = []
+        for network in remaining:
+            if network.version != cut.version or not network.overlaps(cut):
+                kept.append(network)
+            elif not network.subnet_of(cut):  # type: ignore[arg-type]
+                kept.extend(network.address_exclude(cut))  # type: ignore[arg-type]
+        remaining = kept
+    return remaining
+
+
+def _overlap(a: Any, b: Any) -> Any:
+    """The common part of two networks (CIDRs are nested or disjoint), or None."""
+    if a.version != b.version or not a.overlaps(b):
+        return None
+    return a if a.subnet_of(b) else b
+
+
+def egress_ip_block_problems(block: Mapping[str, Any], explained: bool) -> list[str]:
+    """Why an egress ipBlock reaches too far: the metadata service ever, cluster networks wholesale
+    unless the policy says why (`explained`)."""
+    try:
+        allowed = _allowed_networks(block)
+    except ValueError as error:
+        return [f"ipBlock {dict(block)!r} is not a network: {error}"]
+    problems = []
+    cidr = block.get("cidr")
+    for network in allowed:
+        for metadata in METADATA_NETWORKS:
+            if _overlap(network, metadata) is not None:
+                problems.append(
+                    f"egress ipBlock {cidr} reaches {_overlap(network, metadata)}, where the instance metadata "
+                    f"service and the Pod Identity agent hand out credentials; add {metadata} to its except"
+                )
+        for private in CLUSTER_NETWORKS:
+            part = _overlap(network, private)
+            if part is not None and part.num_addresses > 1 and not explained:
+                problems.append(
+                    f"egress ipBlock {cidr} reaches {part} (nodes, pods and the VPC live in {private}); add it "
+                    f"to the except, name single addresses, or say why in the annotation {PRIVATE_EGRESS_ANNOTATION}"
+                )
+    return problems
+
+
+def egress_avoids_metadata_and_cluster_networks(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type != NETWORK_POLICY:
+        return
+    annotations = _get(args.props, "metadata", "annotations") or {}
+    explained = bool(str(annotations.get(PRIVATE_EGRESS_ANNOTATION) or "").strip())
+    for rule in _get(args.props, "spec", "egress") or []:
+        for peer in rule.get("to") or []:
+            block = peer.get("ipBlock")
+            if block is not None:
+                for problem in egress_ip_block_problems(block, explained):
+                    report_violation(problem, None)
+
+
+def _selects_every_pod(selector: Any) -> bool:
+    return isinstance(selector, Mapping) and not selector.get("matchLabels") and not selector.get("matchExpressions")
+
+
+def default_deny_egress_per_namespace(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    """A pod taken over reaches only what an allow names: in every namespace the program creates, one
+    NetworkPolicy selects every pod for Egress and allows nothing."""
+    denied = set()
+    for resource in args.resources:
+        if resource.resource_type != NETWORK_POLICY:
+            continue
+        spec = resource.props.get("spec") or {}
+        if (
+            _selects_every_pod(spec.get("podSelector"))
+            and "Egress" in (spec.get("policyTypes") or [])
+            and not spec.get("egress")
+        ):
+            denied.add(_get(resource.props, "metadata", "namespace"))
+    for resource in args.resources:
+        if resource.resource_type == NAMESPACE:
+            name = _get(resource.props, "metadata", "name")
+            if name not in denied:
+                report_violation(
+                    f"namespace {name!r} has no default-deny egress NetworkPolicy (podSelector {{}}, policyTypes "
+                    "[Egress], no egress rules): its pods reach the metadata service, the nodes and the internet",
+                    resource.urn,
+                )
+
+
 def eks_deletion_protection_in_prod(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     """A prod cluster holds the data: deleting it takes an explicit step first."""
     if args.resource_type in (EKS_COMPONENT, EKS_CLUSTER) and _stack_of(args.urn) == PROD_STACK:
@@ -447,16 +559,32 @@ VALIDATIONS: dict[str, tuple[str, Validation]] = {
         "The prod stack's EKS cluster has deletion protection.",
         eks_deletion_protection_in_prod,
     ),
+    "egress-avoids-metadata-and-cluster-networks": (
+        "Egress ipBlocks never reach link-local (instance metadata), and reach the private networks of nodes "
+        "and pods only address by address or with a stated reason.",
+        egress_avoids_metadata_and_cluster_networks,
+    ),
 }
 
 
-def policies() -> list[ResourceValidationPolicy]:
+StackValidation = Callable[[StackValidationArgs, ReportViolation], None]
+
+# Rules about how resources relate: they see every resource of the stack at once.
+STACK_VALIDATIONS: dict[str, tuple[str, StackValidation]] = {
+    "default-deny-egress-per-namespace": (
+        "Every namespace the program creates has a NetworkPolicy denying all egress by default.",
+        default_deny_egress_per_namespace,
+    ),
+}
+
+
+def policies() -> list[ResourceValidationPolicy | StackValidationPolicy]:
+    kinds: list[tuple[Any, Mapping[str, tuple[str, Any]]]] = [
+        (ResourceValidationPolicy, VALIDATIONS),
+        (StackValidationPolicy, STACK_VALIDATIONS),
+    ]
     return [
-        ResourceValidationPolicy(
-            name=name,
-            description=description,
-            validate=validate,
-            enforcement_level=EnforcementLevel.MANDATORY,
-        )
-        for name, (description, validate) in VALIDATIONS.items()
+        kind(name=name, description=description, validate=validate, enforcement_level=EnforcementLevel.MANDATORY)
+        for kind, validations in kinds
+        for name, (description, validate) in validations.items()
     ]

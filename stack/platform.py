@@ -64,7 +64,10 @@ def build_platform(name: str, config: StackConfig, cluster: KubernetesCluster, a
         f"{name}-monitoring-policies",
         NetworkPoliciesArgs(
             namespace=namespace.name,
-            policies=network_policies.monitoring_policies(namespace.name, apps_namespace),
+            policies={
+                **network_policies.monitoring_policies(namespace.name, apps_namespace, facts),
+                **(network_policies.collector_to_judge_sampler(apps_namespace) if config.quality.judging else {}),
+            },
             depends_on=[namespace.resource],
         ),
         opts=on_cluster,

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import pulumi
 
-from components import judge_sampler
 from components.cluster import KubernetesCluster
 from components.inference_router import InferenceRouter, InferenceRouterArgs
 from components.judge_sampler import JudgeSampler, JudgeSamplerArgs
 from components.llama_stack import SHIELD_ID, LlamaStack, LlamaStackArgs
 from components.model_serving import POD_LABELS, SERVING_PORT, ModelServing, ModelServingArgs
 from components.namespace import Namespace, NamespaceArgs
-from components.network_policies import NetworkPolicies, NetworkPoliciesArgs, apps_policies, judge_sampler_policies
+from components.network_policies import NetworkPolicies, NetworkPoliciesArgs, apps_policies, judge_sampler_ingress
 from components.workload_job import WorkloadJob, WorkloadJobArgs
 from stack import versions
 from stack.config import StackConfig
@@ -28,6 +28,12 @@ class AiWorkloads:
     llama_stack: LlamaStack
     # The OpenAI-compatible endpoint clients use: the router's when it is on.
     model_endpoint: str
+
+
+def url_port(url: str) -> int:
+    """The TCP port an http(s) URL reaches (stack/config/quality.py has checked its form)."""
+    parts = urlsplit(url)
+    return parts.port or (443 if parts.scheme == "https" else 80)
 
 
 def workload_outputs(stack: str, workloads: AiWorkloads) -> dict[str, pulumi.Input]:
@@ -58,9 +64,14 @@ def build_ai_workloads(name: str, config: StackConfig, cluster: KubernetesCluste
         NetworkPoliciesArgs(
             namespace=LLM_NAMESPACE,
             policies={
-                **apps_policies(LLM_NAMESPACE, platform.namespace),
-                **(judge_sampler_policies(platform.namespace, judge_sampler.LABELS, judge_sampler.PORT)
-                   if config.quality.judging else {}),
+                **apps_policies(
+                    LLM_NAMESPACE,
+                    platform.namespace,
+                    cluster.facts,
+                    router=workload.router,
+                    judge_port=url_port(config.quality.judge_endpoint) if config.quality.judge_endpoint else None,
+                ),
+                **(judge_sampler_ingress(platform.namespace) if config.quality.judging else {}),
             },
             depends_on=[namespace],
         ),

@@ -162,6 +162,10 @@ class _Mocks(pulumi.runtime.Mocks):
             "aws:ec2/getSubnet:getSubnet": {
                 "id": args.args.get("id"),
                 "vpcId": "vpc-0fedcba987654321",
+                # The default VPC's subnets, one /20 per zone.
+                "cidrBlock": f"172.31.{16 * sorted(MOCK_DEFAULT_SUBNETS).index(args.args.get('id'))}.0/20"
+                if args.args.get("id") in MOCK_DEFAULT_SUBNETS
+                else "10.20.0.0/24",
                 **dict(
                     zip(
                         ("availabilityZone", "availabilityZoneId"),

@@ -287,7 +287,7 @@ def test_every_llm_resource_waits_for_its_namespace():
     program = run_program("dev", {"workloadJob": True, "router": True, "hfToken": "hf_example"}, secret_keys=("hfToken",))
     namespace = program.one("kubernetes:core/v1:Namespace", "-llm")
     in_llm = _llm_objects(program)
-    assert len(in_llm) == 21  # 17 objects of the workloads (3 of the judge sampler) and 4 NetworkPolicies
+    assert len(in_llm) == 23 + 4  # 14 objects of the workloads and 9 NetworkPolicies (3 ingress, 6 egress), and the judge sampler's 3 objects and 1 policy
     assert [r.name for r in in_llm if namespace.urn not in r.dependencies] == []
 
 
@@ -435,7 +435,7 @@ def test_start_minikube_passes_gpus_only_when_the_host_has_them(tmp_path, gpu_co
     (tmp_path / "sudo").chmod(0o755)
     script = ROOT / "components" / "scripts" / "start-minikube.sh"
     subprocess.run(
-        ["bash", str(script), "46", "0", "v1.34.0", "203.0.113.10", "8443", str(gpu_count)],
+        ["bash", str(script), "46", "0", "v1.34.0", "203.0.113.10", "8443", "192.168.49.2", str(gpu_count)],
         env={**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"},
         check=True,
     )

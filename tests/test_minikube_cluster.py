@@ -34,7 +34,7 @@ def test_steps_have_no_delete_command_so_destroy_never_needs_the_host(dev_progra
 def test_minikube_starts_with_every_gpu_and_the_hosts_cpus_less_a_reserve(dev_program):
     start = _steps(dev_program)["start"]
     cpus, _ = node_size(48, 192)
-    assert start.inputs["create"] == f"bash -s -- {cpus} 8192 v1.34.0 {MOCK_PUBLIC_IP} 8443 4"
+    assert start.inputs["create"] == f"bash -s -- {cpus} 8192 v1.34.0 {MOCK_PUBLIC_IP} 8443 192.168.49.2 4"
     assert "--gpus=all" in start.inputs["stdin"]
     assert "--apiserver-ips=${public_ip}" in start.inputs["stdin"]
 

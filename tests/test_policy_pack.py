@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from pulumi_policy import ResourceValidationArgs
+from pulumi_policy import PolicyResource, ResourceValidationArgs, StackValidationArgs
 from pulumi_policy.proxy import unknown_checking_proxy
 
 from tests.harness import SAMPLE_KUBECONFIG, Declared, run_program
@@ -39,6 +39,17 @@ def violations(policy: str, resource_type: str, props: dict[str, Any], stack: st
 def pod_template(image: str) -> dict:
     return {"template": {"spec": {"containers": [{"name": "app", "image": image}]}}}
 
+
+def egress_policy(*blocks: dict, annotations: dict | None = None) -> dict:
+    return {
+        "metadata": {"name": "p", "namespace": "llm", **({"annotations": annotations} if annotations else {})},
+        "spec": {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{"to": [{"ipBlock": b} for b in blocks]}]},
+    }
+
+
+PUBLIC = {"cidr": "0.0.0.0/0", "except": ["0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8",
+                                          "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16"]}
+WHY = {"llm-observability/private-egress": "the API server, address unknown"}
 
 # (policy, resource type, compliant props, violating props)
 CASES = [
@@ -246,6 +257,38 @@ CASES = [
         {"chart": "x", "values": {"env": [{"name": "MODEL", "value": "Qwen/Qwen3-0.6B"}]}},
         {"chart": "x", "values": {"env": [{"name": "HF_TOKEN", "value": "hf_" + "x" * 34}]}},
     ),
+    # The internet but not the metadata service, the nodes or the pods.
+    (
+        "egress-avoids-metadata-and-cluster-networks",
+        guardrails.NETWORK_POLICY,
+        egress_policy(PUBLIC),
+        egress_policy({"cidr": "0.0.0.0/0"}),
+    ),
+    (
+        "egress-avoids-metadata-and-cluster-networks",
+        guardrails.NETWORK_POLICY,
+        egress_policy(PUBLIC),
+        egress_policy({**PUBLIC, "except": [c for c in PUBLIC["except"] if c != "169.254.0.0/16"]}),
+    ),
+    # One address (the API server's) is named; a private block is a reason away; IMDS is never.
+    (
+        "egress-avoids-metadata-and-cluster-networks",
+        guardrails.NETWORK_POLICY,
+        egress_policy({"cidr": "192.168.49.2/32"}, {"cidr": "10.100.0.1/32"}),
+        egress_policy({"cidr": "10.0.0.0/8"}),
+    ),
+    (
+        "egress-avoids-metadata-and-cluster-networks",
+        guardrails.NETWORK_POLICY,
+        egress_policy({"cidr": "0.0.0.0/0", "except": ["169.254.0.0/16"]}, annotations=WHY),
+        egress_policy({"cidr": "0.0.0.0/0", "except": ["169.254.0.0/17"]}, annotations=WHY),
+    ),
+    (
+        "egress-avoids-metadata-and-cluster-networks",
+        guardrails.NETWORK_POLICY,
+        egress_policy({"cidr": "172.31.0.0/20"}, annotations=WHY),
+        egress_policy({"cidr": "169.254.169.254/32"}, annotations=WHY),
+    ),
 ]
 
 
@@ -266,7 +309,7 @@ def test_every_policy_has_a_planted_violation():
 
 def test_the_pack_declares_every_policy_as_mandatory():
     policies = guardrails.policies()
-    assert [p.name for p in policies] == list(guardrails.VALIDATIONS)
+    assert [p.name for p in policies] == [*guardrails.VALIDATIONS, *guardrails.STACK_VALIDATIONS]
     assert {p.enforcement_level.value for p in policies} == {"mandatory"}
 
 
@@ -304,6 +347,17 @@ def _check(resource: Declared) -> list[str]:
     return found
 
 
+def _check_stack(resources: list[Declared]) -> list[str]:
+    found: list[str] = []
+    args = StackValidationArgs([
+        PolicyResource(r.type, unknown_checking_proxy(_unwrap_secrets(r.inputs)), r.urn, r.name, None, None, None, [], {})
+        for r in resources
+    ])
+    for name, (_, validate) in guardrails.STACK_VALIDATIONS.items():
+        validate(args, lambda message, urn=None, name=name: found.append(f"{name}: {message}"))
+    return found
+
+
 EXISTING_CLUSTER = {"clusterBackend": "kubeconfig", "kubeconfig": SAMPLE_KUBECONFIG, "allowedCidrs": None}
 VARIANTS = [(stack, {}) for stack in STACKS] + [
     ("dev", {"clusterBackend": "eks", "gpuNodes": 2}),
@@ -320,7 +374,7 @@ def test_the_real_program_breaks_no_policy(stack, overrides, dev_program):
     else:
         program = run_program(stack, overrides, secret_keys=("kubeconfig",) if "kubeconfig" in overrides else ())
     found = [message for resource in program.resources for message in _check(resource)]
-    assert found == []
+    assert found == [] and _check_stack(program.resources) == []
     assert any(r.type == guardrails.HELM_RELEASE for r in program.resources)
 
 
@@ -388,13 +442,19 @@ PLANTED = [
      _set(("encryptionConfigKeyArn",), "")),
     ("eks-deletion-protection-in-prod", {"clusterBackend": "eks", "gpuNodes": 1}, guardrails.EKS_COMPONENT, "",
      _set(("deletionProtection",), False)),
+    # The downloads' block with its except lost; the existing cluster's API-server rule without its reason.
+    ("egress-avoids-metadata-and-cluster-networks", {}, guardrails.NETWORK_POLICY, "llm-policies-allow-https-downloads",
+     _set(("spec", "egress", 0, "to", 0, "ipBlock", "except"), [])),
+    ("egress-avoids-metadata-and-cluster-networks", {**EXISTING_CLUSTER, "router": True}, guardrails.NETWORK_POLICY,
+     "llm-policies-allow-api-server", _set(("metadata", "annotations"), {})),
 ]
 
 
 @pytest.mark.parametrize("policy, overrides, resource_type, name, mutate", PLANTED, ids=[p[0] for p in PLANTED])
 def test_each_rule_fires_on_a_resource_the_program_really_declares(policy, overrides, resource_type, name, mutate):
     stack = "prod" if policy == "eks-deletion-protection-in-prod" else "dev"
-    resource = run_program(stack, overrides).one(resource_type, name)
+    secret_keys = ("kubeconfig",) if "kubeconfig" in overrides else ()
+    resource = run_program(stack, overrides, secret_keys=secret_keys).one(resource_type, name)
     assert not [m for m in _check(resource) if f": {policy}: " in m], "the real resource passes"
     planted = dataclasses.replace(resource, inputs=copy.deepcopy(_unwrap_secrets(resource.inputs)))
     mutate(planted.inputs)
@@ -403,3 +463,35 @@ def test_each_rule_fires_on_a_resource_the_program_really_declares(policy, overr
 
 def test_every_rule_is_planted_in_a_real_resource():
     assert {p[0] for p in PLANTED} == set(guardrails.VALIDATIONS)
+
+
+@pytest.mark.parametrize(
+    "mistake",
+    [
+        # The policy forgotten in one namespace...
+        lambda spec: None,
+        # ...narrowed to some pods, or turned into an allow.
+        lambda spec: {**spec, "podSelector": {"matchLabels": {"app.kubernetes.io/name": "vllm"}}},
+        lambda spec: {**spec, "egress": [{}]},
+        lambda spec: {**spec, "policyTypes": ["Ingress"]},
+    ],
+    ids=["removed", "narrowed", "allows-all", "ingress-only"],
+)
+def test_a_namespace_without_default_deny_egress_is_refused(dev_program, mistake):
+    assert _check_stack(dev_program.resources) == []
+    resources = []
+    for resource in dev_program.resources:
+        inputs = _unwrap_secrets(resource.inputs)
+        if resource.type == guardrails.NETWORK_POLICY and inputs["metadata"] == {"name": "default-deny-egress",
+                                                                               "namespace": "llm"}:
+            spec = mistake(inputs["spec"])
+            if spec is None:
+                continue
+            resource = dataclasses.replace(resource, inputs={**inputs, "spec": spec})
+        resources.append(resource)
+    found = _check_stack(resources)
+    assert len(found) == 1 and "namespace 'llm'" in found[0], found
+
+
+def test_every_stack_rule_is_planted_in_the_real_program():
+    assert set(guardrails.STACK_VALIDATIONS) == {"default-deny-egress-per-namespace"}

@@ -2,7 +2,7 @@
 # Starts (or upgrades in place) the single-node MiniKube cluster with every GPU of the host, through a
 # systemd unit, so that MiniKube also comes back by itself after a reboot, a stop by the idle guard or
 # a Spot interruption. The node's memory is the host's measured available memory less RESERVED_MIB.
-# Usage: start-minikube.sh CPUS RESERVED_MIB KUBERNETES_VERSION PUBLIC_IP API_PORT GPU_COUNT
+# Usage: start-minikube.sh CPUS RESERVED_MIB KUBERNETES_VERSION PUBLIC_IP API_PORT NODE_IP GPU_COUNT
 # GPU_COUNT 0 (a CPU host, for the no-GPU simulator mode) starts the node without GPUs.
 set -euo pipefail
 
@@ -11,7 +11,8 @@ reserved_mib="$2"
 kubernetes_version="$3"
 public_ip="$4"
 api_port="$5"
-gpu_count="$6"
+node_ip="$6"
+gpu_count="$7"
 unit=llm-observability-minikube.service
 data_dir=/var/lib/llm-observability/data
 min_memory_mib=4096
@@ -32,8 +33,9 @@ fi
 
 # The API server listens on every interface of the host at API_PORT; the security group admits only
 # allowedCidrs, and its certificate is valid for the public (Elastic) IP. Calico enforces NetworkPolicies
-# (MiniKube's default bridge CNI ignores them). The hostpath volumes are on
-# the data volume, which outlives the host.
+# (MiniKube's default bridge CNI ignores them); the node's
+# address is fixed, because the NetworkPolicies name it. The hostpath volumes are on the data volume,
+# which outlives the host.
 sudo tee "/etc/systemd/system/${unit}" >/dev/null <<UNIT
 [Unit]
 Description=MiniKube with the host's GPUs (llm-observability)
@@ -49,7 +51,7 @@ User=$(id -un)
 SupplementaryGroups=docker
 Environment=HOME=${HOME}
 TimeoutStartSec=1800
-ExecStart=/usr/local/bin/minikube start --driver=docker --container-runtime=docker --cni=calico ${gpus_flag} --cpus=${cpus} --memory=${memory_mib}mb --kubernetes-version=${kubernetes_version} --apiserver-ips=${public_ip} --ports=${api_port}:8443 --embed-certs --mount --mount-string=${data_dir}/hostpath-provisioner:/tmp/hostpath-provisioner --wait=all
+ExecStart=/usr/local/bin/minikube start --driver=docker --container-runtime=docker --cni=calico --static-ip=${node_ip} ${gpus_flag} --cpus=${cpus} --memory=${memory_mib}mb --kubernetes-version=${kubernetes_version} --apiserver-ips=${public_ip} --ports=${api_port}:8443 --embed-certs --mount --mount-string=${data_dir}/hostpath-provisioner:/tmp/hostpath-provisioner --wait=all
 ExecStop=/usr/local/bin/minikube stop
 
 [Install]
