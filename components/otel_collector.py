@@ -47,11 +47,14 @@ K8S_ATTRIBUTES_RULES = (
 # condition holds): only the GenAI chat spans that carry the messages (Llama Stack 0.7.3's `chat <model>`
 # spans with OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=SPAN_ONLY), and none of the stack's own
 # traffic, which carries its tag in the trace state (workload/trace_tags.py): the workload judges its own
-# answers, and a judge's calls are no answers. A missing key in the trace state reads as "".
+# answers, and a judge's calls are no answers. A missing key in the trace state reads as "". Nor a shield's
+# model call: Llama Guard's verdict on someone's message is no answer (its prompt's first words are
+# PROMPT_TASK of llama_stack/providers/inline/safety/llama_guard/llama_guard.py, 0.7.3).
 JUDGE_SAMPLER_DROPS = (
     'attributes["gen_ai.operation.name"] != "chat"',
     'attributes["gen_ai.input.messages"] == nil',
     'attributes["gen_ai.output.messages"] == nil',
+    'IsMatch(attributes["gen_ai.input.messages"], "Task: Check if there is unsafe content in ")',
     f'trace_state["{trace_tags.KEY}"] == "{trace_tags.WORKLOAD}"',
     f'trace_state["{trace_tags.KEY}"] == "{trace_tags.JUDGE}"',
 )

@@ -15,6 +15,9 @@ UnderscoreEscapingWithSuffixes, as in collector 0.158):
   the config), with ``service.name``, ``span.name``, ``span.kind``, ``status.code`` and each configured
   dimension present on the span as attributes; the resource is the span's.
 
+The judge sampler's branch (``traces/judge_sampler``): the spans its filter processor keeps, its OTTL
+conditions evaluated by tests/ottl.py, re-encoded as the OTLP export its ``otlp_http`` exporter sends.
+
 The capture is one finished run. ``series(t)`` replays it as a steady rate: every counter, histogram
 count and bucket at ``t`` seconds is its captured total scaled by ``t / run_seconds``, so ``rate()`` has
 something to see; names, labels, bucket layouts and proportions are the captured ones.

@@ -79,6 +79,10 @@ def test_labels_hold_names_never_text():
     # traceContent off: the chat span has no messages.
     (_span({"gen_ai.operation.name": "chat", "gen_ai.request.model": "m"}), False),
     (_span({**CHAT, "gen_ai.operation.name": "embeddings"}), False),
+    # Llama Guard's model call for a shield (llama_guard.py's PROMPT_TASK starts its prompt).
+    (_span({**CHAT, "gen_ai.input.messages": json.dumps([{"role": "user", "parts": [{"type": "text", "content":
+           "Task: Check if there is unsafe content in 'User' messages in conversations according our safety policy"}]}])}),
+     False),
     (_span({"http.method": "POST"}, name="POST /v1/chat/completions"), False),
 ])
 def test_the_declared_filter_passes_only_untagged_chat_spans_with_content(dev_program, span, kept):

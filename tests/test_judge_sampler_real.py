@@ -9,7 +9,7 @@ from tests.collector_translation import export_request
 from tests.fake_vllm import JUDGE_VERDICTS
 from tests.ottl import kept_by_filter
 from tests.platform_support import values_of
-from tests.real_stack import JUDGED_OTHER_APP_CALLS, OTHER_APP_CALLS
+from tests.real_stack import JUDGED_OTHER_APP_CALLS, OTHER_APP_CALLS, OTHER_APP_SHIELD_CHECK
 from workload import judge, sampler, trace_tags
 
 APP = "llama-stack"  # the service whose spans carry the other app's answers: the sender's service.name
@@ -33,6 +33,12 @@ def test_the_filter_passes_exactly_the_other_app_s_answer_spans(real_run):
                       and "gen_ai.output.messages" in s.attributes]
     assert workload_chats and all(trace_tags.KEY + "=" in s.trace_state for s in workload_chats)
     assert not workload_traces & {s.trace_id for s in forwarded}
+
+
+def test_a_shield_s_model_call_is_no_answer(real_run):
+    guard = [s for s in real_run.capture.spans if s.trace_id == OTHER_APP_SHIELD_CHECK[0] and s.name.startswith("chat ")]
+    assert guard and all("gen_ai.output.messages" in s.attributes for s in guard), real_run.server_log[-3000:]
+    assert OTHER_APP_SHIELD_CHECK[0] not in {s.trace_id for s in real_run.forwarded}
 
 
 def test_the_judge_s_own_calls_are_tagged_and_never_forwarded(real_run):
