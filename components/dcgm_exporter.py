@@ -41,7 +41,9 @@ class DcgmExporterArgs:
 def dcgm_exporter_values(args: DcgmExporterArgs) -> dict[str, Any]:
     return {
         "fullnameOverride": SERVICE,
-        "image": {"repository": f"{args.image.registry}/{args.image.repository}", "tag": args.image.tag},
+        # The chart joins `repository:tag` and has no digest key (deployment/templates/daemonset.yaml at
+        # 4.5.3-4.8.2), so the digest rides in the tag.
+        "image": {"repository": args.image.name, "tag": args.image.tag_with_digest},
         # Read by the chart's metrics ConfigMap template; its values.yaml has no default for it.
         "customMetrics": args.counters_csv,
         "resources": resources("100m", "256Mi", "500m", "1Gi"),

@@ -14,7 +14,7 @@ import pulumi_kubernetes as k8s
 from components.cluster import GPU_NODE_LABELS, GPU_TOLERATIONS, SYSTEM_NODE_LABELS, ClusterFacts
 from components.helm import chart_source
 from components.iam import assume_role_policy
-from stack.versions import HelmChart
+from stack.versions import HelmChart, Image
 
 NODE_POLICIES = (
     "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
@@ -98,6 +98,7 @@ class EksClusterArgs:
     allowed_cidrs: tuple[str, ...]
     storage_class: str
     device_plugin_chart: HelmChart
+    device_plugin_image: Image
     tags: Mapping[str, str]
     # IAM users and roles (people, CI) that administer the cluster, beside the identity that created it.
     admin_principal_arns: tuple[str, ...] = ()
@@ -313,7 +314,11 @@ class EksCluster(pulumi.ComponentResource):
             f"{name}-device-plugin",
             **chart_source(args.device_plugin_chart),
             namespace="kube-system",
-            values={"resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}}},
+            values={
+                # The chart joins `repository:tag` (templates/_helpers.tpl at v0.19.0): a digest rides in the tag.
+                "image": {"repository": args.device_plugin_image.name, "tag": args.device_plugin_image.tag_with_digest},
+                "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+            },
             opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[gpu_nodes]),
         )
 

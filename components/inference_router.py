@@ -38,8 +38,10 @@ EPP_POD_LABELS = {"llm-d-router-standalone": SERVICE, "llm-d.ai/igw-mode": "llm-
 class InferenceRouterArgs:
     namespace: str
     chart: HelmChart
-    # Only the tag is set: the chart keeps its registry and repository for the EPP.
+    # Only the tag (with the digest) is set: the chart keeps its registry and repository for the EPP.
     epp_image: Image
+    # The Envoy sidecar, replacing the chart's envoy preset image.
+    proxy_image: Image
     # Labels of the model server pods the EPP chooses among, and the port they serve on.
     model_server_labels: Mapping[str, str]
     model_server_port: int
@@ -61,10 +63,13 @@ def chart_values(args: InferenceRouterArgs) -> dict[str, Any]:
                 "enabled": True,
                 "proxyType": "envoy",
                 "mode": "sidecar",
+                "image": args.proxy_image.reference,
                 "resources": {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"memory": "2Gi"}},
             },
             "epp": {
-                "image": {"tag": args.epp_image.tag, "pullPolicy": "IfNotPresent"},
+                # The template joins `registry/repository:tag` (routerlib templates/_deployment.yaml at
+                # v0.10.0) with no digest key, so the digest rides in the tag.
+                "image": {"tag": args.epp_image.tag_with_digest, "pullPolicy": "IfNotPresent"},
                 # The chart's defaults (8 CPUs, 8 GiB) are sized for large fleets, not one node.
                 "resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"memory": "4Gi"}},
             },

@@ -65,12 +65,26 @@ DISCOVERED_KINDS = ("serviceMonitor", "podMonitor", "rule", "probe", "scrapeConf
 
 
 @dataclass(frozen=True)
+class MetricsStackImages:
+    """Every image the chart and its subcharts run, each set with its digest."""
+
+    prometheus: Image
+    alertmanager: Image
+    grafana: Image
+    operator: Image
+    config_reloader: Image
+    webhook_certgen: Image
+    kube_state_metrics: Image
+    node_exporter: Image
+    grafana_sidecar: Image
+    grafana_init: Image
+
+
+@dataclass(frozen=True)
 class MetricsStackArgs:
     namespace: str
     chart: HelmChart
-    prometheus_image: Image
-    alertmanager_image: Image
-    grafana_image: Image
+    images: MetricsStackImages
     retention: str
     retention_size: str
     prometheus_volume_gib: int
@@ -103,7 +117,17 @@ def prometheus_remote_write_url(namespace: str) -> str:
 
 
 def _image(image: Image) -> dict[str, str]:
-    return {"registry": image.registry, "repository": image.repository, "tag": image.tag}
+    """kube-prometheus-stack's and grafana's image keys: the templates write `@sha256:<sha>` themselves
+    (e.g. kube-prometheus-stack 88.5.3 templates/prometheus/prometheus.yaml, grafana 12.11.1 _pod.tpl)."""
+    pinned = {"registry": image.registry, "repository": image.repository, "tag": image.tag}
+    return {**pinned, "sha": image.digest_hex} if image.digest else pinned
+
+
+def _subchart_image(image: Image, digest_key: str) -> dict[str, Any]:
+    """kube-state-metrics 8.4.0 (`sha`) and prometheus-node-exporter 4.56.1 (`digest`) write `@<value>`
+    (their templates/_helpers.tpl), so the value keeps its `sha256:` prefix."""
+    pinned = {"registry": image.registry, "repository": image.repository, "tag": image.tag}
+    return {**pinned, digest_key: image.digest} if image.digest else pinned
 
 
 def _claim_policy(args: MetricsStackArgs) -> dict[str, str]:
@@ -225,7 +249,7 @@ def metrics_stack_values(args: MetricsStackArgs) -> dict[str, Any]:
     """The chart values: plain data, so tests and the footprint check read exactly what is installed."""
     svc = f"{args.namespace}.svc.cluster.local"
     prometheus_spec: dict[str, Any] = {
-        "image": _image(args.prometheus_image),
+        "image": _image(args.images.prometheus),
         "retention": args.retention,
         "retentionSize": args.retention_size,
         "storageSpec": _volume_claim(f"{args.prometheus_volume_gib}Gi", args.storage_class),
@@ -241,7 +265,7 @@ def metrics_stack_values(args: MetricsStackArgs) -> dict[str, Any]:
         prometheus_spec[f"{kind}Selector"] = {}
         prometheus_spec[f"{kind}NamespaceSelector"] = {}
     alertmanager_spec: dict[str, Any] = {
-        "image": _image(args.alertmanager_image),
+        "image": _image(args.images.alertmanager),
         "retention": ALERTMANAGER_RETENTION,
         "storage": _volume_claim(ALERTMANAGER_VOLUME, args.storage_class),
         "persistentVolumeClaimRetentionPolicy": _claim_policy(args),
@@ -258,10 +282,18 @@ def metrics_stack_values(args: MetricsStackArgs) -> dict[str, Any]:
         "defaultRules": {"rules": {rule: False for rule in MINIKUBE_UNREACHABLE_RULES}},
         **{monitor: {"enabled": False} for monitor in MINIKUBE_UNREACHABLE_MONITORS},
         "prometheusOperator": {
+            "image": _image(args.images.operator),
             "resources": resources("50m", "128Mi", "500m", "256Mi"),
-            "prometheusConfigReloader": {"resources": resources("10m", "32Mi", "100m", "64Mi")},
+            "prometheusConfigReloader": {
+                "image": _image(args.images.config_reloader),
+                "resources": resources("10m", "32Mi", "100m", "64Mi"),
+            },
             "admissionWebhooks": {
-                "patch": {"resources": resources("10m", "32Mi", "100m", "64Mi"), **placement(args.node_selector)}
+                "patch": {
+                    "image": _image(args.images.webhook_certgen),
+                    "resources": resources("10m", "32Mi", "100m", "64Mi"),
+                    **placement(args.node_selector),
+                }
             },
             "service": {"type": "ClusterIP"},
             **placement(args.node_selector),
@@ -273,17 +305,20 @@ def metrics_stack_values(args: MetricsStackArgs) -> dict[str, Any]:
             "alertmanagerSpec": alertmanager_spec,
         },
         "kube-state-metrics": {
+            "image": _subchart_image(args.images.kube_state_metrics, "sha"),
             "resources": resources("20m", "64Mi", "200m", "256Mi"),
             **placement(args.node_selector),
         },
         "prometheus-node-exporter": {
             **({"namespaceOverride": args.exporters_namespace} if args.exporters_namespace else {}),
+            # The whole tag is ours (the chart would otherwise append -distroless to it).
+            "image": {**_subchart_image(args.images.node_exporter, "digest"), "distroless": False},
             "resources": resources("20m", "32Mi", "200m", "64Mi"),
             **placement({}, args.node_exporter_tolerations),
         },
         "grafana": {
             "fullnameOverride": GRAFANA_SERVICE,
-            "image": _image(args.grafana_image),
+            "image": _image(args.images.grafana),
             "admin": {
                 "existingSecret": GRAFANA_ADMIN_SECRET,
                 "userKey": "admin-user",
@@ -296,11 +331,12 @@ def metrics_stack_values(args: MetricsStackArgs) -> dict[str, Any]:
                 **({"storageClassName": args.storage_class} if args.storage_class else {}),
             },
             "resources": resources("100m", "256Mi", "1", "1Gi"),
-            "initChownData": {"resources": resources("10m", "16Mi", "100m", "64Mi")},
+            "initChownData": {"image": _image(args.images.grafana_init), "resources": resources("10m", "16Mi", "100m", "64Mi")},
             "testFramework": {"enabled": False},
             "service": {"type": "ClusterIP"},
             **placement(args.node_selector),
             "sidecar": {
+                "image": _image(args.images.grafana_sidecar),
                 # One block for both sidecars (dashboards and datasources).
                 "resources": resources("20m", "64Mi", "200m", "256Mi"),
                 "dashboards": {

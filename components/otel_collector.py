@@ -189,7 +189,9 @@ def collector_values(args: OtelCollectorArgs) -> dict[str, Any]:
     return {
         "mode": "deployment",
         "fullnameOverride": SERVICE,
-        "image": {"repository": f"{args.image.registry}/{args.image.repository}", "tag": args.image.tag},
+        # With a digest the chart pulls `repository@digest` (templates/_pod.tpl, chart 0.170.0); the tag
+        # still names the version the chart's templates compare against.
+        "image": {"repository": args.image.name, "tag": args.image.tag, "digest": args.image.digest},
         "alternateConfig": collector_config(args.tempo_otlp_grpc_endpoint, args.span_dimensions,
                                             args.judge_sampler_endpoint),
         "clusterRole": {"create": True, "rules": [dict(rule) for rule in K8S_ATTRIBUTES_RULES]},

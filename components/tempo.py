@@ -48,7 +48,9 @@ def tempo_values(args: TempoArgs) -> dict[str, Any]:
         "tempo": {
             "registry": args.image.registry,
             "repository": args.image.repository,
-            "tag": args.image.tag,
+            # The chart joins `registry/repository:tag` and has no digest key (templates/statefulset.yaml
+            # at 2.2.4; its version label strips "@sha..."), so the digest rides in the tag.
+            "tag": args.image.tag_with_digest,
             "resources": resources("250m", "1Gi", "1", "2Gi"),
             "retention": args.retention,
             "reportingEnabled": False,

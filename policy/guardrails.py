@@ -96,6 +96,49 @@ EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+
 FLOATING_TAGS = frozenset({"latest", "stable", "main", "master", "edge", "nightly", "dev", "head"})
 EXPOSED_SERVICE_TYPES = frozenset({"LoadBalancer", "NodePort"})
 
+# An image reference pinned by digest, and a digest alone (with and without its algorithm).
+PINNED_BY_DIGEST = re.compile(r".+@sha256:[0-9a-f]{64}")
+DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+DIGEST_HEX = re.compile(r"[0-9a-f]{64}")
+# The images stack/versions.py pins by tag only (its DIGEST_EXCEPTIONS, each with its reason): no digest of
+# the exact tag could be corroborated. Written here too so the pack stays a control of its own; the tests
+# check the two lists are the same, so a new exception needs both edits.
+DIGEST_EXCEPTIONS = frozenset({
+    "docker.io/vllm/vllm-openai:v0.33.0",
+    "docker.io/llamastack/distribution-starter:0.7.3",
+    "ghcr.io/jkroepke/kube-webhook-certgen:1.8.7",
+    "quay.io/kiwigrid/k8s-sidecar:2.10.1",
+    "docker.io/envoyproxy/envoy:distroless-v1.33.2",
+    "nvcr.io/nvidia/k8s-device-plugin:v0.19.0",
+})
+# The charts' image keys, and how each chart's template adds a digest (the file at the version pinned):
+#   sha     64 hex digits; the template writes "@sha256:" itself (kube-prometheus-stack 88.5.3, grafana 12.11.1)
+#   digest  "sha256:<hex>" under the named key (kube-state-metrics 8.4.0 `sha`, prometheus-node-exporter
+#           4.56.1 and opentelemetry-collector 0.170.0 `digest`)
+#   tag     no digest key: the template joins repository:tag, so the digest rides in the tag (tempo 2.2.4,
+#           dcgm-exporter 4.5.3-4.8.2, llm-d-router v0.10.0's EPP, nvidia-device-plugin 0.19.0)
+# A key the values leave out is the chart's default image, which has no digest. Whole `image:` strings
+# (llm-d-modelservice's containers, the router's proxy) are checked wherever they are.
+CHART_IMAGE_KEYS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "kube-prometheus-stack": (
+        ("prometheus.prometheusSpec.image", "sha", "sha"),
+        ("alertmanager.alertmanagerSpec.image", "sha", "sha"),
+        ("prometheusOperator.image", "sha", "sha"),
+        ("prometheusOperator.prometheusConfigReloader.image", "sha", "sha"),
+        ("prometheusOperator.admissionWebhooks.patch.image", "sha", "sha"),
+        ("grafana.image", "sha", "sha"),
+        ("grafana.sidecar.image", "sha", "sha"),
+        ("grafana.initChownData.image", "sha", "sha"),
+        ("kube-state-metrics.image", "digest", "sha"),
+        ("prometheus-node-exporter.image", "digest", "digest"),
+    ),
+    "tempo": (("tempo", "tag", "tag"),),
+    "opentelemetry-collector": (("image", "digest", "digest"),),
+    "dcgm-exporter": (("image", "tag", "tag"),),
+    "llm-d-router-standalone": (("router.epp.image", "tag", "tag"),),
+    "nvidia-device-plugin": (("image", "tag", "tag"),),
+}
+
 # Helm value keys that hold a credential when given a literal...
 SECRET_KEY = re.compile(
     r"(password|passwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credential|auth[_-]?key)",
@@ -294,6 +337,53 @@ def exact_image_versions(args: ResourceValidationArgs, report_violation: ReportV
             elif key == "image" and isinstance(value, str) and image_problem(value):
                 # A whole image reference as a value (a chart's plain `image:` string).
                 report_violation(f"Helm value {_dotted(path)}: {image_problem(value)}", None)
+
+
+def _tagged(image: Mapping[str, Any]) -> str:
+    """registry/repository:tag of a chart's image map (registry where the chart has it apart)."""
+    name = "/".join(str(part) for part in (image.get("registry"), image.get("repository")) if part)
+    return f"{name}:{str(image.get('tag') or '').split('@')[0]}"
+
+
+def chart_image_problem(image: Any, style: str, key: str) -> str | None:
+    """Why a chart's image map does not pin a digest the chart will use, or None."""
+    if not isinstance(image, Mapping):
+        return "is not set: the chart's default image has no digest"
+    if _tagged(image) in DIGEST_EXCEPTIONS:
+        return None
+    value = image.get(key)
+    if style == "sha" and not (isinstance(value, str) and DIGEST_HEX.fullmatch(value)):
+        return f"has no {key} (64 hex digits: the chart writes @sha256: itself)"
+    if style == "digest" and not (isinstance(value, str) and DIGEST.fullmatch(value)):
+        return f"has no {key} (sha256:<64 hex digits>)"
+    if style == "tag" and not (isinstance(value, str) and PINNED_BY_DIGEST.fullmatch(value)):
+        return "has no digest in its tag (<tag>@sha256:<64 hex digits>: the chart has no digest key)"
+    return None
+
+
+def images_pinned_by_digest(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type in POD_SPEC_PATHS:
+        pod_spec = _get(args.props, *POD_SPEC_PATHS[args.resource_type]) or {}
+        for list_name in CONTAINER_LISTS:
+            for container in pod_spec.get(list_name) or []:
+                image = container.get("image")
+                if not (isinstance(image, str) and (PINNED_BY_DIGEST.fullmatch(image) or image in DIGEST_EXCEPTIONS)):
+                    report_violation(
+                        f"container {container.get('name')!r}: image {image!r} has no digest; pin "
+                        "<image>:<tag>@sha256:<digest> (stack/versions.py)",
+                        None,
+                    )
+    elif args.resource_type in HELM_TYPES:
+        values = args.props.get("values") or {}
+        chart = str(args.props.get("chart") or "").rsplit("/", 1)[-1]
+        for dotted, style, key in CHART_IMAGE_KEYS.get(chart, ()):
+            problem = chart_image_problem(_get(values, *dotted.split(".")), style, key)
+            if problem:
+                report_violation(f"Helm value {dotted} of chart {chart} {problem}; pin it in stack/versions.py", None)
+        for path, value in _walk(values):
+            if path and path[-1].lower() == "image" and isinstance(value, str):
+                if not (PINNED_BY_DIGEST.fullmatch(value) or value in DIGEST_EXCEPTIONS):
+                    report_violation(f"Helm value {_dotted(path)}: image {value!r} has no digest", None)
 
 
 def no_external_services(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
@@ -533,6 +623,11 @@ VALIDATIONS: dict[str, tuple[str, Validation]] = {
     "exact-image-versions": (
         "Container images (workloads and Helm values) use an exact tag or digest, never latest.",
         exact_image_versions,
+    ),
+    "images-pinned-by-digest": (
+        "Container images (workloads, the charts' image keys, image strings in Helm values) carry a digest, "
+        "except the listed tag-only ones.",
+        images_pinned_by_digest,
     ),
     "no-external-services": (
         "No LoadBalancer or NodePort Services, in manifests or Helm values: ClusterIP and a tunnel.",

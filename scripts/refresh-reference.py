@@ -418,16 +418,21 @@ class ChartSource:
 
 
 def chart_sources() -> list[ChartSource]:
-    """The charts whose default values the tests check ours against: the platform's, grafana (a subchart
-    of kube-prometheus-stack, at the version that chart depends on) and the workloads'."""
+    """The charts whose default values the tests check ours against: the platform's, the subcharts of
+    kube-prometheus-stack (at the versions that chart depends on) and the workloads'."""
     kps, router = versions.KUBE_PROMETHEUS_STACK, versions.LLM_D_ROUTER
     kps_source = ChartSource(kps.name, "prometheus-community/helm-charts", f"{kps.name}-{kps.version}",
                              f"charts/{kps.name}", kps.version)
     kps_chart = yaml.safe_load(_upstream(kps_source.repo, kps_source.tag, f"{kps_source.folder}/Chart.yaml"))
-    [grafana] = [d["version"] for d in kps_chart["dependencies"] if d["name"] == "grafana"]
+    subchart = {d["name"]: d["version"] for d in kps_chart["dependencies"]}
+    grafana, ksm, node_exporter = subchart["grafana"], subchart["kube-state-metrics"], subchart["prometheus-node-exporter"]
     return [
         kps_source,
         ChartSource("grafana", "grafana-community/helm-charts", f"grafana-{grafana}", "charts/grafana", grafana),
+        ChartSource("kube-state-metrics", kps_source.repo, f"kube-state-metrics-{ksm}", "charts/kube-state-metrics",
+                    ksm),
+        ChartSource("prometheus-node-exporter", kps_source.repo, f"prometheus-node-exporter-{node_exporter}",
+                    "charts/prometheus-node-exporter", node_exporter),
         ChartSource(versions.TEMPO.name, "grafana-community/helm-charts", f"tempo-{versions.TEMPO.version}",
                     "charts/tempo", versions.TEMPO.version),
         ChartSource(versions.OPENTELEMETRY_COLLECTOR.name, "open-telemetry/opentelemetry-helm-charts",

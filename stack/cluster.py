@@ -109,6 +109,7 @@ def _eks(name: str, config: StackConfig) -> tuple[KubernetesCluster, dict[str, p
             allowed_cidrs=config.host.allowed_cidrs,
             storage_class=config.cluster.storage_class or "gp3",
             device_plugin_chart=versions.NVIDIA_DEVICE_PLUGIN,
+            device_plugin_image=versions.DEVICE_PLUGIN_IMAGE,
             tags=config.tags,
             admin_principal_arns=config.cluster.eks_admin_principal_arns,
             keep_data=config.host.keep_data,

@@ -10,7 +10,7 @@ import dashboards
 from components import judge_sampler, metrics_stack, network_policies, tempo
 from components.cluster import KubernetesCluster
 from components.dcgm_exporter import DcgmExporter, DcgmExporterArgs
-from components.metrics_stack import MetricsStack, MetricsStackArgs
+from components.metrics_stack import MetricsStack, MetricsStackArgs, MetricsStackImages
 from components.namespace import PRIVILEGED, Namespace, NamespaceArgs
 from components.network_policies import NetworkPolicies, NetworkPoliciesArgs
 from components.otel_collector import OtelCollector, OtelCollectorArgs
@@ -27,6 +27,18 @@ MONITORING_NAMESPACE = "monitoring"
 EXPORTERS_NAMESPACE = "monitoring-exporters"
 # The localhost port of each UI, for scripts/tunnel.sh and the port-forward outputs.
 LOCAL_PORTS = {"grafana": 3000, "prometheus": 9090, "alertmanager": 9093, "tempo": 3200}
+METRICS_STACK_IMAGES = MetricsStackImages(
+    prometheus=versions.PROMETHEUS_IMAGE,
+    alertmanager=versions.ALERTMANAGER_IMAGE,
+    grafana=versions.GRAFANA_IMAGE,
+    operator=versions.PROMETHEUS_OPERATOR_IMAGE,
+    config_reloader=versions.CONFIG_RELOADER_IMAGE,
+    webhook_certgen=versions.WEBHOOK_CERTGEN_IMAGE,
+    kube_state_metrics=versions.KUBE_STATE_METRICS_IMAGE,
+    node_exporter=versions.NODE_EXPORTER_IMAGE,
+    grafana_sidecar=versions.GRAFANA_SIDECAR_IMAGE,
+    grafana_init=versions.GRAFANA_INIT_IMAGE,
+)
 
 
 @dataclass(frozen=True)
@@ -110,9 +122,7 @@ def build_platform(name: str, config: StackConfig, cluster: KubernetesCluster, a
         MetricsStackArgs(
             namespace=namespace.name,
             chart=versions.KUBE_PROMETHEUS_STACK,
-            prometheus_image=versions.PROMETHEUS_IMAGE,
-            alertmanager_image=versions.ALERTMANAGER_IMAGE,
-            grafana_image=versions.GRAFANA_IMAGE,
+            images=METRICS_STACK_IMAGES,
             retention=settings.prometheus_retention,
             retention_size=settings.prometheus_retention_size,
             prometheus_volume_gib=settings.prometheus_volume_gib,

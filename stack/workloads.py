@@ -112,6 +112,7 @@ def build_ai_workloads(name: str, config: StackConfig, cluster: KubernetesCluste
                 namespace=LLM_NAMESPACE,
                 chart=versions.LLM_D_ROUTER,
                 epp_image=versions.LLM_D_EPP_IMAGE,
+                proxy_image=versions.ENVOY_PROXY_IMAGE,
                 model_server_labels={**POD_LABELS, "llm-d.ai/role": "decode"},
                 model_server_port=SERVING_PORT,
                 otlp_traces_endpoint=otlp_grpc_endpoint,

@@ -309,7 +309,9 @@ def test_simulator_mode_runs_llm_d_inference_sim_on_a_cpu_instance(simulator_pro
     assert instance.inputs["instanceType"] == "m7i.2xlarge"
     values = simulator_program.one(RELEASE, "modelservice").inputs["values"]
     container = _server_container(simulator_program)
-    assert container["image"] == versions.LLM_D_INFERENCE_SIM_IMAGE.reference == "ghcr.io/llm-d/llm-d-inference-sim:v0.10.2"
+    assert container["image"] == versions.LLM_D_INFERENCE_SIM_IMAGE.reference == (
+        "ghcr.io/llm-d/llm-d-inference-sim:v0.10.2@sha256:7f3a1f72875c5dd5d00299ad358dc1f6e17041a5124609a43aa17ad318bbed32"
+    )
     assert container["modelCommand"] == "imageDefault"
     assert "nvidia.com/gpu" not in str(container["resources"])
     assert values["accelerator"]["type"] == "cpu"
@@ -417,7 +419,7 @@ def test_router_puts_llm_ds_epp_in_front_of_the_model_servers_and_is_scraped_as_
     assert values["modelServers"]["matchLabels"] == pod_selector
     assert values["modelServers"]["targetPorts"] == [{"number": 8000}]
     assert values["inferencePool"]["create"] is False
-    assert values["epp"]["image"]["tag"] == "v0.10.0"
+    assert values["epp"]["image"]["tag"] == f"v0.10.0@{versions.LLM_D_EPP_IMAGE.digest}"
     assert values["tracing"]["otelExporterEndpoint"] == OTLP_GRPC_ENDPOINT
     monitor = program.one("kubernetes:monitoring.coreos.com/v1:ServiceMonitor")
     [endpoint] = monitor.inputs["spec"]["endpoints"]

@@ -112,11 +112,8 @@ TEMPLATE_ONLY_KEYS: dict[str, dict[Path_, str]] = {
         ("customMetrics",): "templates/metrics-configmap.yaml renders .Values.customMetrics as the counters CSV",
     },
 }
-# Subcharts of kube-prometheus-stack whose values.yaml is not in tests/reference: only these keys are set.
-SUBCHARTS_WITHOUT_REFERENCE: dict[str, dict[str, Any]] = {
-    "kube-state-metrics": {"resources": {}, "nodeSelector": {}},
-    "prometheus-node-exporter": {"resources": {}, "tolerations": []},
-}
+# Subcharts of kube-prometheus-stack: their own defaults, under the parent's overrides.
+KPS_SUBCHARTS = ("grafana", "kube-state-metrics", "prometheus-node-exporter")
 
 
 def _deep_merge(base: Any, override: Any) -> Any:
@@ -173,10 +170,8 @@ def unknown_keys(chart: str, values: dict[str, Any], defaults: dict[str, Any]) -
 
 def _kps_defaults() -> dict[str, Any]:
     defaults = chart_reference("kube-prometheus-stack")
-    grafana = chart_reference("grafana")
-    defaults["grafana"] = _deep_merge(grafana, defaults["grafana"])
-    for subchart, keys in SUBCHARTS_WITHOUT_REFERENCE.items():
-        defaults[subchart] = {**defaults.get(subchart, {}), **keys}
+    for subchart in KPS_SUBCHARTS:
+        defaults[subchart] = _deep_merge(chart_reference(subchart), defaults.get(subchart) or {})
     return defaults
 
 
@@ -235,10 +230,10 @@ def test_a_storage_class_is_set_through_keys_the_charts_read():
 
     from components.metrics_stack import MetricsStackArgs, metrics_stack_values
     from components.tempo import TempoArgs, tempo_values
+    from stack.platform import METRICS_STACK_IMAGES
 
     metrics_args = MetricsStackArgs(
-        namespace="monitoring", chart=versions.KUBE_PROMETHEUS_STACK, prometheus_image=versions.PROMETHEUS_IMAGE,
-        alertmanager_image=versions.ALERTMANAGER_IMAGE, grafana_image=versions.GRAFANA_IMAGE, retention="15d",
+        namespace="monitoring", chart=versions.KUBE_PROMETHEUS_STACK, images=METRICS_STACK_IMAGES, retention="15d",
         retention_size="40GB", prometheus_volume_gib=50, alert_receiver="none", alert_receiver_url=None,
         tempo_query_url="http://tempo:3200", storage_class="gp3",
     )

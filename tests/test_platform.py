@@ -284,7 +284,8 @@ def test_tempo_receives_otlp_keeps_traces_and_generates_metrics_into_prometheus(
     values = values_of(dev_program, "tempo")
     assert values["fullnameOverride"] == "tempo"
     settings = values["tempo"]
-    assert settings["tag"] == versions.TEMPO_IMAGE.tag == versions.TEMPO.app_version
+    assert settings["tag"] == f"{versions.TEMPO_IMAGE.tag}@{versions.TEMPO_IMAGE.digest}"
+    assert versions.TEMPO_IMAGE.tag == versions.TEMPO.app_version
     protocols = settings["receivers"]["otlp"]["protocols"]
     assert protocols["grpc"]["endpoint"].endswith(":4317")
     assert protocols["http"]["endpoint"].endswith(":4318")
@@ -310,7 +311,7 @@ def test_dcgm_exporter_is_scraped_as_its_own_job_with_pod_attribution(dev_progra
     monitor = values["serviceMonitor"]
     assert monitor["enabled"] is True and monitor["honorLabels"] is False
     assert {"action": "replace", "targetLabel": "job", "replacement": "dcgm-exporter"} in monitor["relabelings"]
-    assert values["image"]["tag"] == versions.DCGM_EXPORTER_IMAGE.tag
+    assert values["image"]["tag"] == f"{versions.DCGM_EXPORTER_IMAGE.tag}@{versions.DCGM_EXPORTER_IMAGE.digest}"
 
 
 def _counters_file_as_mounted(values: dict) -> str:

@@ -36,6 +36,9 @@ def violations(policy: str, resource_type: str, props: dict[str, Any], stack: st
     return found
 
 
+DIGEST = "sha256:" + "0123456789abcdef" * 4
+
+
 def pod_template(image: str) -> dict:
     return {"template": {"spec": {"containers": [{"name": "app", "image": image}]}}}
 
@@ -221,6 +224,48 @@ CASES = [
         {"chart": "x", "version": "1.0.0", "values": {"image": {"repository": "nvcr.io/dcgm", "tag": "latest"}}},
     ),
     (
+        "images-pinned-by-digest",
+        "kubernetes:apps/v1:Deployment",
+        {"spec": pod_template(f"docker.io/library/python:3.12.10-slim@{DIGEST}")},
+        {"spec": pod_template("docker.io/library/python:3.12.10-slim")},
+    ),
+    (
+        "images-pinned-by-digest",
+        "kubernetes:batch/v1:Job",
+        {"spec": pod_template("docker.io/llamastack/distribution-starter:0.7.3")},
+        {"spec": pod_template("docker.io/llamastack/distribution-starter:0.7.4")},
+    ),
+    (
+        "images-pinned-by-digest",
+        "kubernetes:batch/v1:CronJob",
+        {"spec": {"jobTemplate": {"spec": pod_template(f"python:3.12.10-slim@{DIGEST}")}}},
+        {"spec": {"jobTemplate": {"spec": pod_template(f"python@{DIGEST[:-1]}")}}},
+    ),
+    (
+        "images-pinned-by-digest",
+        "kubernetes:core/v1:Pod",
+        {"spec": {"containers": [{"name": "app", "image": f"nginx:1.29.1@{DIGEST}"}]}},
+        {"spec": {"initContainers": [{"name": "init", "image": "busybox:1.38.0"}], "containers": []}},
+    ),
+    (
+        "images-pinned-by-digest",
+        guardrails.HELM_RELEASE,
+        {"chart": "tempo", "values": {"tempo": {"repository": "grafana/tempo", "tag": f"2.10.8@{DIGEST}"}}},
+        {"chart": "tempo", "values": {"tempo": {"repository": "grafana/tempo", "tag": "2.10.8"}}},
+    ),
+    (
+        "images-pinned-by-digest",
+        guardrails.HELM_RELEASE,
+        {"chart": "opentelemetry-collector", "values": {"image": {"repository": "otel/c", "digest": DIGEST}}},
+        {"chart": "opentelemetry-collector", "values": {"image": {"repository": "otel/c", "tag": "0.158.0"}}},
+    ),
+    (
+        "images-pinned-by-digest",
+        guardrails.HELM_RELEASE,
+        {"chart": "llm-d-modelservice", "values": {"decode": {"containers": [{"image": f"vllm/vllm-openai:v1@{DIGEST}"}]}}},
+        {"chart": "llm-d-modelservice", "values": {"decode": {"containers": [{"image": "vllm/vllm-openai:v0.33.1"}]}}},
+    ),
+    (
         "no-external-services",
         guardrails.SERVICE,
         {"spec": {"type": "ClusterIP", "ports": [{"port": 80}]}},
@@ -362,6 +407,9 @@ EXISTING_CLUSTER = {"clusterBackend": "kubeconfig", "kubeconfig": SAMPLE_KUBECON
 VARIANTS = [(stack, {}) for stack in STACKS] + [
     ("dev", {"clusterBackend": "eks", "gpuNodes": 2}),
     ("dev", EXISTING_CLUSTER),
+    # The router (its EPP and Envoy images), the workload Job and CronJob, and the simulator.
+    ("dev", {"router": True, "workloadJob": True, "workloadSchedule": "0 */6 * * *"}),
+    ("dev", {"servingMode": "simulator", "instanceType": "m7i.2xlarge", "workloadJob": True}),
 ]
 
 
@@ -429,6 +477,13 @@ PLANTED = [
     ("exact-chart-versions", {}, guardrails.HELM_RELEASE, "tempo", _set(("version",), "^1.0.0")),
     ("exact-image-versions", {}, "kubernetes:apps/v1:Deployment", "llama-stack",
      _set(("spec", "template", "spec", "containers", 0, "image"), "llamastack/distribution-starter:latest")),
+    ("images-pinned-by-digest", {"workloadJob": True}, "kubernetes:batch/v1:Job", "workload",
+     _set(("spec", "template", "spec", "containers", 0, "image"), "docker.io/library/python:3.12.10-slim")),
+    ("images-pinned-by-digest", {}, guardrails.HELM_RELEASE, "-metrics-release",
+     _set(("values", "grafana", "image", "sha"), "")),
+    ("images-pinned-by-digest", {}, guardrails.HELM_RELEASE, "tempo", _set(("values", "tempo", "tag"), "2.10.8")),
+    ("images-pinned-by-digest", {"router": True}, guardrails.HELM_RELEASE, "router",
+     _set(("values", "router", "epp", "image", "tag"), "v0.10.0")),
     ("no-external-services", {}, guardrails.SERVICE, "llama-stack", _set(("spec", "type"), "LoadBalancer")),
     ("no-plain-secrets-in-helm-values", {}, guardrails.HELM_RELEASE, "-metrics-release",
      _set(("values", "grafana", "adminPassword"), "hunter2hunter2")),
@@ -463,6 +518,26 @@ def test_each_rule_fires_on_a_resource_the_program_really_declares(policy, overr
 
 def test_every_rule_is_planted_in_a_real_resource():
     assert {p[0] for p in PLANTED} == set(guardrails.VALIDATIONS)
+
+
+def test_the_pack_allows_without_a_digest_exactly_the_images_the_stack_pins_by_tag_only():
+    from stack import versions
+
+    assert guardrails.DIGEST_EXCEPTIONS == {image.tagged for image in versions.DIGEST_EXCEPTIONS}
+
+
+def test_the_pack_knows_the_image_keys_of_every_chart_the_stack_installs():
+    from stack import versions
+
+    charts = {chart.name for chart in versions.HELM_CHARTS} - {versions.PROMETHEUS_OPERATOR_CRDS.name}
+    # llm-d-modelservice takes whole image strings, checked wherever they are.
+    assert set(guardrails.CHART_IMAGE_KEYS) == charts - {versions.LLM_D_MODELSERVICE.name}
+
+
+def test_a_chart_default_image_left_out_of_the_values_is_refused():
+    found = violations("images-pinned-by-digest", guardrails.HELM_RELEASE, {"chart": "dcgm-exporter", "values": {}})
+    assert found == ["Helm value image of chart dcgm-exporter is not set: the chart's default image has no digest; "
+                     "pin it in stack/versions.py"]
 
 
 @pytest.mark.parametrize(

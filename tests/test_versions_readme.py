@@ -28,12 +28,23 @@ def test_readme_chart_table_matches_versions():
     assert len(rows) == len(expected)
 
 
+# What the image tables write in the digest column of an image pinned by tag only.
+TAG_ONLY = "— (tag only: below)"
+
+
 def test_readme_image_tables_match_versions():
-    rows = re.findall(r"^\| `([\w./-]+)` \| `([\w.-]+)` \|$", _versions_section(), re.MULTILINE)
+    rows = re.findall(
+        rf"^\| `([\w./-]+)` \| `([\w.-]+)` \| (`sha256:[0-9a-f]{{64}}`|{re.escape(TAG_ONLY)}) \|$", _versions_section(), re.MULTILINE
+    )
     images = (*versions.IMAGES, *versions.CHART_DEFAULT_IMAGES)
-    expected = {(f"{i.registry}/{i.repository}", i.tag) for i in images}
+    expected = {(i.name, i.tag, f"`{i.digest}`" if i.digest else TAG_ONLY) for i in images}
     assert set(rows) == expected
     assert len(rows) == len(expected)
+
+
+def test_readme_lists_every_image_pinned_by_tag_only_with_its_reason():
+    rows = re.findall(r"^\| `([\w./:-]+)` \| ([^|`]+) \|$", _versions_section(), re.MULTILINE)
+    assert rows == [(image.tagged, why) for image, why in versions.DIGEST_EXCEPTIONS.items()]
 
 
 def test_readme_tool_and_package_tables_match_versions():
@@ -82,18 +93,37 @@ def test_the_workload_packages_are_the_ones_the_tests_run_the_workload_with():
 
 
 def test_chart_default_images_are_what_the_reference_charts_ship():
+    """Setting a chart's own image only to add its digest must not change the image: registry, repository
+    and tag are the chart's defaults at the pinned version (an empty default tag is the chart's app version)."""
     from tests.platform_support import chart_reference
 
     kps = chart_reference("kube-prometheus-stack")
     grafana = chart_reference("grafana")
+    ksm = chart_reference("kube-state-metrics")
+    node_exporter = chart_reference("prometheus-node-exporter")["image"]
+    router = chart_reference("llm-d-router-standalone")
+    operator = kps["prometheusOperator"]
     shipped = {
-        "jkroepke/kube-webhook-certgen": kps["prometheusOperator"]["admissionWebhooks"]["patch"]["image"]["tag"],
-        "kiwigrid/k8s-sidecar": grafana["sidecar"]["image"]["tag"],
-        "library/busybox": grafana["initChownData"]["image"]["tag"],
+        versions.PROMETHEUS_OPERATOR_IMAGE: operator["image"],
+        versions.CONFIG_RELOADER_IMAGE: operator["prometheusConfigReloader"]["image"],
+        versions.WEBHOOK_CERTGEN_IMAGE: operator["admissionWebhooks"]["patch"]["image"],
+        versions.KUBE_STATE_METRICS_IMAGE: ksm["image"],
+        versions.GRAFANA_SIDECAR_IMAGE: grafana["sidecar"]["image"],
+        versions.GRAFANA_INIT_IMAGE: grafana["initChownData"]["image"],
     }
-    pinned = {i.repository: i.tag for i in versions.CHART_DEFAULT_IMAGES}
-    for repository, tag in shipped.items():
-        assert pinned[repository] == tag, repository
-    # The operator and its config reloader follow the chart's appVersion.
-    assert pinned["prometheus-operator/prometheus-operator"] == versions.KUBE_PROMETHEUS_STACK.app_version
-    assert pinned["prometheus-operator/prometheus-config-reloader"] == versions.KUBE_PROMETHEUS_STACK.app_version
+    assert (node_exporter["registry"], node_exporter["repository"], node_exporter["tag"]) == (
+        versions.NODE_EXPORTER_IMAGE.registry, versions.NODE_EXPORTER_IMAGE.repository, "")
+    for image, default in shipped.items():
+        assert (image.registry, image.repository) == (default["registry"], default["repository"]), image
+        assert image.tag == (default["tag"] or image.tag), image
+    # Empty default tags: the operator and reloader take kube-prometheus-stack's appVersion, the subcharts
+    # v + their own appVersion (kube-state-metrics 2.20.0, node-exporter 1.12.1 at 8.4.0 and 4.56.1).
+    assert versions.PROMETHEUS_OPERATOR_IMAGE.tag == versions.KUBE_PROMETHEUS_STACK.app_version
+    assert versions.CONFIG_RELOADER_IMAGE.tag == versions.KUBE_PROMETHEUS_STACK.app_version
+    assert versions.KUBE_STATE_METRICS_IMAGE.tag == "v2.20.0"
+    # kube-prometheus-stack turns the subchart's distroless variant on: the template appends -distroless.
+    assert kps["prometheus-node-exporter"]["image"]["distroless"] is True
+    assert versions.NODE_EXPORTER_IMAGE.tag == "v1.12.1-distroless"
+    assert router["router"]["proxy"]["presets"]["envoy"]["image"] == versions.ENVOY_PROXY_IMAGE.tagged
+    # The device plugin chart's image is v + its appVersion, which equals the chart version.
+    assert versions.DEVICE_PLUGIN_IMAGE.tag == f"v{versions.NVIDIA_DEVICE_PLUGIN.version}"

@@ -246,3 +246,12 @@ def test_prod_up_is_previewed_and_refused_when_it_would_replace_the_host_its_dat
     assert deploy["on"]["workflow_dispatch"]["inputs"]["allow-replacement"]["default"] is False
     assert deploy["jobs"]["prod"]["with"]["allow-replacement"] == "${{ inputs.allow-replacement == true }}"
     assert "allow-replacement" not in deploy["jobs"]["dev"]["with"]
+
+
+def test_the_checks_verify_every_image_digest_against_its_registry():
+    """Pull requests and deploys call checks.yml; its job resolves each pinned tag where registries are
+    reachable (scripts/verify-image-digests.py, tested against a stand-in in test_verify_image_digests.py)."""
+    job = load("checks.yml")["jobs"]["image-digests"]
+    assert [s["run"] for s in job["steps"] if "run" in s] == ["python scripts/verify-image-digests.py"]
+    for caller in ("pull-request.yml", "deploy.yml"):
+        assert any(j.get("uses") == "./.github/workflows/checks.yml" for j in load(caller)["jobs"].values())
