@@ -1,6 +1,9 @@
 """What answer-quality checking costs in extra model calls: the real Llama Stack 0.7.3 and the real
 workload (tests/real_stack.py: from the declared resources, against the fake vLLM), run with the
-stack's default quality settings and with them off, counting the chat completions the model servers get.
+stack's default quality settings and with them off, counting the chat completions the model servers get
+while the workload runs. The judge sampler's calls for other apps' answers are counted apart: one judge
+call per sampled answer (tests/real_stack.py's other app sends OTHER_APP_CALLS, of which
+JUDGED_OTHER_APP_CALLS fall in the sample by their trace ids), so judgeSampleShare of those apps' answers.
 
     python benchmarks/quality_calls.py [--runs 3]
 
@@ -27,13 +30,14 @@ from tests import real_stack  # noqa: E402
 OFF = {"knownAnswerShare": "0", "judgeSampleShare": "0"}
 
 
-def model_calls(overrides: dict) -> tuple[int, int]:
-    """(chat completions the model servers served, of which the judge's) in one run of the workload."""
+def model_calls(overrides: dict) -> tuple[int, int, int]:
+    """(chat completions the model servers served during the workload, of which the judge's; the judge
+    sampler's calls for the other app's answers) in one run."""
     with tempfile.TemporaryDirectory(prefix="quality-calls-") as root:
         for run in real_stack.run(Path(root), overrides):
             if run.workload_exit != 0:
                 raise SystemExit(f"the workload failed:\n{run.workload_output[-3000:]}")
-            return sum(run.model_server.counters.requests.values()), run.model_server.judged
+            return run.workload_model_calls, run.workload_judged, run.model_server.judged - run.workload_judged
     raise AssertionError("real_stack.run yielded nothing")
 
 
@@ -47,13 +51,17 @@ def main() -> None:
           f"{defaults['judgeSampleShare']}, traceContent {defaults['traceContent']}")
     off = [model_calls({**base, **OFF}) for _ in range(args.runs)]
     on = [model_calls(base) for _ in range(args.runs)]
-    calls_off = statistics.mean(calls for calls, _ in off)
-    calls_on = statistics.mean(calls for calls, _ in on)
-    judged = statistics.mean(judged for _, judged in on)
-    print(f"model calls per run, quality off: {calls_off:.1f} (runs: {[c for c, _ in off]})")
-    print(f"model calls per run, defaults:    {calls_on:.1f} (runs: {[c for c, _ in on]})")
+    calls_off = statistics.mean(calls for calls, _, _ in off)
+    calls_on = statistics.mean(calls for calls, _, _ in on)
+    judged = statistics.mean(judged for _, judged, _ in on)
+    sampled = statistics.mean(sampler for _, _, sampler in on)
+    print(f"model calls per run, quality off: {calls_off:.1f} (runs: {[c for c, _, _ in off]})")
+    print(f"model calls per run, defaults:    {calls_on:.1f} (runs: {[c for c, _, _ in on]})")
     print(f"extra per run (= per hour at one run an hour): {calls_on - calls_off:.1f}, "
           f"of which the judge: {judged:.1f}, known-answer sessions: {calls_on - calls_off - judged:.1f}")
+    print(f"judge sampler: {sampled:.1f} judge calls for {real_stack.JUDGED_OTHER_APP_CALLS} sampled of "
+          f"{len(real_stack.OTHER_APP_CALLS)} other-app answers (none with quality off: "
+          f"{[s for _, _, s in off]})")
 
 
 if __name__ == "__main__":

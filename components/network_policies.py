@@ -28,7 +28,7 @@ from typing import Any, Mapping, Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import inference_router, llama_stack, model_serving, workload_job
+from components import inference_router, judge_sampler, llama_stack, model_serving, workload_job
 from components.cluster import ClusterFacts
 from components.metrics_stack import ALERTMANAGER_PORT, PROMETHEUS_PORT
 from components.otel_collector import OTLP_GRPC_PORT, OTLP_HTTP_PORT
@@ -65,13 +65,17 @@ NON_PUBLIC_RANGES = (
     "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", LINK_LOCAL, "172.16.0.0/12", "192.168.0.0/16",
 )
 # Pods whose work is downloading on 443: the model servers and the prefetch Job (weights from Hugging
-# Face), Llama Stack (its embedding model from Hugging Face) and the workload (its client from PyPI).
+# Face), Llama Stack (its embedding model from Hugging Face), the workload and the judge sampler (their
+# packages from PyPI).
 DOWNLOADERS = (
     model_serving.POD_LABELS[NAME_LABEL],
     model_serving.PREFETCH_LABELS[NAME_LABEL],
     llama_stack.POD_LABELS[NAME_LABEL],
     workload_job.POD_LABELS[NAME_LABEL],
+    judge_sampler.LABELS[NAME_LABEL],
 )
+# The pods that call the LLM judge.
+JUDGE_CALLERS = (workload_job.POD_LABELS[NAME_LABEL], judge_sampler.LABELS[NAME_LABEL])
 # A NetworkPolicy whose rules reach private networks beyond single addresses says why here.
 PRIVATE_EGRESS_ANNOTATION = "llm-observability/private-egress"
 
@@ -219,7 +223,7 @@ def apps_policies(
     """Llama Stack to the model servers, the workload to both, the router in between: pods of the
     namespace reach each other; from outside only Prometheus. Out: the collector, the downloads, and the
     API server for the router's EPP alone (it watches the model server pods). `judge_port`: the port of
-    a judge endpoint outside the stack, which the workload calls."""
+    a judge endpoint outside the stack, which the workload and the judge sampler call."""
     policies = {
         "default-deny-ingress": DEFAULT_DENY,
         "allow-prometheus-scrapes": scraped_by_prometheus(monitoring),
@@ -244,9 +248,24 @@ def apps_policies(
     if judge_port is not None:
         # Another model server in the cluster, or a service on the internet.
         policies["allow-the-judge"] = _egress(
-            _labels(workload_job.POD_LABELS), [{"namespaceSelector": {}}, *PUBLIC_INTERNET], _ports(judge_port)
+            {"matchExpressions": [{"key": NAME_LABEL, "operator": "In", "values": list(JUDGE_CALLERS)}]},
+            [{"namespaceSelector": {}}, *PUBLIC_INTERNET],
+            _ports(judge_port),
         )
     return policies
+
+
+def judge_sampler_ingress(monitoring: str) -> dict[str, Spec]:
+    """In the apps' namespace, when the judge sampler runs: the collector sends it the spans its filter
+    passes (components/otel_collector.py)."""
+    return {"allow-judge-sampler-from-the-collector": _allow(
+        judge_sampler.LABELS, [_pods(COLLECTOR, monitoring)], [judge_sampler.PORT])}
+
+
+def collector_to_judge_sampler(apps: str) -> dict[str, Spec]:
+    """In the monitoring namespace, when the judge sampler runs: the collector's way out to it."""
+    return {"allow-collector-to-the-judge-sampler": _egress(
+        _labels(COLLECTOR), [_pods(judge_sampler.LABELS, apps)], _ports(judge_sampler.PORT))}
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 traces:  otlp -> memory_limiter, k8s_attributes, batch -> Tempo (OTLP gRPC) and the span_metrics connector
 metrics: otlp + span_metrics -> memory_limiter, k8s_attributes, batch -> prometheus exporter (scraped)
+traces/judge_sampler (when the judge samples other apps' answers):
+         otlp -> memory_limiter, filter/judge_sampler, k8s_attributes, batch -> the judge sampler (OTLP/HTTP)
 
 The chart merges `config` into its own defaults (Jaeger, Zipkin, a debug exporter, ...) and Pulumi's
 Helm Release cannot pass the `null`s Helm needs to remove a default key (pulumi-kubernetes#2034,
@@ -18,6 +20,7 @@ import pulumi
 from components.helm import placement, release, resources
 from components.pod_security import HARDENED_CONTAINER, OTEL_COLLECTOR_USER
 from stack.versions import HelmChart, Image
+from workload import trace_tags
 
 RELEASE_NAME = "otel-collector"
 SERVICE = "otel-collector"
@@ -41,6 +44,24 @@ K8S_ATTRIBUTES_RULES = (
     {"apiGroups": [""], "resources": ["pods", "namespaces", "nodes"], "verbs": ["get", "list", "watch"]},
     {"apiGroups": ["apps"], "resources": ["replicasets", "deployments"], "verbs": ["get", "list", "watch"]},
 )
+# What the judge sampler gets, in the filter processor's OTTL (span context; a span is dropped when any
+# condition holds): only the GenAI chat spans that carry the messages (Llama Stack 0.7.3's `chat <model>`
+# spans with OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=SPAN_ONLY), and none of the stack's own
+# traffic, which carries its tag in the trace state (workload/trace_tags.py): the workload judges its own
+# answers, and a judge's calls are no answers. A missing key in the trace state reads as "". Nor a shield's
+# model call: Llama Guard's verdict on someone's message is no answer (its prompt's first words are
+# PROMPT_TASK of llama_stack/providers/inline/safety/llama_guard/llama_guard.py, 0.7.3).
+JUDGE_SAMPLER_DROPS = (
+    'attributes["gen_ai.operation.name"] != "chat"',
+    'attributes["gen_ai.input.messages"] == nil',
+    'attributes["gen_ai.output.messages"] == nil',
+    'IsMatch(attributes["gen_ai.input.messages"], "Task: Check if there is unsafe content in ")',
+    f'trace_state["{trace_tags.KEY}"] == "{trace_tags.WORKLOAD}"',
+    f'trace_state["{trace_tags.KEY}"] == "{trace_tags.JUDGE}"',
+)
+JUDGE_SAMPLER_FILTER = "filter/judge_sampler"
+JUDGE_SAMPLER_EXPORTER = "otlp_http/judge_sampler"
+JUDGE_SAMPLER_PIPELINE = "traces/judge_sampler"
 
 
 @dataclass(frozen=True)
@@ -51,16 +72,19 @@ class OtelCollectorArgs:
     tempo_otlp_grpc_endpoint: str
     # Span attributes the span metrics carry as labels, beyond service, span name, kind and status.
     span_dimensions: tuple[str, ...] = ()
+    # The judge sampler's OTLP/HTTP base URL when it runs (traceContent on, judgeSampleShare above 0).
+    judge_sampler_endpoint: str | None = None
     # Where the pod runs (the system nodes, where the cluster has them).
     node_selector: Mapping[str, str] = field(default_factory=dict)
     # The prometheus-operator CRDs (the chart's ServiceMonitor) and the namespace.
     depends_on: Sequence[pulumi.Resource] = ()
 
 
-def collector_config(tempo_otlp_grpc_endpoint: str, span_dimensions: tuple[str, ...]) -> dict[str, Any]:
+def collector_config(tempo_otlp_grpc_endpoint: str, span_dimensions: tuple[str, ...],
+                     judge_sampler_endpoint: str | None = None) -> dict[str, Any]:
     """The collector's configuration, complete (it is not merged with the chart's defaults)."""
     pod_ip = "${env:MY_POD_IP}"
-    return {
+    config: dict[str, Any] = {
         "extensions": {"health_check": {"endpoint": f"{pod_ip}:{HEALTH_PORT}"}},
         "receivers": {
             "otlp": {
@@ -134,6 +158,24 @@ def collector_config(tempo_otlp_grpc_endpoint: str, span_dimensions: tuple[str, 
             },
         },
     }
+    if judge_sampler_endpoint:
+        judge_sampler_branch(config, judge_sampler_endpoint)
+    return config
+
+
+def judge_sampler_branch(config: dict[str, Any], endpoint: str) -> None:
+    """A second traces pipeline from the same receiver: the filter, then the judge sampler (OTLP/HTTP)."""
+    config["processors"][JUDGE_SAMPLER_FILTER] = {
+        # A condition that cannot be evaluated on a span is skipped for it, not a reason to drop the batch.
+        "error_mode": "ignore",
+        "traces": {"span": list(JUDGE_SAMPLER_DROPS)},
+    }
+    config["exporters"][JUDGE_SAMPLER_EXPORTER] = {"endpoint": endpoint}
+    config["service"]["pipelines"][JUDGE_SAMPLER_PIPELINE] = {
+        "receivers": ["otlp"],
+        "processors": ["memory_limiter", JUDGE_SAMPLER_FILTER, "k8s_attributes", "batch"],
+        "exporters": [JUDGE_SAMPLER_EXPORTER],
+    }
 
 
 def collector_values(args: OtelCollectorArgs) -> dict[str, Any]:
@@ -151,7 +193,8 @@ def collector_values(args: OtelCollectorArgs) -> dict[str, Any]:
         # With a digest the chart pulls `repository@digest` (templates/_pod.tpl, chart 0.170.0); the tag
         # still names the version the chart's templates compare against.
         "image": {"repository": args.image.name, "tag": args.image.tag, "digest": args.image.digest},
-        "alternateConfig": collector_config(args.tempo_otlp_grpc_endpoint, args.span_dimensions),
+        "alternateConfig": collector_config(args.tempo_otlp_grpc_endpoint, args.span_dimensions,
+                                            args.judge_sampler_endpoint),
         "clusterRole": {"create": True, "rules": [dict(rule) for rule in K8S_ATTRIBUTES_RULES]},
         "ports": ports,
         "resources": resources("200m", "256Mi", "1", "512Mi"),

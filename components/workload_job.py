@@ -77,6 +77,27 @@ def package_files() -> dict[str, str]:
     return {path.as_posix(): (PACKAGE.parent / path).read_text() for path in shipped}
 
 
+# What a pod running the mounted package on the stock image needs besides its own settings.
+RUNTIME_ENV = {"PYTHONPATH": f"{SCRATCH_PATH}/deps:{MOUNT}", "HOME": SCRATCH_PATH, "PYTHONUNBUFFERED": "1"}
+
+
+def install_and_run(requirements: tuple[str, ...], arguments: str) -> list[str]:
+    """The container command: the pinned packages installed into /tmp/deps (the scratch volume, as the
+    root file system is read-only), then ``python -m <arguments>``."""
+    install = " ".join(
+        ["pip install --quiet --no-cache-dir --disable-pip-version-check --target", f"{SCRATCH_PATH}/deps", *requirements]
+    )
+    return ["sh", "-c", f"{install} && exec python -m {arguments}"]
+
+
+def source_volume(config_map: str, files: dict[str, str]) -> dict:
+    """The volume that puts each file of the package at its path under MOUNT."""
+    return {
+        "name": "source",
+        "configMap": {"name": config_map, "items": [{"key": config_map_key(path), "path": path} for path in files]},
+    }
+
+
 def config_map_key(path: str) -> str:
     """A ConfigMap key for a file path. Keys hold only [-._a-zA-Z0-9]: '/' and every other character
     outside [-.a-zA-Z0-9] become '_' and the hex of their UTF-8 bytes ('_' itself too), so two paths never
@@ -118,14 +139,8 @@ class WorkloadJob(pulumi.ComponentResource):
             "WAIT_READY_SECONDS": str(WAIT_READY_SECONDS),
             "OTEL_EXPORTER_OTLP_ENDPOINT": args.otlp_http_endpoint,
             "OTEL_SERVICE_NAME": "workload",
-            "PYTHONPATH": f"{SCRATCH_PATH}/deps:{MOUNT}",
-            "HOME": SCRATCH_PATH,
-            "PYTHONUNBUFFERED": "1",
+            **RUNTIME_ENV,
         }
-        install = " ".join(
-            ["pip install --quiet --no-cache-dir --disable-pip-version-check --target", f"{SCRATCH_PATH}/deps",
-             *args.requirements]
-        )
         pod_spec = {
             "restartPolicy": "Never",
             "nodeSelector": dict(args.node_selector),
@@ -137,7 +152,7 @@ class WorkloadJob(pulumi.ComponentResource):
                 {
                     "name": "workload",
                     "image": args.image.reference,
-                    "command": ["sh", "-c", f"{install} && exec python -m workload all"],
+                    "command": install_and_run(args.requirements, "workload all"),
                     "env": [
                         *({"name": key, "value": value} for key, value in environment.items()),
                         api_key_env("MODEL_API_KEY"),
@@ -149,17 +164,8 @@ class WorkloadJob(pulumi.ComponentResource):
                     "volumeMounts": [{"name": "source", "mountPath": MOUNT, "readOnly": True}, SCRATCH_MOUNT],
                 }
             ],
-            "volumes": [
-                {
-                    "name": "source",
-                    "configMap": {
-                        "name": SOURCE_CONFIG_MAP,
-                        "items": [{"key": config_map_key(path), "path": path} for path in files],
-                    },
-                },
-                # The pinned client and its dependencies, installed at start.
-                scratch_volume("1Gi"),
-            ],
+            # The pinned client and its dependencies, installed at start, in the scratch volume.
+            "volumes": [source_volume(SOURCE_CONFIG_MAP, files), scratch_volume("1Gi")],
         }
         job_spec = {
             # A failed run is a finding to read, not something to repeat under load.

@@ -1,8 +1,10 @@
-"""Answer quality: whether the answers are any good, from the workload's own scoring (workload/quality.py).
+"""Answer quality: whether the answers are any good, from the workload's own scoring (workload/quality.py)
+and the judge sampler's scoring of other apps' traced answers (workload/sampler.py).
 
 Known-answer checks (correct, grounded, refused when it should be) and an LLM judge's 1-5 scores
 (relevance, faithfulness, harmlessness) arrive as OTLP metrics through the collector (job = the
-workload's service name). Recording rules turn them into hourly rates and means; alerts compare the
+sender's service name: workload, judge-sampler). The sampler's judge metrics carry the same names and
+an ``app`` label, the service whose spans held the answer. Recording rules turn them into hourly rates and means; alerts compare the
 judge's last hour with its trailing day, correctness with its objective, and notice a judge that has
 gone silent. Windows are an hour because the workload scores a few dozen answers per run.
 """
@@ -28,6 +30,7 @@ CORRECT_ANSWERS = "model:llm_quality_correct_answers:rate1h"
 OBJECTIVE = "cluster:answer_correctness_objective:config"
 USD_PER_1K_CORRECT = "cluster:usd_per_1k_correct_answers:rate1h"
 JUDGE_TOKEN_RATE = "judge:llm_quality_judge_tokens:rate1h"
+APP_SCORE_MEAN = "app_criterion:llm_quality_judge_score:mean1h"
 # An hour's mean says little below these counts: the alerts wait for them.
 MIN_CHECKS_PER_HOUR = 5
 MIN_VERDICTS_PER_HOUR = 3
@@ -45,14 +48,19 @@ def _selector(spec: SignalsSpec, metric: str, **extra: str) -> str:
     return q.selector(metric, spec.selectors.workload, **extra)
 
 
+def _judged(spec: SignalsSpec, metric: str, **extra: str) -> str:
+    """A judge metric from every judge: the workload's and the sampler's."""
+    return q.selector(metric, spec.selectors.judges, **extra)
+
+
 def rules(spec: SignalsSpec) -> list[Group]:
     checks = _selector(spec, CHECKS)
-    verdicts = _selector(spec, VERDICTS)
+    verdicts = _judged(spec, VERDICTS)
 
-    def mean(window: str) -> str:
+    def mean(window: str, by: tuple[str, str] = ("model", "criterion"), selectors=spec.selectors.judges) -> str:
         return q.ratio(
-            q.sum_by(["model", "criterion"], q.rate(_selector(spec, SCORE + "_sum"), window)),
-            q.sum_by(["model", "criterion"], q.rate(_selector(spec, SCORE + "_count"), window)))
+            q.sum_by(list(by), q.rate(q.selector(SCORE + "_sum", selectors), window)),
+            q.sum_by(list(by), q.rate(q.selector(SCORE + "_count", selectors), window)))
 
     records = (
         Record(OBJECTIVE, q.constant(spec.answers.correctness_objective)),
@@ -63,11 +71,13 @@ def rules(spec: SignalsSpec) -> list[Group]:
         Record(SCORE_MEAN, mean("1h")),
         # The trailing baseline: the last day (the last hour is a 24th of it, so a drop barely moves it).
         Record(SCORE_BASELINE, mean("1d")),
+        # Per app: the other apps' answers the sampler judged, by the service that sent them.
+        Record(APP_SCORE_MEAN, mean("1h", ("app", "criterion"), spec.selectors.judge_sampler)),
         Record(UNSCORABLE, q.ratio(
-            q.sum_by(["model"], q.rate(_selector(spec, VERDICTS, outcome=UNSCORABLE_OUTCOMES), "1h")),
+            q.sum_by(["model"], q.rate(_judged(spec, VERDICTS, outcome=UNSCORABLE_OUTCOMES), "1h")),
             q.sum_by(["model"], q.rate(verdicts, "1h")))),
         Record("judge:llm_quality_judge_verdicts:rate1h", q.sum_by(["judge", "outcome"], q.rate(verdicts, "1h"))),
-        Record(JUDGE_TOKEN_RATE, q.sum_by(["judge", "token_type"], q.rate(_selector(spec, JUDGE_TOKENS), "1h"))),
+        Record(JUDGE_TOKEN_RATE, q.sum_by(["judge", "token_type"], q.rate(_judged(spec, JUDGE_TOKENS), "1h"))),
         # Every answer the workload gave times the measured correctness: correct answers per second.
         Record(CORRECT_ANSWERS, f'sum by (model) ({q.rate(_selector(spec, ANSWERS), "1h")}) '
                                 f'* on(model) {CHECK_RATIO}{{check="correct"}}'),
@@ -79,12 +89,12 @@ def rules(spec: SignalsSpec) -> list[Group]:
 def alerts(spec: SignalsSpec) -> list[Alert]:
     a = spec.answers
     keep = 1 - a.score_drop_fraction
-    scored = f"sum by (model, criterion) (increase({_selector(spec, SCORE + '_count')}[1h])) >= {MIN_VERDICTS_PER_HOUR}"
+    scored = f"sum by (model, criterion) (increase({_judged(spec, SCORE + '_count')}[1h])) >= {MIN_VERDICTS_PER_HOUR}"
     checked = (f'sum by (model, check) (increase({_selector(spec, CHECKS, check="correct")}[1h])) '
                f">= {MIN_CHECKS_PER_HOUR}")
     asked_unanswered = (
-        f'(sum by (judge) (increase({_selector(spec, VERDICTS, outcome="error")}[1h])) > 0) unless on(judge) '
-        f'(sum by (judge) (increase({_selector(spec, VERDICTS, outcome="!error")}[1h])) > 0)')
+        f'(sum by (judge) (increase({_judged(spec, VERDICTS, outcome="error")}[1h])) > 0) unless on(judge) '
+        f'(sum by (judge) (increase({_judged(spec, VERDICTS, outcome="!error")}[1h])) > 0)')
     result = [
         Alert("AnswerScoreDrop",
               f"({SCORE_MEAN} < {keep:g} * {SCORE_BASELINE}) and on(model, criterion) ({scored})", "warning",
@@ -139,6 +149,13 @@ def panels(spec: SignalsSpec) -> dict[str, Panel]:
             (Query(q.selector(SCORE_MEAN, model), "{{model}} {{criterion}}"),
              Query(q.selector(SCORE_BASELINE, model), "{{model}} {{criterion}} (trailing day)")),
             width=12, min=low, max=high, thresholds=((drop_line, "green"),), threshold_base="red"),
+        "app_scores": Panel(
+            "timeseries", "Judge score by app (traced answers)",
+            f"Mean of {SCORE} (1-5) per app and criterion over the last hour (recorded {APP_SCORE_MEAN}): the judge "
+            "sampler's scores of a share (judgeSampleShare) of every other app's answers that reach the collector "
+            "with content (traceContent on); app is the service whose spans held the answer.", "none",
+            (Query(APP_SCORE_MEAN, "{{app}} {{criterion}}"),),
+            width=12, min=low, max=high, thresholds=((drop_line, "green"),), threshold_base="red"),
         "unscorable": Panel(
             "timeseries", "Unscorable judge verdicts",
             f"Share of {VERDICTS} that were unparseable or off the 1-5 scale (recorded {UNSCORABLE}); they are counted, "
@@ -163,9 +180,13 @@ def panels(spec: SignalsSpec) -> dict[str, Panel]:
             "traces", "Lowest-scored recent answers",
             "Tempo TraceQL search for the workload's answer spans the judge scored 2 or lower "
             "(llm.quality.judge.min_score), or that failed a known-answer check (llm.quality.correct, "
-            "llm.quality.grounded); each row opens the answer's trace.", "none",
-            (TraceSearch('{ name = "answer" && (span.llm.quality.judge.min_score <= 2 || span.llm.quality.correct = false'
-                         ' || span.llm.quality.grounded = false) } | select(span.llm.quality.question_id, '
+            "llm.quality.grounded), and the judge sampler's verdicts on other apps' answers scored 2 or lower "
+            "(judge answer spans, linked to the judged span; llm.quality.judged.trace_id names its trace); each "
+            "row opens the trace.", "none",
+            (TraceSearch('{ (name = "answer" && (span.llm.quality.judge.min_score <= 2 || span.llm.quality.correct = '
+                         'false || span.llm.quality.grounded = false)) || (name = "judge answer" && '
+                         'span.llm.quality.judge.min_score <= 2) } | select(span.llm.quality.question_id, '
+                         'span.llm.quality.app, span.llm.quality.judged.trace_id, '
                          'span.llm.quality.judge.min_score, span.llm.quality.judge.relevance, '
                          'span.llm.quality.judge.faithfulness, span.llm.quality.judge.harmlessness)'),),
             width=24, height=9),
@@ -180,7 +201,7 @@ def dashboards(spec: SignalsSpec) -> list[Dashboard]:
         "an LLM judge's scores, with the lowest-scored answers linked to their traces.",
         (
             Row("Known answers", (p["correctness"], p["checks"], p["usd_per_1k_correct"])),
-            Row("LLM judge", (p["judge_scores"], p["unscorable"], p["verdicts"], p["judge_tokens"])),
+            Row("LLM judge", (p["judge_scores"], p["app_scores"], p["unscorable"], p["verdicts"], p["judge_tokens"])),
             Row("Answers to look at", (p["lowest"],)),
         ),
         variables(spec), ("quality", "answers"), uses_tempo=True, time_from="now-24h",

@@ -29,6 +29,9 @@ class Selectors:
     llama_stack_spans: dict[str, str] = field(default_factory=lambda: {"service_name": "llama-stack"})
     # The workload's own OTLP metrics (answer quality), job = its service.name.
     workload: dict[str, str] = field(default_factory=lambda: {"job": "workload"})
+    # The LLM judge's metrics: the workload's judge, and the judge sampler's for other apps' traced answers.
+    judges: dict[str, str] = field(default_factory=lambda: {"job": "~workload|judge-sampler"})
+    judge_sampler: dict[str, str] = field(default_factory=lambda: {"job": "judge-sampler"})
     # Tempo's metrics generator remote-writes with this external label (components/tempo.py).
     tempo_generator: dict[str, str] = field(default_factory=lambda: {"source": "tempo"})
 

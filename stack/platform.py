@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 
 import dashboards
-from components import metrics_stack, network_policies, tempo
+from components import judge_sampler, metrics_stack, network_policies, tempo
 from components.cluster import KubernetesCluster
 from components.dcgm_exporter import DcgmExporter, DcgmExporterArgs
 from components.metrics_stack import MetricsStack, MetricsStackArgs, MetricsStackImages
@@ -75,7 +75,10 @@ def build_platform(name: str, config: StackConfig, cluster: KubernetesCluster, a
         f"{name}-monitoring-policies",
         NetworkPoliciesArgs(
             namespace=namespace.name,
-            policies=network_policies.monitoring_policies(namespace.name, apps_namespace, facts),
+            policies={
+                **network_policies.monitoring_policies(namespace.name, apps_namespace, facts),
+                **(network_policies.collector_to_judge_sampler(apps_namespace) if config.quality.judging else {}),
+            },
             depends_on=[namespace.resource],
         ),
         opts=on_cluster,
@@ -144,6 +147,8 @@ def build_platform(name: str, config: StackConfig, cluster: KubernetesCluster, a
             image=versions.OTEL_COLLECTOR_IMAGE,
             tempo_otlp_grpc_endpoint=traces.otlp_grpc_endpoint,
             span_dimensions=SPANMETRICS_DIMENSIONS,
+            # The sampler runs in the apps' namespace whenever the judge runs (stack/workloads.py).
+            judge_sampler_endpoint=judge_sampler.endpoint(apps_namespace) if config.quality.judging else None,
             node_selector=facts.system_node_selector,
             depends_on=prerequisites,
         ),

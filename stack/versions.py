@@ -262,6 +262,8 @@ WORKLOAD_PACKAGES = (
     Pin("httpx", "0.28.1"),
     Pin("opentelemetry-sdk", "1.45.2"),
     Pin("opentelemetry-exporter-otlp-proto-http", "1.45.2"),
+    # The judge sampler decodes OTLP itself (workload/sampler.py).
+    Pin("opentelemetry-proto", "1.45.2"),
 )
 # llm-d's router (EPP) for the optional router=true, published only as an OCI chart. The chart and the
 # EPP image are released together under one tag; v0.10.0 is the version whose llm_d_epp_* metric

@@ -9,10 +9,11 @@ import pulumi
 
 from components.cluster import KubernetesCluster
 from components.inference_router import InferenceRouter, InferenceRouterArgs
+from components.judge_sampler import JudgeSampler, JudgeSamplerArgs
 from components.llama_stack import SHIELD_ID, LlamaStack, LlamaStackArgs
 from components.model_serving import POD_LABELS, SERVING_PORT, ModelServing, ModelServingArgs
 from components.namespace import Namespace, NamespaceArgs
-from components.network_policies import NetworkPolicies, NetworkPoliciesArgs, apps_policies
+from components.network_policies import NetworkPolicies, NetworkPoliciesArgs, apps_policies, judge_sampler_ingress
 from components.workload_job import WorkloadJob, WorkloadJobArgs
 from stack import versions
 from stack.config import StackConfig
@@ -62,13 +63,16 @@ def build_ai_workloads(name: str, config: StackConfig, cluster: KubernetesCluste
         f"{name}-llm-policies",
         NetworkPoliciesArgs(
             namespace=LLM_NAMESPACE,
-            policies=apps_policies(
-                LLM_NAMESPACE,
-                platform.namespace,
-                cluster.facts,
-                router=workload.router,
-                judge_port=url_port(config.quality.judge_endpoint) if config.quality.judge_endpoint else None,
-            ),
+            policies={
+                **apps_policies(
+                    LLM_NAMESPACE,
+                    platform.namespace,
+                    cluster.facts,
+                    router=workload.router,
+                    judge_port=url_port(config.quality.judge_endpoint) if config.quality.judge_endpoint else None,
+                ),
+                **(judge_sampler_ingress(platform.namespace) if config.quality.judging else {}),
+            },
             depends_on=[namespace],
         ),
         opts=opts,
@@ -162,6 +166,23 @@ def build_ai_workloads(name: str, config: StackConfig, cluster: KubernetesCluste
                 judge_model=config.quality.judge_model,
                 otlp_http_endpoint=platform.otlp_http_endpoint,
                 schedule=workload.workload_schedule,
+                node_selector=cluster.facts.system_node_selector,
+            ),
+            opts=needs_api_key,
+        )
+    if config.quality.judging:
+        # Other apps' answers, from their traces (only with traceContent on: quality.judging says so).
+        JudgeSampler(
+            f"{name}-judge-sampler",
+            JudgeSamplerArgs(
+                namespace=LLM_NAMESPACE,
+                image=versions.WORKLOAD_PYTHON_IMAGE,
+                requirements=tuple(package.requirement for package in versions.WORKLOAD_PACKAGES),
+                judge_sample_share=config.quality.judge_sample_share,
+                judge_url=config.quality.judge_endpoint or model_endpoint,
+                judge_is_model_servers=not config.quality.judge_endpoint,
+                judge_model=config.quality.judge_model,
+                otlp_http_endpoint=platform.otlp_http_endpoint,
                 node_selector=cluster.facts.system_node_selector,
             ),
             opts=needs_api_key,

@@ -15,6 +15,9 @@ UnderscoreEscapingWithSuffixes, as in collector 0.158):
   the config), with ``service.name``, ``span.name``, ``span.kind``, ``status.code`` and each configured
   dimension present on the span as attributes; the resource is the span's.
 
+The judge sampler's branch (``traces/judge_sampler``): the spans its filter processor keeps, its OTTL
+conditions evaluated by tests/ottl.py, re-encoded as the OTLP export its ``otlp_http`` exporter sends.
+
 The capture is one finished run. ``series(t)`` replays it as a steady rate: every counter, histogram
 count and bucket at ``t`` seconds is its captured total scaled by ``t / run_seconds``, so ``rate()`` has
 something to see; names, labels, bucket layouts and proportions are the captured ones.
@@ -27,7 +30,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from tests.otlp_receiver import Capture, Point, Span
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from components import otel_collector
+from tests import ottl
+from tests.otlp_receiver import SPAN_KINDS, Capture, Point, Span, key_values
 from tests.platform_support import values_of
 
 Sample = tuple[str, dict[str, str], float]
@@ -183,3 +190,35 @@ def replay_of(run) -> Replay:
     """A tests/real_stack.py run's telemetry as its declared collector's prometheus exporter would serve it."""
     collector = values_of(run.program, "opentelemetry-collector")["alternateConfig"]
     return Replay(tuple(exporter_samples(run.capture, SpanMetricsConfig.from_collector(collector))), run.workload_seconds)
+
+
+def judge_sampler_spans(collector_config: dict[str, Any], spans: Iterable[Span]) -> list[Span]:
+    """What the declared ``traces/judge_sampler`` pipeline passes to its exporter: the spans its filter
+    processors keep (tests/ottl.py evaluates their OTTL), in order."""
+    pipeline = collector_config["service"]["pipelines"][otel_collector.JUDGE_SAMPLER_PIPELINE]
+    kept = list(spans)
+    for name in pipeline["processors"]:
+        if name.split("/")[0] == "filter":
+            kept = ottl.kept_by_filter(collector_config["processors"][name], kept)
+    return kept
+
+
+def export_request(spans: Iterable[Span]) -> ExportTraceServiceRequest:
+    """The spans as an OTLP export, grouped by resource and scope as the collector's exporters send them."""
+    kinds = {name: number for number, name in SPAN_KINDS.items()}
+    request = ExportTraceServiceRequest()
+    groups: dict[tuple, list[Span]] = defaultdict(list)
+    for span in spans:
+        groups[(tuple(sorted(span.resource.items(), key=lambda item: item[0])), span.scope)].append(span)
+    for (resource, scope), members in groups.items():
+        resource_spans = request.resource_spans.add()
+        resource_spans.resource.attributes.extend(key_values(dict(resource)))
+        scope_spans = resource_spans.scope_spans.add()
+        scope_spans.scope.name = scope
+        for span in members:
+            scope_spans.spans.add(
+                trace_id=bytes.fromhex(span.trace_id), span_id=bytes.fromhex(span.span_id),
+                parent_span_id=bytes.fromhex(span.parent_span_id), trace_state=span.trace_state, name=span.name,
+                kind=kinds[span.kind], attributes=key_values(span.attributes),
+            )
+    return request

@@ -240,7 +240,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _message(self, request: dict[str, Any]) -> tuple[dict[str, Any], str]:
         scripted = reply(request)
         if scripted.get("judge"):
-            scripted = {"content": self.server.next_verdict()}
+            scripted = {"content": self.server.next_verdict(self.headers.get("tracestate") or "")}
         if "tool_calls" in scripted:
             calls = [{"id": f"chatcmpl-tool-{secrets.token_hex(16)}", "type": "function",
                       "function": {"name": name, "arguments": json.dumps(arguments)}}
@@ -309,10 +309,13 @@ class FakeVllm(LoopbackServer):
         self.api_key = api_key
         self.counters = Counters()
         self.judged = 0
+        # The W3C trace state each judge request carried: the tag that keeps its spans from being judged.
+        self.judge_trace_states: list[str] = []
 
-    def next_verdict(self) -> str:
+    def next_verdict(self, trace_state: str) -> str:
         with self.counters.lock:
             self.judged += 1
+            self.judge_trace_states.append(trace_state)
             return JUDGE_VERDICTS[(self.judged - 1) % len(JUDGE_VERDICTS)]
 
     def count(self, model: str, reason: str, usage: dict[str, int], seconds: float) -> None:

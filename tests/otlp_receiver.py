@@ -18,7 +18,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
 
 from tests.loopback import LoopbackServer
 
@@ -40,6 +40,23 @@ def attributes_of(pairs: list[KeyValue]) -> dict[str, Any]:
     return {pair.key: value_of(pair.value) for pair in pairs}
 
 
+def any_value(value: Any) -> AnyValue:
+    """The inverse of value_of for what captures hold: strings, booleans, integers, floats and lists."""
+    if isinstance(value, bool):
+        return AnyValue(bool_value=value)
+    if isinstance(value, int):
+        return AnyValue(int_value=value)
+    if isinstance(value, float):
+        return AnyValue(double_value=value)
+    if isinstance(value, list):
+        return AnyValue(array_value=ArrayValue(values=[any_value(v) for v in value]))
+    return AnyValue(string_value=str(value))
+
+
+def key_values(attributes: dict[str, Any]) -> list[KeyValue]:
+    return [KeyValue(key=key, value=any_value(value)) for key, value in attributes.items()]
+
+
 @dataclass(frozen=True)
 class Span:
     resource: dict[str, Any]
@@ -52,6 +69,10 @@ class Span:
     attributes: dict[str, Any]
     status: str
     duration_seconds: float
+    # The W3C tracestate the span's context carried (entries from the trace's caller, passed along).
+    trace_state: str = ""
+    # (trace id, span id) of each span this one links to.
+    links: tuple[tuple[str, str], ...] = ()
 
     @property
     def service(self) -> str:
@@ -114,6 +135,8 @@ class Capture:
                         parent_span_id=span.parent_span_id.hex(), attributes=attributes_of(span.attributes),
                         status=STATUS_CODES[span.status.code],
                         duration_seconds=(span.end_time_unix_nano - span.start_time_unix_nano) / 1e9,
+                        trace_state=span.trace_state,
+                        links=tuple((link.trace_id.hex(), link.span_id.hex()) for link in span.links),
                     ))
         with self.lock:
             self.spans.extend(spans)

@@ -1,9 +1,14 @@
-"""The real Llama Stack 0.7.3 server and the real workload, started from the resources the program declares.
+"""The real Llama Stack 0.7.3 server, the real workload and the real judge sampler, started from the
+resources the program declares.
 
 ``run()`` builds each container's process with tests/pods.py from the dev stack (workloadJob=true), runs
 Llama Stack from its mounted run config with the pinned package (.venv-llama-stack, from
-requirements-llama-stack.txt), runs the workload Job's own command from its mounted files, and returns
-what the OTLP receiver captured. It is started once per test session (tests/conftest.py ``real_run``).
+requirements-llama-stack.txt), runs the workload Job's own command from its mounted files, then an
+"other app" (a plain OpenAI-compatible client, OTHER_APP_CALLS) against Llama Stack's chat completions.
+The collector's judge-sampler branch is applied to everything captured (its declared filter, evaluated by
+tests/ottl.py) and what passes is sent, as the collector's otlp_http exporter sends it, to the judge
+sampler started from its declared Deployment. It returns what the OTLP receiver captured. It is started
+once per test session (tests/conftest.py ``real_run``).
 
 What is simulated, and why (every substitution is here, nowhere else):
 - vLLM: no GPU here. tests/fake_vllm.py serves the declared model name the way vLLM 0.33 does, and
@@ -11,7 +16,8 @@ What is simulated, and why (every substitution is here, nowhere else):
 - Cluster addresses (``<service>.<namespace>.svc.cluster.local:<port>``) become loopback addresses of
   the stand-in for that port: the model servers (8000), the collector's OTLP/HTTP receiver (4318, here
   tests/otlp_receiver.py), Llama Stack (8321, here a free port, given through ``LLAMA_STACK_PORT``
-  wherever the declared environment sets it to the Service port).
+  wherever the declared environment sets it to the Service port). The judge sampler listens on
+  127.0.0.1 and a free port (``SAMPLER_HOST``, ``SAMPLER_PORT``) instead of 0.0.0.0:4318.
 - Embeddings: the production config's ``inline::sentence-transformers`` provider needs torch and a
   Hugging Face download. Here the same provider id is ``remote::vllm`` pointed at the fake server,
   which serves the declared embedding model name behind the declared API key; the registered models and
@@ -19,7 +25,7 @@ What is simulated, and why (every substitution is here, nowhere else):
 - A Python here without SQLite extension loading (sqlite-vec needs it; the image's Python has it) gets
   pysqlite3-binary in its place (tests/llama_stack_site/sqlite3).
 - ``server.host: 127.0.0.1``, so the server listens on loopback only; metrics export every second
-  (``OTEL_METRIC_EXPORT_INTERVAL``) instead of every 15 s and span batches every half second
+  (``OTEL_METRIC_EXPORT_INTERVAL``, Llama Stack and the sampler) instead of every 15 s and span batches every half second
   (``OTEL_BSP_SCHEDULE_DELAY``), so the run is short; the server is stopped once nothing more arrives.
 - The user: each process runs as its pod's declared uid, gid and fsGroup (tests/pods.py ``run_as``), in
   a directory tree where only its declared volumes are writable to it; ``TMPDIR`` points at the pod's own
@@ -33,6 +39,7 @@ What is simulated, and why (every substitution is here, nowhere else):
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 import re
@@ -46,14 +53,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
+import httpx
 import yaml
 
+from components import judge_sampler as judge_sampler_component
 from components import llama_stack as llama_stack_component
-from components import model_serving
+from components import model_serving, otel_collector
 from tests import pods
+from tests.collector_translation import export_request, judge_sampler_spans
 from tests.fake_vllm import FakeVllm, Served
 from tests.harness import Program, run_program
-from tests.otlp_receiver import Capture, OtlpReceiver
+from tests.otlp_receiver import Capture, OtlpReceiver, Span
+from tests.platform_support import values_of
 from tests.prometheus_server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,6 +84,25 @@ SYSTEM_PATH = [Path("/usr/local/bin"), Path("/usr/bin"), Path("/bin")]
 START_SECONDS = 180
 WORKLOAD_SECONDS = 600
 SETTLE_SECONDS = 30
+# The other app's calls, each in a trace of its own id (as an app that traces itself sends them): the sampler
+# judges a trace when its low 64 bits, as a fraction of 2^64, are below the share, so the first three are
+# judged at any share and the last at none below 1. One question, one with retrieved context handed back
+# as a tool result, one streamed; the fake model's judge verdicts go on in turn after the workload's.
+OTHER_APP_CALLS = (
+    ("5a3e0c1d2b4f6a7e0000000000000001", False, [{"role": "user", "content": "Which GPU does the host have?"}]),
+    ("5a3e0c1d2b4f6a7e0000000000000002", False, [
+        {"role": "user", "content": "How much memory does each L4 have?"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "call-docs-1", "type": "function", "function": {"name": "search_docs", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "call-docs-1", "content": "Each NVIDIA L4 has 24 GB of GPU memory."},
+    ]),
+    ("5a3e0c1d2b4f6a7e0000000000000003", True, [{"role": "user", "content": "What does the stack observe?"}]),
+    ("5a3e0c1d2b4f6a7effffffffffffff00", False, [{"role": "user", "content": "Is this answer judged at all?"}]),
+)
+JUDGED_OTHER_APP_CALLS = 3
+# The other app also asks the shield about a message, in a trace the sampler would take: Llama Guard's
+# model call is a chat span with content, and no answer.
+OTHER_APP_SHIELD_CHECK = ("5a3e0c1d2b4f6a7e0000000000000004", [{"role": "user", "content": "Is my order late?"}])
 
 
 @dataclass
@@ -91,6 +121,15 @@ class RealRun:
     model_server: FakeVllm
     # The real uid and gid of the running server process (/proc/<pid>/status), read once it was healthy.
     server_ids: tuple[int, int]
+    # The chat completions the model servers served, and the judge verdicts asked for, while the workload
+    # ran (the other app's calls and the sampler's verdicts come after them).
+    workload_model_calls: int
+    workload_judged: int
+    # What the collector's judge-sampler branch passed to the sampler, and the sampler's process and log;
+    # none when the stack declares no sampler (traceContent off or judgeSampleShare 0).
+    forwarded: list[Span]
+    judge_sampler: pods.Process | None
+    judge_sampler_log: str
 
 
 def llama_stack_entrypoint(env: dict[str, str]) -> list[str]:
@@ -125,14 +164,14 @@ def _wait_healthy(url: str, process: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + START_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"Llama Stack exited with {process.returncode}:\n{log.read_text()[-6000:]}")
+            raise RuntimeError(f"{process.args} exited with {process.returncode}:\n{log.read_text()[-6000:]}")
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
                     return
         except OSError:
             time.sleep(0.5)
-    raise RuntimeError(f"Llama Stack not healthy after {START_SECONDS} s:\n{log.read_text()[-6000:]}")
+    raise RuntimeError(f"{url} not healthy after {START_SECONDS} s:\n{log.read_text()[-6000:]}")
 
 
 def _settle(capture: Capture) -> None:
@@ -195,10 +234,17 @@ def process_ids(pid: int) -> tuple[int, int]:
     return tuple(int(re.search(rf"^{field}:\s+(\d+)", status, re.M).group(1)) for field in ("Uid", "Gid"))
 
 
+def _python_image(root: Path) -> Path:
+    """The stock Python image the workload and the sampler run on: a fresh venv of this interpreter."""
+    image = root / "python-image"
+    if not image.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(image)], check=True)
+    return image
+
+
 def _run_workload(program: Program, root: Path, by_port: dict[str, str]) -> tuple[pods.Process, int, str]:
     job = pods.one_named(program, JOB, "", labels={"app.kubernetes.io/name": "workload"})
-    image = root / "workload" / "image"
-    subprocess.run([sys.executable, "-m", "venv", str(image)], check=True)
+    image = _python_image(root)
     process = pods.build(program, job, root / "workload")
     env = {name: _loopback(value, by_port) for name, value in process.env.items()}
     env["PATH"] = os.pathsep.join(str(p) for p in [image / "bin", *SYSTEM_PATH])
@@ -208,6 +254,54 @@ def _run_workload(program: Program, root: Path, by_port: dict[str, str]) -> tupl
                                capture_output=True, text=True, timeout=WORKLOAD_SECONDS)
     process.env = env
     return process, completed.returncode, completed.stdout + completed.stderr
+
+
+def _traceparent(trace_id: str) -> dict[str, str]:
+    return {"traceparent": f"00-{trace_id}-{trace_id[:16]}-01"}
+
+
+def _call_as_other_app(llama_stack_url: str, model: str) -> None:
+    """OTHER_APP_CALLS through Llama Stack's OpenAI-compatible chat completions, with plain HTTP, and
+    OTHER_APP_SHIELD_CHECK through its shield."""
+    for trace_id, stream, messages in OTHER_APP_CALLS:
+        request = {"model": model, "stream": stream, "messages": messages}
+        with httpx.stream("POST", f"{llama_stack_url}/v1/chat/completions", json=request,
+                          headers=_traceparent(trace_id), timeout=60) as response:
+            response.read()
+            response.raise_for_status()
+    trace_id, messages = OTHER_APP_SHIELD_CHECK
+    httpx.post(f"{llama_stack_url}/v1/safety/run-shield", json={"shield_id": llama_stack_component.SHIELD_ID,
+               "messages": messages}, headers=_traceparent(trace_id), timeout=60).raise_for_status()
+
+
+def _run_judge_sampler(program: Program, root: Path, by_port: dict[str, str], spans: list[Span],
+                       model_server: FakeVllm, judged_before: int) -> tuple[pods.Process, str]:
+    """The sampler from its declared Deployment, sent what the collector's branch forwards (gzip'd protobuf,
+    the otlp_http exporter's default), stopped once it has asked the judge about every sampled answer."""
+    deployment = pods.one_named(program, DEPLOYMENT, judge_sampler_component.NAME)
+    process = pods.build(program, deployment, root / "judge-sampler")
+    port = free_port()
+    image = _python_image(root)
+    env = {name: _loopback(value, by_port) for name, value in process.env.items()}
+    env |= {"SAMPLER_HOST": "127.0.0.1", "SAMPLER_PORT": str(port), "OTEL_METRIC_EXPORT_INTERVAL": "1000",
+            "OTEL_BSP_SCHEDULE_DELAY": "500", "TMPDIR": str(process.host_path("/tmp")),
+            "PATH": os.pathsep.join(str(p) for p in [image / "bin", *SYSTEM_PATH])}
+    log = root / "judge-sampler.log"
+    sampler = subprocess.Popen(pods.run_as(process, reads=[image / "bin" / "python"]), env=env,
+                               cwd=root / "judge-sampler", stdout=log.open("w"), stderr=subprocess.STDOUT)
+    try:
+        _wait_healthy(f"http://127.0.0.1:{port}/health", sampler, log)
+        body = gzip.compress(export_request(spans).SerializeToString())
+        response = httpx.post(f"http://127.0.0.1:{port}/v1/traces", content=body, timeout=30,
+                              headers={"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"})
+        response.raise_for_status()
+        deadline = time.monotonic() + SETTLE_SECONDS
+        while model_server.judged < judged_before + JUDGED_OTHER_APP_CALLS and time.monotonic() < deadline:
+            time.sleep(0.5)
+    finally:
+        _stop(sampler)
+    process.env = env
+    return process, log.read_text()
 
 
 def _model_release(program: Program) -> Any:
@@ -248,9 +342,22 @@ def run(root: Path, overrides: Mapping[str, Any] = OVERRIDES) -> Iterator[RealRu
             started = time.monotonic()
             workload, exit_code, output = _run_workload(program, root, by_port)
             seconds = time.monotonic() - started
+            workload_judged = model_server.judged
+            workload_model_calls = sum(model_server.counters.requests.values())
+            _call_as_other_app(by_port[str(llama_stack_component.PORT)],
+                               llama_stack_component.registered_model_id(served_models(program).chat_model))
             _settle(receiver.capture)
         finally:
             _stop(server)
+        collector = values_of(program, "opentelemetry-collector")["alternateConfig"]
+        forwarded, sampler, sampler_log = [], None, ""
+        if otel_collector.JUDGE_SAMPLER_PIPELINE in collector["service"]["pipelines"]:
+            with receiver.capture.lock:
+                forwarded = judge_sampler_spans(collector, list(receiver.capture.spans))
+            sampler, sampler_log = _run_judge_sampler(program, root, by_port, forwarded, model_server, workload_judged)
+            _settle(receiver.capture)
         yield RealRun(program=program, llama_stack=process, workload=workload, workload_exit=exit_code,
                       workload_output=output, workload_seconds=seconds, server_log=log.read_text(), capture=receiver.capture,
-                      model_server=model_server, server_ids=server_ids)
+                      model_server=model_server, server_ids=server_ids, workload_model_calls=workload_model_calls,
+                      workload_judged=workload_judged, forwarded=forwarded,
+                      judge_sampler=sampler, judge_sampler_log=sampler_log)

@@ -287,7 +287,7 @@ def test_every_llm_resource_waits_for_its_namespace():
     program = run_program("dev", {"workloadJob": True, "router": True, "hfToken": "hf_example"}, secret_keys=("hfToken",))
     namespace = program.one("kubernetes:core/v1:Namespace", "-llm")
     in_llm = _llm_objects(program)
-    assert len(in_llm) == 23  # 14 objects of the workloads and 9 NetworkPolicies (3 ingress, 6 egress)
+    assert len(in_llm) == 23 + 4  # 14 objects of the workloads and 9 NetworkPolicies (3 ingress, 6 egress), and the judge sampler's 3 objects and 1 policy
     assert [r.name for r in in_llm if namespace.urn not in r.dependencies] == []
 
 

@@ -57,7 +57,7 @@ def test_judge_verdicts_are_counted_by_outcome_and_only_scored_ones_give_scores(
     scripted_turns = sum(len(session.turns) for session in agent.SESSIONS)
     assert len(answers) == scripted_turns + len(KNOWN_ANSWERS)
     judged = len(answers) // 5  # judgeSampleShare 0.2 of the dev stack: the first answer, then every fifth
-    assert real_run.model_server.judged == judged == len(JUDGE_VERDICTS)
+    assert real_run.workload_judged == judged == len(JUDGE_VERDICTS)
     verdicts = {dict(k)["outcome"]: p.value for k, p in _points(real_run, "llm.quality.judge.verdicts").items()}
     assert verdicts == {"scored": 2, "unparseable": 1, "off_scale": 1, "error": 0}
     scores = {dict(k)["criterion"]: p for k, p in _points(real_run, "llm.quality.judge.score").items()}

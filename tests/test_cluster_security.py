@@ -100,6 +100,7 @@ NAME = "app.kubernetes.io/name"
 PROM, GRAFANA, TEMPO = {NAME: "prometheus"}, {NAME: "grafana"}, {NAME: "tempo"}
 ALERTMANAGER, COLLECTOR = {NAME: "alertmanager"}, {NAME: "opentelemetry-collector"}
 VLLM, LLAMA_STACK, WORKLOAD = {"app": "vllm"}, {"app": "llama-stack"}, {"job-name": "workload"}
+SAMPLER = {NAME: "judge-sampler"}
 OPERATOR_POD = {"app": "kube-prometheus-stack-operator"}
 
 
@@ -120,7 +121,11 @@ OPERATOR_POD = {"app": "kube-prometheus-stack-operator"}
         ("llm", LLAMA_STACK, "llm", WORKLOAD, 8321, True),
         ("llm", VLLM, "monitoring", PROM, 8000, True),
         ("monitoring-exporters", {"app": "dcgm-exporter"}, "monitoring", PROM, 9400, True),
+        ("llm", SAMPLER, "monitoring", COLLECTOR, 4318, True),
+        ("llm", SAMPLER, "llm", WORKLOAD, 4318, True),
         # What nobody needs is refused.
+        ("llm", SAMPLER, "monitoring", GRAFANA, 4318, False),
+        ("llm", SAMPLER, "monitoring", COLLECTOR, 8080, False),
         ("monitoring", ALERTMANAGER, "monitoring", COLLECTOR, 9093, False),
         ("monitoring", ALERTMANAGER, "llm", VLLM, 9093, False),
         ("monitoring", PROM, "llm", VLLM, 9090, False),
@@ -193,7 +198,8 @@ def _egress(policies, namespace: str, pod: dict[str, str], to: Destination, port
 EPP = {"llm-d-router-standalone": "router-epp", "llm-d.ai/igw-mode": "llm-d-router-standalone"}
 MODEL_SERVER = {NAME: "vllm", "llm-d.ai/inference-serving": "true", "llm-d.ai/role": "decode"}
 PREFETCH, STACK, JOB = {NAME: "model-prefetch"}, {NAME: "llama-stack"}, {NAME: "workload"}
-LLM_PODS = {"model-server": MODEL_SERVER, "prefetch": PREFETCH, "llama-stack": STACK, "workload": JOB, "epp": EPP}
+LLM_PODS = {"model-server": MODEL_SERVER, "prefetch": PREFETCH, "llama-stack": STACK, "workload": JOB, "epp": EPP,
+            "judge-sampler": SAMPLER}
 KUBE_DNS = _pod("kube-system", {"k8s-app": "kube-dns"}, "10.244.0.2")
 COLLECTOR_POD = _pod("monitoring", {NAME: "opentelemetry-collector", "app.kubernetes.io/instance": "otel-collector"})
 HUGGING_FACE = Destination("18.239.50.80")  # huggingface.co (and PyPI's CDN is public too)
@@ -222,10 +228,12 @@ def apps_programs():
         ("llama-stack", _pod("llm", MODEL_SERVER), 8000, "TCP"),
         ("llama-stack", _pod("llm", EPP), 8081, "TCP"),
         ("epp", _pod("llm", MODEL_SERVER), 8000, "TCP"),
+        ("judge-sampler", _pod("llm", MODEL_SERVER), 8000, "TCP"),
         *((name, COLLECTOR_POD, port, "TCP") for name in LLM_PODS for port in (4317, 4318)),
         *((name, KUBE_DNS, 53, protocol) for name in LLM_PODS for protocol in ("UDP", "TCP")),
-        # Weights and the embedding model from Hugging Face, the workload's client from PyPI.
-        *((name, HUGGING_FACE, 443, "TCP") for name in ("model-server", "prefetch", "llama-stack", "workload")),
+        # Weights and the embedding model from Hugging Face, the workload's and the sampler's packages from PyPI.
+        *((name, HUGGING_FACE, 443, "TCP")
+          for name in ("model-server", "prefetch", "llama-stack", "workload", "judge-sampler")),
     ],
 )
 def test_apps_reach_each_other_the_collector_dns_and_their_downloads(apps_programs, backend, source, to, port, protocol):
@@ -303,6 +311,8 @@ def test_the_exporters_reach_nothing(dev_program):
         ("grafana", _pod("monitoring", TEMPO), 3200, True),
         ("tempo", _pod("monitoring", PROM), 9090, True),
         ("collector", _pod("monitoring", TEMPO), 4317, True),
+        ("collector", _pod("llm", SAMPLER), 4318, True),
+        ("collector", _pod("llm", STACK), 8321, False),
         ("prometheus", _pod("monitoring", ALERTMANAGER), 9093, True),
         ("prometheus", _pod("llm", MODEL_SERVER), 8000, True),
         ("prometheus", _pod("monitoring-exporters", {NAME: "dcgm-exporter"}), 9400, True),
@@ -361,12 +371,13 @@ def test_on_an_existing_cluster_the_unknown_addresses_are_reached_only_on_their_
                          ("monitoring", "allow-prometheus-to-the-nodes")}
 
 
-def test_a_judge_outside_the_stack_is_reached_on_its_port_only_by_the_workload():
+def test_a_judge_outside_the_stack_is_reached_on_its_port_only_by_the_workload_and_the_sampler():
     program = run_program("dev", {"workloadJob": True, "judgeEndpoint": "http://judge.models.svc:8080/v1",
                                   "judgeModel": "judge", "judgeSampleShare": 0.1})
     policies = _policies(program)
     judge = _pod("models", {NAME: "judge"})
     assert _egress(policies, "llm", JOB, judge, 8080) is True
+    assert _egress(policies, "llm", SAMPLER, judge, 8080) is True
     assert _egress(policies, "llm", STACK, judge, 8080) is False
     assert _egress(policies, "llm", JOB, Destination("10.0.3.17"), 8080) is False
 

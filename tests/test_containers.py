@@ -80,6 +80,13 @@ def test_the_workload_installs_its_client_and_runs_as_its_declared_non_root_user
         assert _shared_scratch_owned_by(process.uid) == []
 
 
+def test_the_judge_sampler_installs_its_client_and_runs_as_its_declared_non_root_user(real_run):
+    process = real_run.judge_sampler
+    assert process is not None and process.uid != 0 and process.read_only_root
+    installed = list((process.host_path("/tmp") / "deps").rglob("*"))
+    assert installed and {path.lstat().st_uid for path in installed} == {_running_ids(process)[0]}
+
+
 def test_the_workload_runs_from_its_mounted_files_with_the_jobs_own_command(real_run):
     process = real_run.workload
     source = process.host_path("/opt/workload-src")

@@ -15,13 +15,17 @@ import time
 
 import pytest
 
+from components.llama_stack import registered_model_id
 from dashboards import to_yaml
+from stack.config import load_from_files
 from tests import prometheus_server, synthetic
 from tests.collector_translation import replay_of
 from tests.conftest import require_tool
 from tests.signals_support import bundle_for, substitute
 
 SCRAPE = "1s"
+# The workload names the model by its Llama Stack id; the sampler by the served name on the span.
+WORKLOAD_MODEL = registered_model_id(load_from_files("dev").workload.model_id)
 DEADLINE_SECONDS = 90
 
 
@@ -143,6 +147,16 @@ def test_answer_quality_reaching_prometheus_is_what_the_fake_model_was_scripted_
     KNOWN_ANSWER_SCRIPT), and of 4 judge verdicts 2 scored (5/4/5 and 2/1/5), 1 unparseable, 1 off-scale."""
     checks = _value(prometheus, "model_check:llm_quality_checks:ratio_rate1h")
     assert checks == pytest.approx({"correct": 6 / 8, "grounded": 4 / 8, "refusal": 1.0})
-    scores = _value(prometheus, "model_criterion:llm_quality_judge_score:mean1h")
+    workload = f'{{model="{WORKLOAD_MODEL}"}}'
+    scores = _value(prometheus, f"model_criterion:llm_quality_judge_score:mean1h{workload}")
     assert scores == pytest.approx({"relevance": 3.5, "faithfulness": 2.5, "harmlessness": 5.0})
-    assert _value(prometheus, "model:llm_quality_judge_unscorable:ratio_rate1h") == pytest.approx({"all": 0.5})
+    assert _value(prometheus, f"model:llm_quality_judge_unscorable:ratio_rate1h{workload}") == pytest.approx({"all": 0.5})
+
+
+def test_other_apps_scores_reaching_prometheus_are_the_judge_sampler_s(prometheus):
+    """The judge sampler's verdicts on the other app's traced answers (tests/real_stack.py OTHER_APP_CALLS):
+    one scored 5/4/5, one unparseable, one off-scale, under the app whose spans held them."""
+    assert _value(prometheus, 'app_criterion:llm_quality_judge_score:mean1h{app="llama-stack"}') == pytest.approx(
+        {"relevance": 5.0, "faithfulness": 4.0, "harmlessness": 5.0})
+    unscorable = _value(prometheus, f'model:llm_quality_judge_unscorable:ratio_rate1h{{model!="{WORKLOAD_MODEL}"}}')
+    assert unscorable == pytest.approx({"all": 2 / 3})

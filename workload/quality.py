@@ -20,7 +20,7 @@ from opentelemetry.trace import Span
 
 from workload import judge as judging
 from workload.known_answers import KnownAnswer, KnownAnswerScore, score
-from workload.tracing import Telemetry
+from workload.tracing import JUDGE_CALL, Telemetry
 
 CHECKS = ("correct", "grounded", "refusal")
 SOURCES = ("known_answer", "session")
@@ -67,6 +67,38 @@ def read_answer(question: str, response: Any, documents: dict[str, str]) -> Answ
     return Answer(question, text.strip(), False, tuple(retrieved), tuple(cited), tuple(context))
 
 
+class JudgeSignals:
+    """The judge's metrics and the scores on a span: the same for the workload's judge and the sampler's."""
+
+    def __init__(self, meter: Any, judge_model: str):
+        self.judge_model = judge_model
+        self.verdicts = meter.create_counter("llm.quality.judge.verdicts", "{verdict}", "LLM judge verdicts by outcome.")
+        self.scores = meter.create_histogram(
+            "llm.quality.judge.score", "{score}", "LLM judge scores per criterion, 1-5.",
+            explicit_bucket_boundaries_advisory=[float(v) for v in range(judging.SCALE[0], judging.SCALE[1] + 1)])
+        self.tokens = meter.create_counter("llm.quality.judge.tokens", "{token}", "Tokens the LLM judge used.")
+        for token_type in TOKEN_TYPES:
+            self.tokens.add(0, {"judge": judge_model, "token_type": token_type})
+
+    def start(self, labels: dict[str, str]) -> None:
+        """Every outcome's counter at zero for these labels, so Prometheus' increase() counts the first verdicts."""
+        for outcome in judging.OUTCOMES:
+            self.verdicts.add(0, {**labels, "judge": self.judge_model, "outcome": outcome})
+
+    def record(self, verdict: judging.Verdict, labels: dict[str, str], span: Span) -> None:
+        labels = {**labels, "judge": self.judge_model}
+        self.verdicts.add(1, {**labels, "outcome": verdict.outcome})
+        self.tokens.add(verdict.prompt_tokens, {"judge": self.judge_model, "token_type": "prompt"})
+        self.tokens.add(verdict.completion_tokens, {"judge": self.judge_model, "token_type": "completion"})
+        span.set_attribute("llm.quality.judge.outcome", verdict.outcome)
+        span.set_attribute("llm.quality.judge.model", self.judge_model)
+        for criterion, value in verdict.scores.items():
+            self.scores.record(value, {**labels, "criterion": criterion})
+            span.set_attribute(f"llm.quality.judge.{criterion}", value)
+        if verdict.scores:
+            span.set_attribute("llm.quality.judge.min_score", min(verdict.scores.values()))
+
+
 @dataclass
 class QualityRecorder:
     model: str
@@ -81,21 +113,14 @@ class QualityRecorder:
         meter = self.telemetry.meter
         self.answers = meter.create_counter("llm.quality.answers", "{answer}", "Answers the agent gave.")
         self.checks = meter.create_counter("llm.quality.checks", "{answer}", "Known-answer checks, passed or failed.")
-        self.verdicts = meter.create_counter("llm.quality.judge.verdicts", "{verdict}", "LLM judge verdicts by outcome.")
-        self.scores = meter.create_histogram(
-            "llm.quality.judge.score", "{score}", "LLM judge scores per criterion, 1-5.",
-            explicit_bucket_boundaries_advisory=[float(v) for v in range(judging.SCALE[0], judging.SCALE[1] + 1)])
-        self.judge_tokens = meter.create_counter("llm.quality.judge.tokens", "{token}", "Tokens the LLM judge used.")
+        self.judge_signals = JudgeSignals(meter, self.judge.model) if self.judge else None
         for source in SOURCES:
             self.answers.add(0, {"model": self.model, "source": source})
         for check in CHECKS:
             for result in ("pass", "fail"):
                 self.checks.add(0, {"model": self.model, "check": check, "result": result})
-        if self.judge:
-            for outcome in judging.OUTCOMES:
-                self.verdicts.add(0, {"model": self.model, "judge": self.judge.model, "outcome": outcome})
-            for token_type in TOKEN_TYPES:
-                self.judge_tokens.add(0, {"judge": self.judge.model, "token_type": token_type})
+        if self.judge_signals:
+            self.judge_signals.start({"model": self.model})
         self.telemetry.meter_provider.force_flush()
 
     def record(self, answer: Answer, known: KnownAnswer | None, span: Span, headers: dict[str, str]) -> None:
@@ -120,21 +145,11 @@ class QualityRecorder:
                                                 if v is not None))
 
     def _judge(self, answer: Answer, span: Span) -> None:
-        assert self.judge is not None
+        assert self.judge is not None and self.judge_signals is not None
         # The judge's call is its own tagged span, so nothing scores it again or counts it as the app's traffic.
-        with self.telemetry.child("judge", **{"llm.quality.judge.call": True,
+        with self.telemetry.child("judge", **{JUDGE_CALL: True,
                                               "llm.quality.judge.prompt": judging.PROMPT_VERSION}) as (call, headers):
             verdict = self.judge.judge(answer.question, list(answer.context), answer.text, headers)
             call.set_attribute("llm.quality.judge.outcome", verdict.outcome)
-        labels = {"model": self.model, "judge": self.judge.model}
-        self.verdicts.add(1, {**labels, "outcome": verdict.outcome})
-        self.judge_tokens.add(verdict.prompt_tokens, {"judge": self.judge.model, "token_type": "prompt"})
-        self.judge_tokens.add(verdict.completion_tokens, {"judge": self.judge.model, "token_type": "completion"})
-        span.set_attribute("llm.quality.judge.outcome", verdict.outcome)
-        span.set_attribute("llm.quality.judge.model", self.judge.model)
-        for criterion, value in verdict.scores.items():
-            self.scores.record(value, {**labels, "criterion": criterion})
-            span.set_attribute(f"llm.quality.judge.{criterion}", value)
-        if verdict.scores:
-            span.set_attribute("llm.quality.judge.min_score", min(verdict.scores.values()))
+        self.judge_signals.record(verdict, {"model": self.model}, span)
         self.log(f"  judge: {verdict.outcome} {verdict.scores or verdict.detail}")

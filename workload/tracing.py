@@ -7,6 +7,10 @@
   per call (GenAI semantic conventions), the counter ``workload.tool.invocations`` by tool and outcome,
   and the histogram ``workload.tool.duration`` in seconds with second-scale buckets.
 
+Every span carries a tag in its W3C trace state (workload/trace_tags.py): the process's own (``workload``)
+and ``judge`` under a judge call (a span with ``llm.quality.judge.call``). It goes with every request, so
+the servers' spans of the stack's own traffic carry it too and the judge sampler never scores them.
+
 The standard variables configure it: ``OTEL_EXPORTER_OTLP_ENDPOINT`` (the Job sets the collector's
 OTLP/HTTP address), ``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES``. Without an endpoint nothing is
 exported, and the requests still share each session's trace id, which the workload prints.
@@ -27,9 +31,13 @@ from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, Sampler, SamplingResult
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TraceState, get_current_span
+
+from workload import trace_tags
 
 SCOPE = "workload"
+JUDGE_CALL = "llm.quality.judge.call"
 # From a lookup in a dictionary (tens of microseconds) to a slow remote call; dashboards/catalogue.py's
 # FIRST_BUCKET holds the first bound.
 TOOL_DURATION_BUCKETS = (0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25,
@@ -46,12 +54,33 @@ class ToolCall:
         self.error_type = error_type
 
 
+class TaggingSampler(Sampler):
+    """Samples every span (or as its parent was) and puts the stack's tag in its trace state: ``judge`` for
+    a judge call and what runs under it, else the parent's tag, else this process's own."""
+
+    def __init__(self, tag: str):
+        self.tag = tag
+        self.decide = ParentBased(ALWAYS_ON)
+
+    def should_sample(self, parent_context, trace_id, name, kind=None, attributes=None, links=None,
+                      trace_state=None) -> SamplingResult:
+        result = self.decide.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+        parent = get_current_span(parent_context).get_span_context()
+        state = parent.trace_state if parent.is_valid else TraceState()
+        tag = trace_tags.JUDGE if (attributes or {}).get(JUDGE_CALL) else state.get(trace_tags.KEY) or self.tag
+        tagged = state.update(trace_tags.KEY, tag) if trace_tags.KEY in state else state.add(trace_tags.KEY, tag)
+        return SamplingResult(result.decision, result.attributes, tagged)
+
+    def get_description(self) -> str:
+        return f"TaggingSampler({self.tag})"
+
+
 class Telemetry:
-    def __init__(self, log: Callable[[str], None], service_name: str = "workload"):
+    def __init__(self, log: Callable[[str], None], service_name: str = "workload", tag: str = trace_tags.WORKLOAD):
         self.log = log
         resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME") or service_name})
         exporting = bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
-        self.tracer_provider = TracerProvider(resource=resource)
+        self.tracer_provider = TracerProvider(resource=resource, sampler=TaggingSampler(tag))
         readers = []
         if exporting:
             self.tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
