@@ -213,8 +213,10 @@ def node_directory(prefix: str) -> Iterator[Path]:
 
 
 def _traversable(path: Path) -> bool:
-    """Whether a user other than the owner can reach ``path`` (every directory above it searchable)."""
-    return all(parent.stat().st_mode & stat.S_IXOTH for parent in path.resolve().parents)
+    """Whether a user other than the owner can reach ``path`` (every directory above it searchable, on
+    the way written and on the way its links lead)."""
+    parents = [*path.absolute().parents, *path.resolve().parents]
+    return all(parent.stat().st_mode & stat.S_IXOTH for parent in parents)
 
 
 def run_as(process: Process, reads: Sequence[Path] = ()) -> list[str]:

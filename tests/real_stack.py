@@ -220,7 +220,7 @@ def _start_llama_stack(program: Program, root: Path, by_port: dict[str, str],
     if not _loads_sqlite_extensions():
         env["PYTHONPATH"] = str(Path(__file__).parent / "llama_stack_site")
     log = root / "llama-stack.log"
-    argv = pods.run_as(process, reads=[LLAMA_STACK_VENV / "bin" / "python"])
+    argv = pods.run_as(process, reads=[LLAMA_STACK_VENV / "bin" / "python", Path(__file__)])
     # The image's WORKDIR (/app) is not writable to the server's user; neither is this.
     server = subprocess.Popen(argv, env=env, cwd=root, stdout=log.open("w"), stderr=subprocess.STDOUT)
     _wait_healthy(f"http://127.0.0.1:{port}/v1/health", server, log)

@@ -17,6 +17,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
 import yaml
 
 from components import llama_stack as llama_stack_component
@@ -226,3 +227,13 @@ def _prefetch_fills_the_claim(dev_program, job, process: pods.Process) -> None:
     assert sorted(p.name for p in snapshot.iterdir()) == ["config.json", "model.safetensors", "tokenizer.json"]
     assert f"weights cached in {snapshot}" in completed.stdout
     assert {path.lstat().st_uid for path in snapshot.parent.parent.rglob("*")} == {_running_ids(process)[0]}
+
+
+def test_the_pod_builder_refuses_what_the_kubelet_refuses_and_an_undeclared_user():
+    container = {"name": "a", "securityContext": {"runAsUser": 0}}
+    with pytest.raises(PermissionError, match="runAsNonRoot with runAsUser 0"):
+        pods.security({"securityContext": {"runAsNonRoot": True, "runAsUser": 10, "runAsGroup": 10}}, container)
+    with pytest.raises(NotImplementedError, match="declare runAsUser"):
+        pods.security({}, {"name": "a"})
+    spec = {"securityContext": {"runAsUser": 7, "runAsGroup": 8, "fsGroup": 9, "supplementalGroups": [11]}}
+    assert pods.security(spec, {"name": "a", "securityContext": {"readOnlyRootFilesystem": True}}) == (7, 8, (9, 11), True)
