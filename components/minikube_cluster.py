@@ -35,6 +35,20 @@ class GpuMetricsAgent:
 
 
 @dataclass(frozen=True)
+class ClaimOwner:
+    """A claim whose pods run as a fixed user: its directory on the data volume is handed to that user."""
+
+    namespace: str
+    claim: str
+    uid: int
+    gid: int
+
+    @property
+    def argument(self) -> str:
+        return f"{self.namespace}/{self.claim}={self.uid}:{self.gid}"
+
+
+@dataclass(frozen=True)
 class MinikubeClusterArgs:
     host_ip: pulumi.Input[str]
     ssh_user: str
@@ -52,6 +66,8 @@ class MinikubeClusterArgs:
     api_port: int
     storage_class: str
     gpu_metrics_agent: GpuMetricsAgent | None = None
+    # MiniKube's hostpath volumes take no fsGroup: these claims' directories are handed to their users.
+    claim_owners: tuple[ClaimOwner, ...] = ()
 
 
 def node_size(vcpu: int, memory_gib: int) -> tuple[int, int]:
@@ -107,6 +123,11 @@ class MinikubeCluster(pulumi.ComponentResource):
         steps = [
             ("wait-for-host", _script("wait-for-host.sh")),
             ("mount-data", _script("mount-data.sh", args.data_volume_id)),
+            *(
+                [("own-claims", _script("own-claims.sh", *(owner.argument for owner in args.claim_owners)))]
+                if args.claim_owners
+                else []
+            ),
             ("tools", _script("install-tools.sh", args.minikube_version, args.kubectl_version)),
             *(
                 [

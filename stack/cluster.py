@@ -11,10 +11,13 @@ from components.cost_guards import gpu_metrics_agent_config
 from components.eks_cluster import EksCluster, EksClusterArgs
 from components.existing_cluster import ExistingCluster, ExistingClusterArgs
 from components.gpu_host import GpuHost, GpuHostArgs
-from components.minikube_cluster import GpuMetricsAgent, MinikubeCluster, MinikubeClusterArgs
+from components.minikube_cluster import ClaimOwner, GpuMetricsAgent, MinikubeCluster, MinikubeClusterArgs
+from components.model_serving import CACHE_CLAIM
+from components.pod_security import VLLM_USER
 from stack import versions
 from stack.config import StackConfig
 from stack.teardown import cluster_objects_die_with
+from stack.workloads import LLM_NAMESPACE
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,8 @@ def _minikube(name: str, config: StackConfig) -> tuple[KubernetesCluster, dict[s
             )
             if gpu_idle_guard
             else None,
+            # The weight cache, filled as root by versions of the stack before vLLM ran as its own user.
+            claim_owners=(ClaimOwner(LLM_NAMESPACE, CACHE_CLAIM, VLLM_USER.uid, VLLM_USER.gid),),
         ),
     )
     key_file = f"~/.ssh/{name}.pem"

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+
+import pytest
 import yaml
 
 from components.minikube_cluster import node_size
+from components.pod_security import VLLM_USER
+from tests.conftest import ROOT
 from tests.harness import MOCK_PUBLIC_IP
 
 COMMAND = "command:remote:Command"
-STEPS = ["wait-for-host", "mount-data", "tools", "gpu-metrics", "start", "verify-gpus", "kubeconfig"]
+STEPS = ["wait-for-host", "mount-data", "own-claims", "tools", "gpu-metrics", "start", "verify-gpus", "kubeconfig"]
 
 
 def _steps(program):
@@ -53,6 +59,56 @@ def test_minikube_runs_as_a_systemd_unit_that_brings_it_back_after_a_reboot(dev_
     # Not before the data volume is mounted, and as the login user in the docker group (no `sg`).
     assert "RequiresMountsFor=${data_dir}" in script and "SupplementaryGroups=docker" in script
     assert "sg docker" not in script
+
+
+def test_the_weight_cache_claim_is_handed_to_the_user_vllm_runs_as(dev_program):
+    own = _steps(dev_program)["own-claims"]
+    assert own.inputs["create"] == f"bash -s -- llm/model-cache={VLLM_USER.uid}:{VLLM_USER.gid}"
+
+
+def _own_claims(claims_dir, *claims: str) -> subprocess.CompletedProcess:
+    """own-claims.sh as the remote step runs it, with sudo a pass-through (the tests run as root in CI)."""
+    bin_dir = claims_dir.parent / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "sudo").write_text('#!/bin/sh\nexec "$@"\n')
+    (bin_dir / "sudo").chmod(0o755)
+    return subprocess.run(
+        ["bash", str(ROOT / "components" / "scripts" / "own-claims.sh"), *claims],
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin", "CLAIMS_DIR": str(claims_dir)},
+        capture_output=True,
+        text=True,
+    )
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="handing files to another user takes root, as on the host")
+def test_a_cache_filled_as_root_becomes_the_model_servers_and_a_rerun_changes_nothing(tmp_path):
+    """A stack deployed before vLLM ran as uid 2000 left root-owned weights; the prefetch (uid 2000)
+    then could not take its locks in them. Other claims and other namespaces are left alone."""
+    claims = tmp_path / "hostpath-provisioner"
+    cache = claims / "llm" / "model-cache"
+    (cache / "hub" / ".locks").mkdir(parents=True)
+    (cache / "hub" / "weights.safetensors").write_text("w")
+    os.symlink("weights.safetensors", cache / "hub" / "latest")
+    grafana = claims / "monitoring" / "grafana"
+    grafana.mkdir(parents=True)
+    owner = f"llm/model-cache={VLLM_USER.uid}:{VLLM_USER.gid}"
+
+    first = _own_claims(claims, owner, "llm/not-yet-provisioned=1:1")
+    assert first.returncode == 0, first.stderr
+    for path in [cache, *cache.rglob("*")]:
+        stat = os.lstat(path)
+        assert (stat.st_uid, stat.st_gid) == (VLLM_USER.uid, VLLM_USER.gid), path
+    assert os.stat(grafana).st_uid == 0
+    assert "llm/not-yet-provisioned: not provisioned yet" in first.stdout
+
+    again = _own_claims(claims, owner)
+    assert "llm/model-cache: 0 entries handed" in again.stdout
+
+
+def test_own_claims_refuses_an_argument_that_is_not_namespace_claim_uid_gid(tmp_path):
+    for escape in ("../../etc=0:0", "llm/..=0:0", "llm/model-cache=root:root"):
+        result = _own_claims(tmp_path / "claims", escape)
+        assert result.returncode == 2 and "is not NAMESPACE/CLAIM=UID:GID" in result.stderr, escape
 
 
 def test_node_keeps_headroom_for_the_host():
