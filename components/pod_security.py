@@ -6,8 +6,8 @@ profile; and every pod runs as a fixed non-root user and group (``runAsNonRoot``
 the kubelet refuses a root start and Pod Security's restricted level is met). ``fsGroup`` is that group:
 the kubelet gives it the volumes that support ownership (emptyDir, EBS through the CSI driver), and
 MiniKube's hostpath provisioner creates its directories 0777, so the weight cache and state are writable
-on both. (A cache claim filled by an earlier stack that ran vLLM as root keeps root-owned files on
-MiniKube, where fsGroup is not applied: delete the claim once.)
+on both. (MiniKube applies no fsGroup to hostpath volumes, so a cache claim filled by an earlier stack
+that ran vLLM as root is handed to vLLM's user by a host step: components/scripts/own-claims.sh.)
 
 What each image does, read from its build file at the pinned version (facts, not assumptions):
 
