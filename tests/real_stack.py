@@ -66,6 +66,7 @@ from tests.harness import Program, run_program
 from tests.otlp_receiver import Capture, OtlpReceiver, Span
 from tests.platform_support import values_of
 from tests.prometheus_server import free_port
+from workload import trace_tags
 
 ROOT = Path(__file__).resolve().parent.parent
 LLAMA_STACK_VENV = ROOT / ".venv-llama-stack"
@@ -100,6 +101,8 @@ OTHER_APP_CALLS = (
     ("5a3e0c1d2b4f6a7effffffffffffff00", False, [{"role": "user", "content": "Is this answer judged at all?"}]),
 )
 JUDGED_OTHER_APP_CALLS = 3
+# The name the other app gives itself in its trace state, under which its answers are judged.
+OTHER_APP_NAME = "support-bot"
 # The other app also asks the shield about a message, in a trace the sampler would take: Llama Guard's
 # model call is a chat span with content, and no answer.
 OTHER_APP_SHIELD_CHECK = ("5a3e0c1d2b4f6a7e0000000000000004", [{"role": "user", "content": "Is my order late?"}])
@@ -260,18 +263,23 @@ def _traceparent(trace_id: str) -> dict[str, str]:
     return {"traceparent": f"00-{trace_id}-{trace_id[:16]}-01"}
 
 
+def _as_other_app(trace_id: str) -> dict[str, str]:
+    """The other app's trace context: its trace id, and its name in the trace state (trace_tags.APP_PREFIX)."""
+    return {**_traceparent(trace_id), "tracestate": f"{trace_tags.KEY}={trace_tags.APP_PREFIX}{OTHER_APP_NAME}"}
+
+
 def _call_as_other_app(llama_stack_url: str, model: str) -> None:
     """OTHER_APP_CALLS through Llama Stack's OpenAI-compatible chat completions, with plain HTTP, and
     OTHER_APP_SHIELD_CHECK through its shield."""
     for trace_id, stream, messages in OTHER_APP_CALLS:
         request = {"model": model, "stream": stream, "messages": messages}
         with httpx.stream("POST", f"{llama_stack_url}/v1/chat/completions", json=request,
-                          headers=_traceparent(trace_id), timeout=60) as response:
+                          headers=_as_other_app(trace_id), timeout=60) as response:
             response.read()
             response.raise_for_status()
     trace_id, messages = OTHER_APP_SHIELD_CHECK
     httpx.post(f"{llama_stack_url}/v1/safety/run-shield", json={"shield_id": llama_stack_component.SHIELD_ID,
-               "messages": messages}, headers=_traceparent(trace_id), timeout=60).raise_for_status()
+               "messages": messages}, headers=_as_other_app(trace_id), timeout=60).raise_for_status()
 
 
 def _run_judge_sampler(program: Program, root: Path, by_port: dict[str, str], spans: list[Span],

@@ -65,6 +65,14 @@ def test_a_tool_calling_step_or_a_span_without_content_is_no_answer():
     assert sampler.read_answer({}, _proto({**CHAT, "gen_ai.input.messages": "not json"})) is None
 
 
+def test_an_answer_belongs_to_the_app_named_in_its_trace_state_else_to_the_service_of_its_span():
+    named = ProtoSpan(trace_id=bytes(16), trace_state="vendor=x, llmobs=app.support-bot")
+    assert sampler.app_of({"service.name": "llama-stack"}, named.trace_state) == "support-bot"
+    assert sampler.app_of({"service.name": "llama-stack"}, "") == "llama-stack"
+    assert sampler.app_of({"service.name": "llama-stack"}, "llmobs=app.no spaces please") == sampler.UNNAMED
+    assert sampler.app_of({}, "llmobs=workload") == sampler.UNNAMED
+
+
 def test_labels_hold_names_never_text():
     assert sampler.label("support-bot") == "support-bot"
     assert sampler.label("How much memory does each L4 have?") == sampler.UNNAMED

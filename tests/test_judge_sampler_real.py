@@ -9,10 +9,11 @@ from tests.collector_translation import export_request
 from tests.fake_vllm import JUDGE_VERDICTS
 from tests.ottl import kept_by_filter
 from tests.platform_support import values_of
-from tests.real_stack import JUDGED_OTHER_APP_CALLS, OTHER_APP_CALLS, OTHER_APP_SHIELD_CHECK
+from tests.real_stack import JUDGED_OTHER_APP_CALLS, OTHER_APP_CALLS, OTHER_APP_NAME, OTHER_APP_SHIELD_CHECK
 from workload import judge, sampler, trace_tags
 
-APP = "llama-stack"  # the service whose spans carry the other app's answers: the sender's service.name
+# The name the other app gave in its trace state, which Llama Stack kept on the span that held the answer.
+APP = OTHER_APP_NAME
 JUDGED = {trace_id for trace_id, _, _ in OTHER_APP_CALLS[:JUDGED_OTHER_APP_CALLS]}
 OTHER_APP = {trace_id for trace_id, _, _ in OTHER_APP_CALLS}
 

@@ -156,7 +156,7 @@ def test_answer_quality_reaching_prometheus_is_what_the_fake_model_was_scripted_
 def test_other_apps_scores_reaching_prometheus_are_the_judge_sampler_s(prometheus):
     """The judge sampler's verdicts on the other app's traced answers (tests/real_stack.py OTHER_APP_CALLS):
     one scored 5/4/5, one unparseable, one off-scale, under the app whose spans held them."""
-    assert _value(prometheus, 'app_criterion:llm_quality_judge_score:mean1h{app="llama-stack"}') == pytest.approx(
+    assert _value(prometheus, 'app_criterion:llm_quality_judge_score:mean1h{app="support-bot"}') == pytest.approx(
         {"relevance": 5.0, "faithfulness": 4.0, "harmlessness": 5.0})
     unscorable = _value(prometheus, f'model:llm_quality_judge_unscorable:ratio_rate1h{{model!="{WORKLOAD_MODEL}"}}')
     assert unscorable == pytest.approx({"all": 2 / 3})

@@ -12,7 +12,8 @@ the workload scores its own answers, and a judge's calls are never answers. Here
 - the question (the last user message), the retrieved context (tool results after it) and the answer
   (the assistant's text) read from the span; a span without both is a step, not an answer;
 - the judge (workload/judge.py) scores it. The workload judge's metrics are emitted with an ``app`` label
-  (the span's ``service.name``; labels hold names, never text), and so is a ``judge answer`` span linked to
+  (the name the app gave in its trace state, ``llmobs=app.<name>``, else the span's ``service.name``;
+  labels hold names, never text), and so is a ``judge answer`` span linked to
   the scored span, which carries the scores and the judged trace id.
 
 Settings come from the environment (the judge-sampler Deployment sets them): JUDGE_SAMPLE_SHARE,
@@ -60,6 +61,16 @@ UNNAMED = "unknown"
 
 def label(value: Any) -> str:
     return value if isinstance(value, str) and _NAME.fullmatch(value) else UNNAMED
+
+
+def app_of(resource: dict[str, Any], trace_state: str) -> str:
+    """The app an answer belongs to: the name it gave in its trace state (trace_tags.APP_PREFIX), else the
+    service whose span held the answer."""
+    for member in trace_state.split(","):
+        key, _, value = member.strip().partition("=")
+        if key == trace_tags.KEY and value.startswith(trace_tags.APP_PREFIX):
+            return label(value.removeprefix(trace_tags.APP_PREFIX))
+    return label(resource.get("service.name"))
 
 
 def sampled(trace_id: bytes, share: float) -> bool:
@@ -114,7 +125,7 @@ def read_answer(resource: dict[str, Any], span: Any) -> TracedAnswer | None:
                        if message.get("role") == "assistant" for text in _texts(message, "text", "content")).strip()
     if not question or not answer:
         return None
-    return TracedAnswer(app=label(resource.get("service.name")), model=label(attributes.get(REQUEST_MODEL)),
+    return TracedAnswer(app=app_of(resource, span.trace_state), model=label(attributes.get(REQUEST_MODEL)),
                         trace_id=bytes(span.trace_id), span_id=bytes(span.span_id), question=question,
                         context=context, answer=answer)
 

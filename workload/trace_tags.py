@@ -12,3 +12,6 @@ KEY = "llmobs"
 WORKLOAD = "workload"
 # A judge's own model calls, from the workload or the sampler: never an answer to score, never app traffic.
 JUDGE = "judge"
+# An app names itself with ``tracestate: llmobs=app.<name>``: its answers are judged under that name, not
+# under the service that made the span (Llama Stack, for every app that calls through it).
+APP_PREFIX = "app."
