@@ -122,6 +122,9 @@ def build_ai_workloads(name: str, config: StackConfig, cluster: KubernetesCluste
         )
         model_endpoint = router.endpoint
     shield_id = SHIELD_ID if workload.safety_shield else ""
+    # The workload Job and the judge sampler: the same packages, the same judge.
+    workload_requirements = tuple(package.requirement for package in versions.WORKLOAD_PACKAGES)
+    judge_url = config.quality.judge_endpoint or model_endpoint
     # Llama Stack and the workload read the model servers' API key from its Secret when they start.
     needs_api_key = pulumi.ResourceOptions(provider=provider, depends_on=[namespace, model_serving.api_key_secret])
     llama_stack = LlamaStack(
@@ -148,7 +151,7 @@ def build_ai_workloads(name: str, config: StackConfig, cluster: KubernetesCluste
             WorkloadJobArgs(
                 namespace=LLM_NAMESPACE,
                 image=versions.WORKLOAD_PYTHON_IMAGE,
-                requirements=tuple(package.requirement for package in versions.WORKLOAD_PACKAGES),
+                requirements=workload_requirements,
                 llama_stack_url=llama_stack.endpoint,
                 model_url=model_endpoint,
                 model_id=workload.model_id,
@@ -161,7 +164,7 @@ def build_ai_workloads(name: str, config: StackConfig, cluster: KubernetesCluste
                 concurrency=workload.load.concurrency,
                 known_answer_share=config.quality.known_answer_share,
                 judge_sample_share=config.quality.judge_sample_share,
-                judge_url=config.quality.judge_endpoint or model_endpoint,
+                judge_url=judge_url,
                 judge_is_model_servers=not config.quality.judge_endpoint,
                 judge_model=config.quality.judge_model,
                 otlp_http_endpoint=platform.otlp_http_endpoint,
@@ -177,9 +180,9 @@ def build_ai_workloads(name: str, config: StackConfig, cluster: KubernetesCluste
             JudgeSamplerArgs(
                 namespace=LLM_NAMESPACE,
                 image=versions.WORKLOAD_PYTHON_IMAGE,
-                requirements=tuple(package.requirement for package in versions.WORKLOAD_PACKAGES),
+                requirements=workload_requirements,
                 judge_sample_share=config.quality.judge_sample_share,
-                judge_url=config.quality.judge_endpoint or model_endpoint,
+                judge_url=judge_url,
                 judge_is_model_servers=not config.quality.judge_endpoint,
                 judge_model=config.quality.judge_model,
                 otlp_http_endpoint=platform.otlp_http_endpoint,
